@@ -1,0 +1,1 @@
+"""Wharf services: gateway, auth, registry, storage, indexer, and the shared kernel."""

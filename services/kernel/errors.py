@@ -1,0 +1,88 @@
+"""Domain errors shared by every service.
+
+Each error carries the HTTP status the gateway answers with (anaconda-client checks exact codes) and a short
+machine code. Errors cross the RPC boundary by class name (see ``from_remote``), so adding a class here is
+enough to make it travel.
+"""
+from __future__ import annotations
+
+
+class WharfError(Exception):
+    status = 500
+    code = "InternalError"
+
+    def __init__(self, message: str = "", **details):
+        super().__init__(message)
+        self.message = message or self.__class__.__name__
+        self.details = details
+
+    def to_dict(self) -> dict:
+        body = {"error": self.message, "code": self.code}
+        if self.details:
+            body["details"] = self.details
+        return body
+
+
+class BadRequest(WharfError):
+    status = 400
+    code = "BadRequest"
+
+
+class InvalidName(BadRequest):
+    code = "InvalidName"
+
+
+class InvalidPackage(BadRequest):
+    """The uploaded bytes are not a valid package of the declared type, or disagree with the URL."""
+    code = "InvalidPackage"
+
+
+class ChecksumMismatch(BadRequest):
+    code = "ChecksumMismatch"
+
+
+class Unauthorized(WharfError):
+    status = 401
+    code = "Unauthorized"
+
+
+class Forbidden(WharfError):
+    status = 403
+    code = "Forbidden"
+
+
+class NotFound(WharfError):
+    status = 404
+    code = "NotFound"
+
+
+class Conflict(WharfError):
+    status = 409
+    code = "Conflict"
+
+
+class PayloadTooLarge(WharfError):
+    status = 413
+    code = "EntityTooLarge"
+
+
+class Unavailable(WharfError):
+    """A backend (S3, database, broker) is unreachable; the client may retry."""
+    status = 503
+    code = "ServiceUnavailable"
+
+
+class BlobNotFound(NotFound):
+    code = "NoSuchKey"
+
+
+ERROR_CLASSES = {cls.__name__: cls for cls in (
+    WharfError, BadRequest, InvalidName, InvalidPackage, ChecksumMismatch, Unauthorized, Forbidden, NotFound,
+    Conflict, PayloadTooLarge, Unavailable, BlobNotFound,
+)}
+
+
+def from_remote(exc_type: str, message: str) -> WharfError:
+    """Rebuild a domain error raised in another process (nameko RemoteError carries the class name)."""
+    cls = ERROR_CLASSES.get(exc_type, WharfError)
+    return cls(message)

@@ -1,0 +1,228 @@
+"""Versioned, immutable events and their wire schemas.
+
+Every event is an ``Event`` envelope: ``type`` (past tense), ``version`` (of the data schema), ``event_id``
+(uuid4 hex), ``stream_id`` (the owner namespace the event belongs to), ``sequence`` (1, 2, 3... per stream,
+assigned by the registry's log), ``occurred_at`` (ISO 8601 UTC), ``actor`` (login or ``system``),
+``correlation_id`` (the HTTP request that caused it) and ``data``, validated by the schema registered for
+(type, version). Old versions are upcast on load so consumers only ever see the newest shape.
+
+On the wire an event is the JSON object produced by ``Event.to_wire()``; ``Event.from_wire()`` validates it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+
+from .errors import BadRequest
+
+
+def utcnow_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclasses.dataclass(frozen=True)
+class Event:
+    type: str
+    data: dict
+    stream_id: str
+    actor: str = "system"
+    sequence: int = 0
+    version: int = 1
+    event_id: str = dataclasses.field(default_factory=lambda: uuid.uuid4().hex)
+    occurred_at: str = dataclasses.field(default_factory=utcnow_iso)
+    correlation_id: str | None = None
+
+    def with_sequence(self, sequence: int) -> "Event":
+        return dataclasses.replace(self, sequence=sequence)
+
+    def to_wire(self) -> dict:
+        return EnvelopeSchema().dump(self)
+
+    @classmethod
+    def from_wire(cls, payload: dict) -> "Event":
+        try:
+            env = EnvelopeSchema().load(payload)
+        except ValidationError as exc:
+            raise BadRequest(f"invalid event envelope: {exc.messages}")
+        etype, version, data = env["type"], env["version"], env["data"]
+        while (etype, version) in UPCASTERS:
+            data = UPCASTERS[(etype, version)](data)
+            version += 1
+        schema = DATA_SCHEMAS.get(etype)
+        if schema is None:
+            raise BadRequest(f"unknown event type {etype!r}")
+        try:
+            data = schema().load(data)
+        except ValidationError as exc:
+            raise BadRequest(f"invalid {etype} event: {exc.messages}")
+        env.update(data=data, version=version)
+        return cls(**env)
+
+    @classmethod
+    def new(cls, type: str, stream_id: str, data: dict, actor: str = "system",
+            correlation_id: str | None = None) -> "Event":
+        """Create an event, validating ``data`` against the schema of its type (raises BadRequest)."""
+        schema = DATA_SCHEMAS.get(type)
+        if schema is None:
+            raise BadRequest(f"unknown event type {type!r}")
+        try:
+            clean = schema().load(data)
+        except ValidationError as exc:
+            raise BadRequest(f"invalid {type} event: {exc.messages}")
+        return cls(type=type, data=schema().dump(clean), stream_id=stream_id, actor=actor,
+                   version=CURRENT_VERSION[type], correlation_id=correlation_id)
+
+
+class EnvelopeSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+        ordered = True
+
+    type = fields.String(required=True, validate=validate.Length(1, 64))
+    version = fields.Integer(required=True, validate=validate.Range(min=1))
+    event_id = fields.String(required=True, validate=validate.Length(1, 64))
+    stream_id = fields.String(required=True, validate=validate.Length(1, 200))
+    sequence = fields.Integer(required=True, validate=validate.Range(min=0))
+    occurred_at = fields.String(required=True)
+    actor = fields.String(required=True)
+    correlation_id = fields.String(allow_none=True, load_default=None)
+    data = fields.Dict(required=True)
+
+
+# ---------------------------------------------------------------------------------------------- data schemas
+class _Data(Schema):
+    class Meta:
+        unknown = EXCLUDE
+        ordered = True
+
+
+class PackageRef(_Data):
+    owner = fields.String(required=True)
+    package = fields.String(required=True)
+
+
+class PackageCreated(PackageRef):
+    public = fields.Boolean(required=True)
+    summary = fields.String(allow_none=True, load_default=None)
+    package_types = fields.List(fields.String(), load_default=list)
+    public_attrs = fields.Dict(load_default=dict)
+
+
+class PackageUpdated(PackageRef):
+    changes = fields.Dict(required=True)  # any of: public, summary, public_attrs, package_types
+
+
+class PackageRemoved(PackageRef):
+    pass
+
+
+class ReleaseCreated(PackageRef):
+    version = fields.String(required=True)
+    attrs = fields.Dict(load_default=dict)
+
+
+class ReleaseUpdated(ReleaseCreated):
+    pass
+
+
+class ReleaseRemoved(PackageRef):
+    version = fields.String(required=True)
+
+
+class FileUploaded(PackageRef):
+    """A file became part of a release. ``record`` is the conda repodata record (None for other types);
+    ``metadata`` holds type-specific extras (PyPI core metadata fields, about.json, ...)."""
+    version = fields.String(required=True)
+    basename = fields.String(required=True)      # as anaconda-client names it: "<subdir>/<fn>" for conda
+    filename = fields.String(required=True)      # last path component
+    distribution_type = fields.String(required=True)
+    subdir = fields.String(allow_none=True, load_default=None)
+    labels = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
+    blob_key = fields.String(required=True)
+    sha256 = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{64}$"))
+    md5 = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{32}$"))
+    size = fields.Integer(required=True, validate=validate.Range(min=0))
+    public = fields.Boolean(required=True)       # visibility of the package at upload time
+    record = fields.Dict(allow_none=True, load_default=None)
+    attrs = fields.Dict(load_default=dict)
+    metadata = fields.Dict(load_default=dict)
+    description = fields.String(allow_none=True, load_default=None)
+    replaced = fields.Boolean(load_default=False)  # True when --force replaced an existing file of that name
+
+
+class FileRemoved(PackageRef):
+    version = fields.String(required=True)
+    basename = fields.String(required=True)
+
+
+class FilesLabeled(_Data):
+    """Labels added to (or, for FilesUnlabeled, removed from) a set of files of one owner."""
+    owner = fields.String(required=True)
+    label = fields.String(required=True)
+    files = fields.List(fields.Dict(), required=True)  # [{package, version, basename}]
+
+
+class LabelCopied(_Data):
+    owner = fields.String(required=True)
+    from_label = fields.String(required=True)
+    to_label = fields.String(required=True)
+    files = fields.List(fields.Dict(), required=True)
+
+
+class LabelRemoved(_Data):
+    owner = fields.String(required=True)
+    label = fields.String(required=True)
+    files = fields.List(fields.Dict(), required=True)
+
+
+class LabelLockChanged(_Data):
+    owner = fields.String(required=True)
+    label = fields.String(required=True)
+    locked = fields.Boolean(required=True)
+
+
+class PackageTransferred(PackageRef):
+    to_owner = fields.String(required=True)
+
+
+class IndexPublished(_Data):
+    """The indexer published new index files for one channel subdir. ``files`` maps file name
+    (``repodata.json``...) to ``{"key": blob key, "sha256": hex, "size": int}``."""
+    owner = fields.String(required=True)
+    label = fields.String(required=True)
+    subdir = fields.String(required=True)
+    files = fields.Dict(required=True)
+
+
+DATA_SCHEMAS: dict[str, type[Schema]] = {
+    "package_created": PackageCreated,
+    "package_updated": PackageUpdated,
+    "package_removed": PackageRemoved,
+    "release_created": ReleaseCreated,
+    "release_updated": ReleaseUpdated,
+    "release_removed": ReleaseRemoved,
+    "file_uploaded": FileUploaded,
+    "file_removed": FileRemoved,
+    "files_labeled": FilesLabeled,
+    "files_unlabeled": FilesLabeled,
+    "label_copied": LabelCopied,
+    "label_removed": LabelRemoved,
+    "label_lock_changed": LabelLockChanged,
+    "package_transferred": PackageTransferred,
+    "index_published": IndexPublished,
+}
+
+CURRENT_VERSION: dict[str, int] = {t: 1 for t in DATA_SCHEMAS}
+
+# (type, old_version) -> function turning data of old_version into data of old_version + 1
+UPCASTERS: dict[tuple[str, int], Callable[[dict], dict]] = {}
+
+REGISTRY_EVENT_TYPES = tuple(t for t in DATA_SCHEMAS if t != "index_published")
+
+
+def file_ref(data: dict[str, Any]) -> dict:
+    return {"package": data["package"], "version": data["version"], "basename": data["basename"]}

@@ -1,0 +1,50 @@
+"""Ports: the narrow interfaces services depend on. Each docstring is the contract every backend honours;
+``tests/contracts`` runs one suite per port against every backend."""
+from __future__ import annotations
+
+from typing import BinaryIO, Iterator, Protocol
+
+from .events import Event
+
+
+class BlobStore(Protocol):
+    """Immutable-ish byte blobs addressed by a string key (``a/b/c``, no leading slash, no ``..``).
+
+    - ``put`` stores the whole stream under ``key``. It is atomic (a reader sees the old object or the whole new
+      one, never a part) and durable when it returns. Overwriting an existing key is allowed.
+    - ``open`` returns a readable binary file object (caller closes it); ``BlobNotFound`` when absent.
+    - ``stat`` returns the size in bytes, or None when absent.
+    - ``delete`` removes the key; deleting a missing key is not an error.
+    - ``copy`` copies ``src`` to ``dst`` server-side where the backend can (atomic like ``put``).
+    - ``keys`` yields every key under ``prefix`` (sorted).
+    - ``url`` returns a self-authorising URL a client can use without credentials for ``method`` (GET or PUT),
+      valid for ``expires`` seconds, or None when the backend cannot make one (local disk).
+    Backend failures (unreachable endpoint, credentials) raise ``Unavailable``; nothing vendor-specific escapes.
+    """
+
+    def put(self, key: str, stream: BinaryIO, length: int | None = None,
+            content_type: str = "application/octet-stream") -> None: ...
+
+    def open(self, key: str) -> BinaryIO: ...
+
+    def stat(self, key: str) -> int | None: ...
+
+    def delete(self, key: str) -> None: ...
+
+    def copy(self, src: str, dst: str) -> None: ...
+
+    def keys(self, prefix: str = "") -> Iterator[str]: ...
+
+    def url(self, key: str, method: str = "GET", expires: int = 600,
+            filename: str | None = None) -> str | None: ...
+
+
+class EventPublisher(Protocol):
+    """Hands events to the transport.
+
+    ``publish`` returns only once the transport has taken responsibility for every event given (RabbitMQ:
+    publisher confirm received; in-memory bus: enqueued). It raises ``Unavailable`` when it could not, in which
+    case the caller must treat the events as not published and try again later (at-least-once delivery;
+    consumers deduplicate)."""
+
+    def publish(self, events: list[Event]) -> None: ...

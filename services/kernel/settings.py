@@ -1,0 +1,97 @@
+"""Configuration from environment variables. Every variable is documented in README.md ("Configuration").
+
+Embedded mode derives everything from ``data_dir``; distributed mode reads database URLs, the AMQP URI and the
+S3 endpoint from the environment.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+from pathlib import Path
+
+
+def _bool(v: str | None, default: bool = False) -> bool:
+    if v is None or v == "":
+        return default
+    return v.strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclasses.dataclass
+class Settings:
+    mode: str = "embedded"                       # embedded | distributed
+    data_dir: str = "./data"
+    public_url: str = "http://127.0.0.1:8080"    # how clients reach the gateway (post_url, download links)
+    secret_key: str = ""
+    auth_db_url: str = ""
+    registry_db_url: str = ""
+    indexer_db_url: str = ""
+    amqp_uri: str = "amqp://guest:guest@127.0.0.1:5672/"
+    blob_backend: str = "local"                  # local | s3
+    s3_endpoint: str = ""                        # host:port
+    s3_access_key: str = ""
+    s3_secret_key: str = ""
+    s3_bucket: str = "wharf"
+    s3_secure: bool = False
+    s3_region: str = "us-east-1"
+    index_max_age: int = 30                      # Cache-Control max-age for index files, seconds
+    max_upload_size: int = 2 * 1024 ** 3         # bytes
+    upload_policy_ttl: int = 3600                # seconds a stage's post_url stays valid
+    presign_ttl: int = 600                       # seconds a download redirect stays valid
+    rpc_timeout: float = 30.0
+
+    def __post_init__(self):
+        data = Path(self.data_dir)
+        if not self.auth_db_url:
+            self.auth_db_url = f"sqlite:///{data / 'auth.db'}"
+        if not self.registry_db_url:
+            self.registry_db_url = f"sqlite:///{data / 'registry.db'}"
+        if not self.indexer_db_url:
+            self.indexer_db_url = f"sqlite:///{data / 'indexer.db'}"
+        if not self.secret_key:
+            self.secret_key = _persistent_secret(data) if self.mode == "embedded" else ""
+        self.public_url = self.public_url.rstrip("/")
+
+    @property
+    def blobs_dir(self) -> str:
+        return str(Path(self.data_dir) / "blobs")
+
+    @classmethod
+    def from_env(cls, env: dict | None = None, **overrides) -> "Settings":
+        env = os.environ if env is None else env
+        g = lambda k, d="": env.get(k, d)  # noqa: E731
+        mode = overrides.pop("mode", None) or g("WHARF_MODE", "embedded")
+        kw = dict(
+            mode=mode,
+            data_dir=g("WHARF_DATA_DIR", "./data"),
+            public_url=g("WHARF_PUBLIC_URL", "http://127.0.0.1:8080"),
+            secret_key=g("WHARF_SECRET_KEY"),
+            auth_db_url=g("WHARF_AUTH_DB_URL"),
+            registry_db_url=g("WHARF_REGISTRY_DB_URL"),
+            indexer_db_url=g("WHARF_INDEXER_DB_URL"),
+            amqp_uri=g("WHARF_AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/"),
+            blob_backend=g("WHARF_BLOB_BACKEND", "s3" if mode == "distributed" else "local"),
+            s3_endpoint=g("WHARF_S3_ENDPOINT"),
+            s3_access_key=g("WHARF_S3_ACCESS_KEY"),
+            s3_secret_key=g("WHARF_S3_SECRET_KEY"),
+            s3_bucket=g("WHARF_S3_BUCKET", "wharf"),
+            s3_secure=_bool(g("WHARF_S3_SECURE"), False),
+            s3_region=g("WHARF_S3_REGION", "us-east-1"),
+            index_max_age=int(g("WHARF_INDEX_MAX_AGE", "30")),
+            max_upload_size=int(g("WHARF_MAX_UPLOAD_SIZE", str(2 * 1024 ** 3))),
+        )
+        kw.update(overrides)
+        s = cls(**kw)
+        if s.mode == "distributed" and not s.secret_key:
+            raise RuntimeError("WHARF_SECRET_KEY must be set in distributed mode")
+        return s
+
+
+def _persistent_secret(data: Path) -> str:
+    """Embedded mode keeps a random secret in the data directory so restarts keep tokens and policies valid."""
+    data.mkdir(parents=True, exist_ok=True)
+    path = data / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()

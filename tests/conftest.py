@@ -1,0 +1,149 @@
+"""Shared fixtures: real PostgreSQL, RabbitMQ and an S3 server (moto) for the tests.
+
+When PostgreSQL or RabbitMQ is unreachable, tests that need it are skipped with a plain reason, and the
+session summary lists what was skipped; under CI=true a missing service fails the run instead.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import uuid
+
+import pytest
+
+PG_HOST = os.environ.get("WHARF_TEST_PG_HOST", "127.0.0.1")
+PG_PORT = int(os.environ.get("WHARF_TEST_PG_PORT", "5432"))
+PG_USER = os.environ.get("WHARF_TEST_PG_USER", "postgres")
+AMQP_HOST = os.environ.get("WHARF_TEST_AMQP_HOST", "127.0.0.1")
+AMQP_PORT = int(os.environ.get("WHARF_TEST_AMQP_PORT", "5672"))
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+_SKIPPED_SERVICES: set[str] = set()
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(name: str, host: str, port: int) -> None:
+    if _reachable(host, port):
+        return
+    msg = f"{name} is not reachable at {host}:{port}"
+    if IN_CI:
+        pytest.fail(f"{msg} (CI=true: a missing service is a failure)", pytrace=False)
+    _SKIPPED_SERVICES.add(name)
+    pytest.skip(f"SKIPPED because {msg}")
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _SKIPPED_SERVICES:
+        terminalreporter.write_line(
+            "NOTE: tests needing " + ", ".join(sorted(_SKIPPED_SERVICES)) +
+            " were SKIPPED because the service is not running on this machine.", yellow=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ------------------------------------------------------------------------------------------------ PostgreSQL
+@pytest.fixture(scope="session")
+def pg_admin():
+    require_service("PostgreSQL", PG_HOST, PG_PORT)
+    import pg8000.native
+    conn = pg8000.native.Connection(PG_USER, host=PG_HOST, port=PG_PORT, database="postgres")
+    created: list[str] = []
+
+    def create(prefix: str = "wharf_test") -> str:
+        name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+        conn.run(f'CREATE DATABASE "{name}"')
+        created.append(name)
+        return f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
+
+    yield create
+    for name in created:
+        try:
+            conn.run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        except Exception:  # noqa: BLE001
+            pass
+    conn.close()
+
+
+@pytest.fixture
+def pg_url(pg_admin):
+    """A fresh, empty PostgreSQL database URL for one test."""
+    return pg_admin()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request, tmp_path):
+    """Runs a test once on SQLite and once on PostgreSQL (contract suites)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.db'}"
+    return request.getfixturevalue("pg_url")
+
+
+# ------------------------------------------------------------------------------------------------ RabbitMQ
+@pytest.fixture(scope="session")
+def amqp_vhost_uri():
+    """An AMQP URI on a fresh RabbitMQ vhost (deleted afterwards) so test runs never see each other's queues."""
+    require_service("RabbitMQ", AMQP_HOST, AMQP_PORT)
+    vhost = f"wharf-test-{uuid.uuid4().hex[:8]}"
+    ctl = shutil.which("rabbitmqctl")
+    made = False
+    if ctl:
+        r = subprocess.run([ctl, "add_vhost", vhost], capture_output=True, timeout=60)
+        if r.returncode == 0:
+            subprocess.run([ctl, "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
+                           capture_output=True, timeout=60, check=True)
+            made = True
+    uri = f"amqp://guest:guest@{AMQP_HOST}:{AMQP_PORT}/{vhost}" if made else \
+        f"amqp://guest:guest@{AMQP_HOST}:{AMQP_PORT}/"
+    yield uri
+    if made:
+        subprocess.run([ctl, "delete_vhost", vhost], capture_output=True, timeout=60)
+
+
+# ------------------------------------------------------------------------------------------------ S3 (moto)
+@pytest.fixture(scope="session")
+def s3_server():
+    """A real S3 server (moto's) on a free local port; yields its ``host:port``."""
+    from moto.server import ThreadedMotoServer
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_settings(s3_server):
+    """Keyword arguments for S3BlobStore / Settings on a fresh bucket."""
+    return dict(s3_endpoint=s3_server, s3_access_key="testing", s3_secret_key="testing",
+                s3_bucket=f"wharf-{uuid.uuid4().hex[:10]}", s3_secure=False, s3_region="us-east-1")
+
+
+@pytest.fixture
+def s3_store(s3_settings):
+    from services.kernel.adapters.s3_blobs import S3BlobStore
+    store = S3BlobStore(s3_settings["s3_endpoint"], s3_settings["s3_access_key"], s3_settings["s3_secret_key"],
+                        s3_settings["s3_bucket"])
+    store.ensure_bucket()
+    return store
+
+
+@pytest.fixture(params=["local", "s3"])
+def blob_store(request, tmp_path):
+    """Runs a test once on the local-disk store and once on S3 (contract suites)."""
+    if request.param == "local":
+        from services.kernel.adapters.local_blobs import LocalBlobStore
+        return LocalBlobStore(str(tmp_path / "blobs"))
+    return request.getfixturevalue("s3_store")
