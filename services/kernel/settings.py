@@ -34,6 +34,7 @@ class Settings:
     s3_bucket: str = "wharf"
     s3_secure: bool = False
     s3_region: str = "us-east-1"
+    s3_public_endpoint: str = ""                 # host:port clients use for presigned URLs (default: s3_endpoint)
     index_max_age: int = 30                      # Cache-Control max-age for index files, seconds
     max_upload_size: int = 2 * 1024 ** 3         # bytes
     upload_policy_ttl: int = 3600                # seconds a stage's post_url stays valid
@@ -77,6 +78,7 @@ class Settings:
             s3_bucket=g("WHARF_S3_BUCKET", "wharf"),
             s3_secure=_bool(g("WHARF_S3_SECURE"), False),
             s3_region=g("WHARF_S3_REGION", "us-east-1"),
+            s3_public_endpoint=g("WHARF_S3_PUBLIC_ENDPOINT"),
             index_max_age=int(g("WHARF_INDEX_MAX_AGE", "30")),
             max_upload_size=int(g("WHARF_MAX_UPLOAD_SIZE", str(2 * 1024 ** 3))),
         )

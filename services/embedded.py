@@ -1,0 +1,113 @@
+"""The embedded mode: every service's facade in one process, wired with the in-memory bus.
+
+Threads: the bus worker (delivers events), the registry's outbox relay (woken after each commit), and the
+indexer's publisher (coalesces dirty subdirs, debounced). The gateway talks to the facades directly.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import types
+
+from services.auth.bootstrap import bootstrap as auth_bootstrap
+from services.indexer.bootstrap import bootstrap as indexer_bootstrap
+from services.kernel.bus import InMemoryBus
+from services.kernel.events import Event
+from services.kernel.settings import Settings
+from services.kernel.subscriptions import SUBSCRIPTIONS
+from services.registry.bootstrap import bootstrap as registry_bootstrap
+from services.storage.bootstrap import bootstrap as storage_bootstrap
+
+log = logging.getLogger("wharf.embedded")
+
+
+class _Worker:
+    """A daemon thread running ``fn`` whenever woken (and every ``interval`` seconds as a safety net)."""
+
+    def __init__(self, name: str, fn, interval: float = 1.0, debounce: float = 0.0):
+        self._fn, self._interval, self._debounce = fn, interval, debounce
+        self._wake = threading.Event()
+        self._idle = threading.Event()
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def wake(self):
+        self._idle.clear()
+        self._wake.set()
+
+    def _run(self):
+        while not self._stop:
+            self._wake.wait(self._interval)
+            self._wake.clear()
+            if self._debounce:
+                time.sleep(self._debounce)
+            try:
+                while self._fn():
+                    pass
+            except Exception:  # noqa: BLE001 - keep the worker alive; the next wake retries
+                log.exception("%s failed", self._thread.name)
+            if not self._wake.is_set():
+                self._idle.set()
+
+    def wait_idle(self, timeout: float) -> bool:
+        return self._idle.wait(timeout)
+
+    def stop(self):
+        self._stop = True
+        self._wake.set()
+
+
+class Embedded:
+    def __init__(self, settings: Settings, start_threads: bool = True):
+        self.settings = settings
+        self.bus = InMemoryBus()
+        self.storage = storage_bootstrap(settings)
+        self.auth = auth_bootstrap(settings)
+        self.relay = _Worker("wharf-relay", lambda: self.registry.relay_pending() > 0, interval=1.0)
+        self.registry = registry_bootstrap(settings, publisher=self.bus, on_commit=self.relay.wake)
+        self.indexer = indexer_bootstrap(settings, publisher=self.bus, log_reader=self.registry.read_stream)
+        self.publisher = _Worker("wharf-index-publisher", lambda: bool(self.indexer.publish_pending()),
+                                 interval=2.0, debounce=0.02)
+        self.clients = types.SimpleNamespace(auth=self.auth, registry=self.registry, storage=self.storage,
+                                             indexer=self.indexer)
+        self._subscribe()
+        if start_threads:
+            self.relay.start()
+            self.publisher.start()
+
+    def _subscribe(self):
+        def to_indexer(ev: Event):
+            self.indexer.handle(ev.to_wire())
+            self.publisher.wake()
+
+        for source, types_ in SUBSCRIPTIONS["indexer"].items():
+            for t in types_:
+                self.bus.subscribe(t, to_indexer)
+
+    def subscribe_gateway(self, cache) -> None:
+        for source, types_ in SUBSCRIPTIONS["gateway"].items():
+            for t in types_:
+                self.bus.subscribe(t, cache.on_event)
+
+    def settle(self, timeout: float = 30.0) -> bool:
+        """Wait until every committed event is relayed, delivered and indexed (tests, replay)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.relay.wake()
+            self.relay.wait_idle(max(0.0, deadline - time.monotonic()))
+            self.bus.drain(max(0.0, deadline - time.monotonic()))
+            self.publisher.wake()
+            self.publisher.wait_idle(max(0.0, deadline - time.monotonic()))
+            if self.registry.relay_pending() == 0 and self.bus.drain(0.01) and not self.indexer.publish_pending():
+                return True
+        return False
+
+    def stop(self):
+        self.relay.stop()
+        self.publisher.stop()
+        self.bus.stop()

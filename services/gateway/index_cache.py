@@ -1,0 +1,60 @@
+"""In-memory cache of published index metadata (per owner/label/subdir/audience) and of index bytes (by
+sha256). Metadata entries are dropped when ``index_published`` arrives and expire after ``ttl`` seconds as a
+safety net, so the 304 path is a dict lookup: no database, no S3. Bytes are immutable (content-addressed), kept
+in a size-bounded LRU."""
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+
+
+class IndexCache:
+    def __init__(self, ttl: float = 5.0, max_bytes: int = 256 * 1024 * 1024):
+        self.ttl = ttl
+        self.max_bytes = max_bytes
+        self._meta: dict[tuple, tuple[float, dict | None]] = {}
+        self._bytes: "OrderedDict[str, bytes]" = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get_meta(self, key: tuple, loader):
+        now = time.monotonic()
+        with self._lock:
+            hit = self._meta.get(key)
+            if hit is not None and hit[0] > now:
+                return hit[1]
+        value = loader()
+        with self._lock:
+            self._meta[key] = (now + self.ttl, value)
+        return value
+
+    def invalidate(self, owner: str, label: str, subdir: str) -> None:
+        with self._lock:
+            for key in [k for k in self._meta if k[:3] == (owner, label, subdir)]:
+                del self._meta[key]
+
+    def invalidate_all(self) -> None:
+        with self._lock:
+            self._meta.clear()
+
+    def get_bytes(self, sha256: str, loader) -> bytes:
+        with self._lock:
+            data = self._bytes.get(sha256)
+            if data is not None:
+                self._bytes.move_to_end(sha256)
+                return data
+        data = loader()
+        with self._lock:
+            if sha256 not in self._bytes and len(data) <= self.max_bytes:
+                self._bytes[sha256] = data
+                self._size += len(data)
+                while self._size > self.max_bytes and self._bytes:
+                    _, old = self._bytes.popitem(last=False)
+                    self._size -= len(old)
+        return data
+
+    def on_event(self, event) -> None:
+        """Handler for ``index_published`` (embedded bus or AMQP listener)."""
+        data = event.data if hasattr(event, "data") else event["data"]
+        self.invalidate(data["owner"], data["label"], data["subdir"])

@@ -1,0 +1,111 @@
+"""Accounts and tokens: HEAD /api, /api/authentications, /api/authentication, /api/scopes, /api/user..."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from services.kernel import names
+from services.kernel import scopes as scope_rules
+from services.kernel.errors import BadRequest, Unauthorized
+
+from ..identity import current_reader, require_login
+from ..schemas import AuthenticationBody
+
+bp = Blueprint("api_auth", __name__)
+
+
+def clients():
+    return current_app.extensions["wharf.clients"]
+
+
+@bp.route("/api", methods=["GET", "HEAD"])
+@bp.route("/api/", methods=["GET", "HEAD"])
+def root():
+    return jsonify({"name": "wharf", "api_version": "1", "status": "ok"})
+
+
+@bp.get("/api/authentication-type")
+def authentication_type():
+    return jsonify({"authentication_type": "password"})
+
+
+@bp.post("/api/authentications")
+def create_authentication():
+    auth = request.authorization
+    if auth is None or auth.type != "basic" or not auth.username:
+        raise Unauthorized("HTTP Basic authentication with your login and password is required")
+    body = AuthenticationBody().load(request.get_json(silent=True) or {})
+    unknown = scope_rules.unknown(body["scopes"] or [])
+    if unknown:
+        raise BadRequest(f"unknown scopes: {', '.join(unknown)}")
+    result = clients().auth.create_token(
+        auth.username, auth.password or "", note=body["note"] or "anaconda-client",
+        scopes=body["scopes"], max_age=body["max_age"], org=body["user"] or None,
+        fail_if_exists=body["fail_if_exists"], hostname=body["hostname"], remote_addr=request.remote_addr,
+        application=body["note_url"] or request.headers.get("User-Agent"))
+    return jsonify(result)
+
+
+@bp.delete("/api/authentications")
+def logout():
+    require_login(current_reader(clients()))
+    from flask import g
+    clients().auth.revoke_token(g.wharf_token)
+    return Response(status=201)
+
+
+@bp.get("/api/authentications")
+def list_authentications():
+    reader = require_login(current_reader(clients()))
+    return jsonify(clients().auth.list_tokens(reader.login))
+
+
+@bp.get("/api/authentication")
+def authentication_info():
+    require_login(current_reader(clients()))
+    from flask import g
+    return jsonify(clients().auth.token_info(g.wharf_token))
+
+
+@bp.delete("/api/authentications/name/<name>")
+def remove_named(name):
+    reader = require_login(current_reader(clients()))
+    clients().auth.revoke_token_named(reader.login, name)
+    return Response(status=201)
+
+
+@bp.delete("/api/authentications/org/<org>/name/<name>")
+def remove_org_named(org, name):
+    reader = require_login(current_reader(clients()))
+    clients().auth.revoke_token_named(reader.login, name, org=names.owner(org))
+    return Response(status=201)
+
+
+@bp.get("/api/scopes")
+def list_scopes():
+    return jsonify(scope_rules.SCOPES)
+
+
+@bp.get("/api/user")
+def whoami():
+    reader = require_login(current_reader(clients()))
+    return jsonify(clients().auth.get_user(reader.login))
+
+
+@bp.get("/api/user/<login>")
+def get_user(login):
+    current_reader(clients())  # a bad token is a 401 even here
+    user = clients().auth.get_user(names.owner(login))
+    user.pop("email", None)
+    return jsonify(user)
+
+
+@bp.get("/api/user/orgs")
+def my_orgs():
+    reader = require_login(current_reader(clients()))
+    return jsonify(clients().auth.user_orgs(reader.login))
+
+
+@bp.get("/api/users/<login>/orgs")
+def user_orgs(login):
+    current_reader(clients())
+    return jsonify(clients().auth.user_orgs(names.owner(login)))
