@@ -1,0 +1,26 @@
+import pytest
+
+from tests.conftest import free_port
+
+from .harness import start_distributed, start_embedded
+
+
+@pytest.fixture(scope="module", params=["embedded", "distributed"])
+def wharf(request, tmp_path_factory):
+    workdir = tmp_path_factory.mktemp(f"wharf-{request.param}")
+    port = free_port()
+    if request.param == "embedded":
+        w = start_embedded(workdir, port)
+    else:
+        amqp = request.getfixturevalue("amqp_vhost_uri")
+        pg = request.getfixturevalue("pg_admin")
+        s3_server = request.getfixturevalue("s3_server")
+        import uuid
+        s3 = dict(s3_endpoint=s3_server, s3_access_key="testing", s3_secret_key="testing",
+                  s3_bucket=f"wharf-{uuid.uuid4().hex[:10]}")
+        dbs = {svc: pg(f"wharf_{svc}") for svc in ("auth", "registry", "indexer")}
+        w = start_distributed(workdir, port, amqp, dbs, s3)
+    yield w
+    if request.node.session.testsfailed:
+        print(w.dump_logs())
+    w.stop()

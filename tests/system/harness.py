@@ -1,0 +1,141 @@
+"""Run Wharf as real processes for system tests: embedded (`wharf serve`) or distributed (five `wharf run`
+processes on RabbitMQ + PostgreSQL + moto S3)."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+VENV_BIN = Path(sys.executable).parent
+WHARF = str(VENV_BIN / "wharf")
+
+
+def wait_http(url: str, timeout: float = 60.0, procs=()) -> None:
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        for p in procs:
+            if p.poll() is not None:
+                raise RuntimeError(f"process exited early with {p.returncode}: {p.args}")
+        try:
+            r = requests.head(url, timeout=2)
+            if r.status_code == 200:
+                return
+            last = r.status_code
+        except requests.RequestException as exc:
+            last = exc
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} not ready: {last}")
+
+
+class Wharf:
+    """A running Wharf. ``env`` is what a `wharf` CLI call needs to reach the same state."""
+
+    def __init__(self, mode: str, base_url: str, env: dict, workdir: Path):
+        self.mode, self.base_url, self.env, self.workdir = mode, base_url, env, workdir
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.logs: dict[str, Path] = {}
+
+    @property
+    def api(self) -> str:
+        return self.base_url + "/api"
+
+    def conda(self, owner: str, label: str | None = None) -> str:
+        return f"{self.base_url}/conda/{owner}" + (f"/label/{label}" if label else "")
+
+    def spawn(self, name: str, args: list[str]) -> subprocess.Popen:
+        log = self.workdir / f"{name}.log"
+        self.logs[name] = log
+        p = subprocess.Popen([WHARF, *args], env=self.env, stdout=open(log, "wb"), stderr=subprocess.STDOUT,
+                             cwd=self.workdir, start_new_session=True)
+        self.procs[name] = p
+        return p
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        r = subprocess.run([WHARF, *args], env=self.env, capture_output=True, text=True, timeout=300,
+                           cwd=self.workdir)
+        if check and r.returncode != 0:
+            raise AssertionError(f"wharf {' '.join(args)} failed: {r.stdout}\n{r.stderr}")
+        return r
+
+    def stop(self, name: str | None = None) -> None:
+        for n in ([name] if name else list(self.procs)):
+            p = self.procs.pop(n, None)
+            if p and p.poll() is None:
+                os.killpg(p.pid, signal.SIGTERM)
+                try:
+                    p.wait(15)
+                except subprocess.TimeoutExpired:
+                    os.killpg(p.pid, signal.SIGKILL)
+                    p.wait(5)
+
+    def dump_logs(self) -> str:
+        out = []
+        for n, path in self.logs.items():
+            if path.exists():
+                out.append(f"----- {n} -----\n" + path.read_text(errors="replace")[-6000:])
+        return "\n".join(out)
+
+
+def base_env(workdir: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WHARF_", "BINSTAR_", "ANACONDA_"))}
+    env["HOME"] = str(workdir / "home")
+    (workdir / "home").mkdir(parents=True, exist_ok=True)
+    env["PYTHONUNBUFFERED"] = "1"
+    env["PATH"] = f"{VENV_BIN}:{env.get('PATH', '')}"
+    return env
+
+
+def start_embedded(workdir: Path, port: int) -> Wharf:
+    env = base_env(workdir)
+    env.update(WHARF_DATA_DIR=str(workdir / "data"), WHARF_PUBLIC_URL=f"http://127.0.0.1:{port}")
+    w = Wharf("embedded", f"http://127.0.0.1:{port}", env, workdir)
+    w.restart = lambda: _restart_embedded(w, port)
+    _restart_embedded(w, port)
+    return w
+
+
+def _restart_embedded(w: Wharf, port: int) -> None:
+    w.stop("serve")
+    p = w.spawn("serve", ["serve", "--host", "127.0.0.1", "--port", str(port)])
+    wait_http(w.api, procs=[p])
+
+
+def start_distributed(workdir: Path, port: int, amqp_uri: str, db_urls: dict, s3: dict) -> Wharf:
+    env = base_env(workdir)
+    env.update(
+        WHARF_MODE="distributed", WHARF_SECRET_KEY="test-secret-" + os.urandom(8).hex(),
+        WHARF_PUBLIC_URL=f"http://127.0.0.1:{port}", WHARF_GATEWAY_BIND=f"127.0.0.1:{port}",
+        WHARF_GATEWAY_WORKERS="2", WHARF_AMQP_URI=amqp_uri,
+        WHARF_AUTH_DB_URL=db_urls["auth"], WHARF_REGISTRY_DB_URL=db_urls["registry"],
+        WHARF_INDEXER_DB_URL=db_urls["indexer"], WHARF_BLOB_BACKEND="s3",
+        WHARF_S3_ENDPOINT=s3["s3_endpoint"], WHARF_S3_ACCESS_KEY=s3["s3_access_key"],
+        WHARF_S3_SECRET_KEY=s3["s3_secret_key"], WHARF_S3_BUCKET=s3["s3_bucket"],
+        WHARF_DATA_DIR=str(workdir / "data"), WHARF_INDEX_MAX_AGE="1",
+    )
+    w = Wharf("distributed", f"http://127.0.0.1:{port}", env, workdir)
+    for svc in ("storage", "auth", "registry", "indexer"):
+        w.spawn(svc, ["run", svc])
+    for svc in ("storage", "auth", "registry", "indexer"):
+        _wait_health(w, svc)
+    gw = w.spawn("gateway", ["run", "gateway"])
+    wait_http(w.api, procs=[gw])
+    w.restart = lambda: None
+    return w
+
+
+def _wait_health(w: Wharf, svc: str, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if w.procs[svc].poll() is not None:
+            raise RuntimeError(f"{svc} exited: {w.dump_logs()}")
+        r = subprocess.run([WHARF, "health", svc], env=w.env, capture_output=True, timeout=60)
+        if r.returncode == 0:
+            return
+        time.sleep(0.5)
+    raise TimeoutError(f"{svc} never became healthy:\n{w.dump_logs()}")
