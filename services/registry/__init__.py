@@ -1,0 +1,19 @@
+"""Registry service: packages, releases, files, labels and staged uploads of every owner namespace.
+
+The EVENT LOG is the source of truth: every command appends versioned events (``services.kernel.events``) to
+the ``events`` table and applies them to the read tables (packages, releases, files, file_labels, label_locks)
+in the same transaction, through the projector that ``rebuild_projections`` replays. The log doubles as the
+transactional outbox: ``relay_pending`` publishes committed events in log order through an ``EventPublisher``
+and marks them published only after the publisher confirmed.
+
+RPC methods (``RegistryService`` / nameko service ``registry``):
+  get_package, list_packages, create_package, update_package, remove_package,
+  get_release, create_release, update_release, remove_release,
+  get_file, stage, get_staged, commit, remove_file,
+  read_stream, read_log, relay_pending, rebuild_projections.
+
+Events out (exchange ``registry.events``): package_created, package_updated, package_removed, release_created,
+release_updated, release_removed, file_uploaded, file_removed (the projector also applies files_labeled,
+files_unlabeled, label_copied, label_removed, label_lock_changed, package_transferred).
+Events in: none.
+"""

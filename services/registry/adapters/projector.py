@@ -1,0 +1,186 @@
+"""The projector: applies one event to the read tables. Used for every append (inside the command's
+transaction) and by ``rebuild_projections`` (replay of the whole log), so both give the same tables.
+
+It depends only on the event, its log position and the tables' current contents; timestamps and ids come from
+the events, never from the clock.
+"""
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy.engine import Connection
+
+from services.kernel.events import Event
+
+from .tables import file_labels, files, label_locks, packages, releases
+
+
+def _j(value) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+def _pkg_where(t, owner, package):
+    return and_(t.c.owner == owner, t.c.package == package)
+
+
+def _rel_where(t, owner, package, version):
+    return and_(t.c.owner == owner, t.c.package == package, t.c.version == version)
+
+
+def _file_where(t, owner, package, version, basename):
+    return and_(t.c.owner == owner, t.c.package == package, t.c.version == version, t.c.basename == basename)
+
+
+def _touch(conn: Connection, ev: Event, version: str | None = None) -> None:
+    d = ev.data
+    conn.execute(update(packages).where(packages.c.owner == d["owner"], packages.c.name == d["package"])
+                 .values(modified_at=ev.occurred_at))
+    if version is not None:
+        conn.execute(update(releases).where(_rel_where(releases, d["owner"], d["package"], version))
+                     .values(modified_at=ev.occurred_at))
+
+
+def _add_label(conn: Connection, owner: str, ref: dict, label: str) -> None:
+    key = (owner, ref.get("package"), ref.get("version"), ref.get("basename"))
+    if conn.execute(select(files.c.file_id).where(_file_where(files, *key))).first() is None:
+        return
+    if conn.execute(select(file_labels.c.label).where(_file_where(file_labels, *key),
+                                                      file_labels.c.label == label)).first() is None:
+        conn.execute(insert(file_labels).values(owner=owner, package=key[1], version=key[2], basename=key[3],
+                                                label=label))
+
+
+def _drop_label(conn: Connection, owner: str, ref: dict, label: str) -> None:
+    conn.execute(delete(file_labels).where(
+        _file_where(file_labels, owner, ref.get("package"), ref.get("version"), ref.get("basename")),
+        file_labels.c.label == label))
+
+
+def package_created(conn, ev, pos):
+    d = ev.data
+    conn.execute(insert(packages).values(
+        owner=d["owner"], name=d["package"], package_id=ev.event_id, public=d["public"], summary=d["summary"],
+        public_attrs=_j(d["public_attrs"]), package_types=_j(d["package_types"]), created_at=ev.occurred_at,
+        modified_at=ev.occurred_at, created_pos=pos))
+
+
+def package_updated(conn, ev, pos):
+    d, changes = ev.data, ev.data["changes"]
+    where = and_(packages.c.owner == d["owner"], packages.c.name == d["package"])
+    values = {"modified_at": ev.occurred_at}
+    if "public" in changes:
+        values["public"] = bool(changes["public"])
+    if "summary" in changes:
+        values["summary"] = changes["summary"]
+    if "package_types" in changes:
+        values["package_types"] = _j(list(changes["package_types"] or []))
+    if "public_attrs" in changes:
+        current = conn.execute(select(packages.c.public_attrs).where(where)).scalar()
+        merged = dict(json.loads(current) if current else {}, **(changes["public_attrs"] or {}))
+        values["public_attrs"] = _j(merged)
+    conn.execute(update(packages).where(where).values(**values))
+
+
+def package_removed(conn, ev, pos):
+    d = ev.data
+    for t in (file_labels, files, releases):
+        conn.execute(delete(t).where(_pkg_where(t, d["owner"], d["package"])))
+    conn.execute(delete(packages).where(packages.c.owner == d["owner"], packages.c.name == d["package"]))
+
+
+def release_created(conn, ev, pos):
+    d = ev.data
+    conn.execute(insert(releases).values(owner=d["owner"], package=d["package"], version=d["version"],
+                                         attrs=_j(d["attrs"]), created_at=ev.occurred_at,
+                                         modified_at=ev.occurred_at, created_pos=pos))
+    _touch(conn, ev)
+
+
+def release_updated(conn, ev, pos):
+    d = ev.data
+    where = _rel_where(releases, d["owner"], d["package"], d["version"])
+    current = conn.execute(select(releases.c.attrs).where(where)).scalar()
+    merged = dict(json.loads(current) if current else {}, **d["attrs"])
+    conn.execute(update(releases).where(where).values(attrs=_j(merged)))
+    _touch(conn, ev, d["version"])
+
+
+def release_removed(conn, ev, pos):
+    d = ev.data
+    for t in (file_labels, files, releases):
+        conn.execute(delete(t).where(_rel_where(t, d["owner"], d["package"], d["version"])))
+    _touch(conn, ev)
+
+
+def file_uploaded(conn, ev, pos):
+    d = ev.data
+    key = (d["owner"], d["package"], d["version"], d["basename"])
+    for t in (file_labels, files):  # a replacement (--force) supersedes the old row
+        conn.execute(delete(t).where(_file_where(t, *key)))
+    conn.execute(insert(files).values(
+        owner=key[0], package=key[1], version=key[2], basename=key[3], file_id=ev.event_id,
+        filename=d["filename"], distribution_type=d["distribution_type"], subdir=d["subdir"],
+        blob_key=d["blob_key"], sha256=d["sha256"], md5=d["md5"], size=d["size"],
+        record=None if d["record"] is None else _j(d["record"]), attrs=_j(d["attrs"]),
+        metadata=_j(d["metadata"]), description=d["description"], upload_time=ev.occurred_at,
+        uploader=ev.actor, created_pos=pos))
+    for label in dict.fromkeys(d["labels"]):
+        conn.execute(insert(file_labels).values(owner=key[0], package=key[1], version=key[2],
+                                                basename=key[3], label=label))
+    _touch(conn, ev, d["version"])
+
+
+def file_removed(conn, ev, pos):
+    d = ev.data
+    for t in (file_labels, files):
+        conn.execute(delete(t).where(_file_where(t, d["owner"], d["package"], d["version"], d["basename"])))
+    _touch(conn, ev, d["version"])
+
+
+def files_labeled(conn, ev, pos):
+    for ref in ev.data["files"]:
+        _add_label(conn, ev.data["owner"], ref, ev.data["label"])
+
+
+def files_unlabeled(conn, ev, pos):
+    for ref in ev.data["files"]:
+        _drop_label(conn, ev.data["owner"], ref, ev.data["label"])
+
+
+def label_copied(conn, ev, pos):
+    for ref in ev.data["files"]:
+        _add_label(conn, ev.data["owner"], ref, ev.data["to_label"])
+
+
+def label_removed(conn, ev, pos):
+    files_unlabeled(conn, ev, pos)
+
+
+def label_lock_changed(conn, ev, pos):
+    d = ev.data
+    where = and_(label_locks.c.owner == d["owner"], label_locks.c.label == d["label"])
+    conn.execute(delete(label_locks).where(where))
+    if d["locked"]:
+        conn.execute(insert(label_locks).values(owner=d["owner"], label=d["label"], locked=True))
+
+
+def package_transferred(conn, ev, pos):
+    d = ev.data
+    for t in (file_labels, files, releases):
+        conn.execute(update(t).where(_pkg_where(t, d["owner"], d["package"])).values(owner=d["to_owner"]))
+    conn.execute(update(packages).where(packages.c.owner == d["owner"], packages.c.name == d["package"])
+                 .values(owner=d["to_owner"], modified_at=ev.occurred_at))
+
+
+HANDLERS = {name: fn for name, fn in globals().items() if callable(fn) and name in (
+    "package_created", "package_updated", "package_removed", "release_created", "release_updated",
+    "release_removed", "file_uploaded", "file_removed", "files_labeled", "files_unlabeled", "label_copied",
+    "label_removed", "label_lock_changed", "package_transferred")}
+
+
+def apply(conn: Connection, event: Event, position: int) -> None:
+    """Apply one event (already upcast to its current version) to the read tables."""
+    handler = HANDLERS.get(event.type)
+    if handler is not None:
+        handler(conn, event, position)

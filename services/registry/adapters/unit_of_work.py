@@ -1,0 +1,127 @@
+"""The registry's unit of work on SQLAlchemy: one connection, one transaction.
+
+``with uow_factory() as uow:`` opens the transaction; ``uow.repo`` reads the read tables, ``uow.append(events)``
+writes events to the log AND applies them through the projector, ``uow.commit()`` commits; leaving the block
+without commit rolls everything back. Vendor errors are translated on the way out: IntegrityError (someone
+else won a race) -> ``StaleStream``, lost or refused connections -> ``Unavailable``.
+"""
+from __future__ import annotations
+
+from sqlalchemy import delete, select, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+from services.kernel.errors import Unavailable
+from services.kernel.events import Event
+
+from ..domain.errors import StaleStream
+from . import projector
+from .event_log import EventLog, row_to_event, row_to_wire
+from .read_repository import ReadRepository
+from .tables import READ_TABLES, events, metadata
+
+
+def _translate(exc: BaseException) -> BaseException | None:
+    if isinstance(exc, IntegrityError):
+        return StaleStream("a concurrent change to the same namespace won; try again")
+    if isinstance(exc, OperationalError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
+        return Unavailable(f"registry database unavailable: {exc.__class__.__name__}")
+    return None
+
+
+class SqlUnitOfWork:
+    def __init__(self, engine: Engine):
+        self._engine = engine
+        self.appended: list[Event] = []
+
+    def __enter__(self) -> "SqlUnitOfWork":
+        try:
+            self.conn = self._engine.connect()
+            self.tx = self.conn.begin()
+        except DBAPIError as exc:
+            raise (_translate(exc) or exc) from exc
+        self.repo = ReadRepository(self.conn)
+        self.log = EventLog(self.conn)
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if self.tx.is_active:
+                self.tx.rollback()
+        except DBAPIError:
+            pass
+        finally:
+            self.conn.close()
+        mapped = _translate(exc) if exc is not None else None
+        if mapped is not None:
+            raise mapped from exc
+
+    # -------------------------------------------------------------------------------------------- writing
+    def lock_stream(self, stream_id: str) -> None:
+        self.log.lock_stream(stream_id)
+
+    def append(self, new_events: list[Event]) -> list[Event]:
+        """Append to the log and project, in order. Returns the events with their sequences."""
+        out = []
+        for ev in new_events:
+            row = self.log.append(ev)
+            stored = Event.from_wire(row_to_wire(row))  # project exactly what a replay will read
+            projector.apply(self.conn, stored, row.position)
+            out.append(stored)
+        self.appended.extend(out)
+        return out
+
+    def commit(self) -> None:
+        try:
+            self.tx.commit()
+        except DBAPIError as exc:
+            raise (_translate(exc) or exc) from exc
+
+    # -------------------------------------------------------------------------------------------- log
+    def read_stream(self, stream_id: str, after_sequence: int, limit: int) -> list[dict]:
+        return [row_to_wire(r) for r in self.log.read_stream(stream_id, after_sequence, limit)]
+
+    def read_log(self, after_position: int, limit: int) -> list[dict]:
+        return [row_to_wire(r) for r in self.log.read_log(after_position, limit)]
+
+    def claim_unpublished(self, limit: int) -> list[tuple[int, Event]]:
+        return [(r.position, row_to_event(r)) for r in self.log.claim_unpublished(limit)]
+
+    def mark_published(self, positions: list[int]) -> None:
+        self.log.mark_published(positions)
+
+    def count_unpublished(self) -> int:
+        return self.log.count_unpublished()
+
+    def rebuild(self, page: int = 1000) -> int:
+        """Empty the read tables and re-apply every event in log order (same projector as ``append``)."""
+        if self.conn.dialect.name == "postgresql":
+            # commands lock rows of `streams`: keep them out until the replay commits
+            self.conn.execute(text("LOCK TABLE streams IN EXCLUSIVE MODE"))
+        for t in READ_TABLES:
+            self.conn.execute(delete(t))
+        count, after = 0, 0
+        while True:
+            rows = list(self.conn.execute(select(events).where(events.c.position > after)
+                                          .order_by(events.c.position).limit(page)))
+            if not rows:
+                return count
+            for r in rows:
+                projector.apply(self.conn, Event.from_wire(row_to_wire(r)), r.position)
+            count += len(rows)
+            after = rows[-1].position
+
+
+class SqlUnitOfWorkFactory:
+    """Callable giving a fresh ``SqlUnitOfWork``; owns the engine."""
+
+    def __init__(self, engine: Engine, create_tables: bool = True):
+        self.engine = engine
+        if create_tables:
+            metadata.create_all(engine)
+
+    def __call__(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine)
+
+    def dispose(self) -> None:
+        self.engine.dispose()

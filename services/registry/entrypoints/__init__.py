@@ -1,0 +1,1 @@
+"""nameko entrypoint of the registry (distributed mode)."""

@@ -1,0 +1,132 @@
+"""nameko service ``registry``: RPC over RabbitMQ, delegating every call to ``RegistryService``.
+
+``RegistryDependency`` bootstraps the facade from ``WHARF_*`` variables (distributed mode) and runs the outbox
+relay in a managed thread: ``relay_pending()`` every 0.2 s (at once again while there is a backlog),
+publishing through the pika publisher with confirms.
+"""
+from __future__ import annotations
+
+import logging
+import time
+
+from nameko.extensions import DependencyProvider
+from nameko.rpc import rpc
+
+from services.kernel.adapters.amqp_publisher import AmqpEventPublisher
+from services.kernel.settings import Settings
+
+from ..bootstrap import bootstrap
+
+log = logging.getLogger("wharf.registry.relay")
+RELAY_INTERVAL = 0.2
+
+
+class RegistryDependency(DependencyProvider):
+    def setup(self):
+        settings = Settings.from_env(mode="distributed")
+        self.publisher = AmqpEventPublisher(settings.amqp_uri)
+        self.service = bootstrap(settings, publisher=self.publisher)
+        self._running = False
+
+    def start(self):
+        self._running = True
+        self.container.spawn_managed_thread(self._relay_loop, identifier="registry.outbox_relay")
+
+    def stop(self):
+        self._running = False
+
+    def kill(self):
+        self._running = False
+
+    def _relay_loop(self):
+        while self._running:
+            published = 0
+            try:
+                published = self.service.relay_pending()
+            except Exception:  # noqa: BLE001 - the relay must outlive database or broker hiccups
+                log.exception("outbox relay failed; retrying")
+            if not published:
+                time.sleep(RELAY_INTERVAL)  # eventlet-patched under `nameko run`
+        self.publisher.close()
+
+    def get_dependency(self, worker_ctx):
+        return self.service
+
+
+class RegistryRpc:
+    name = "registry"
+    registry = RegistryDependency()
+
+    @rpc
+    def get_package(self, owner, package, private_ok=False):
+        return self.registry.get_package(owner, package, private_ok)
+
+    @rpc
+    def list_packages(self, owner, private_ok=False):
+        return self.registry.list_packages(owner, private_ok)
+
+    @rpc
+    def create_package(self, owner, package, public=True, public_attrs=None, actor="system", correlation_id=None):
+        return self.registry.create_package(owner, package, public, public_attrs, actor, correlation_id)
+
+    @rpc
+    def update_package(self, owner, package, changes, actor="system", correlation_id=None):
+        return self.registry.update_package(owner, package, changes, actor, correlation_id)
+
+    @rpc
+    def remove_package(self, owner, package, actor="system", correlation_id=None):
+        return self.registry.remove_package(owner, package, actor, correlation_id)
+
+    @rpc
+    def get_release(self, owner, package, version, private_ok=True):
+        return self.registry.get_release(owner, package, version, private_ok)
+
+    @rpc
+    def create_release(self, owner, package, version, attrs=None, actor="system", correlation_id=None):
+        return self.registry.create_release(owner, package, version, attrs, actor, correlation_id)
+
+    @rpc
+    def update_release(self, owner, package, version, attrs, actor="system", correlation_id=None):
+        return self.registry.update_release(owner, package, version, attrs, actor, correlation_id)
+
+    @rpc
+    def remove_release(self, owner, package, version, actor="system", correlation_id=None):
+        return self.registry.remove_release(owner, package, version, actor, correlation_id)
+
+    @rpc
+    def get_file(self, owner, package, version, basename, private_ok=True):
+        return self.registry.get_file(owner, package, version, basename, private_ok)
+
+    @rpc
+    def stage(self, owner, package, version, basename, distribution_type, sha256=None, labels=None, attrs=None,
+              dependencies=None, description=None, actor="system"):
+        return self.registry.stage(owner, package, version, basename, distribution_type, sha256, labels, attrs,
+                                   dependencies, description, actor)
+
+    @rpc
+    def get_staged(self, dist_id):
+        return self.registry.get_staged(dist_id)
+
+    @rpc
+    def commit(self, dist_id, blob_meta, actor="system", correlation_id=None):
+        return self.registry.commit(dist_id, blob_meta, actor, correlation_id)
+
+    @rpc
+    def remove_file(self, owner, package, version, basename, actor="system", correlation_id=None):
+        return self.registry.remove_file(owner, package, version, basename, actor, correlation_id)
+
+    @rpc
+    def read_stream(self, stream_id, after_sequence=0, limit=1000):
+        return self.registry.read_stream(stream_id, after_sequence, limit)
+
+    @rpc
+    def read_log(self, after_position=0, limit=1000):
+        return self.registry.read_log(after_position, limit)
+
+    @rpc
+    def relay_pending(self, limit=500):
+        return self.registry.relay_pending(limit)
+
+    @rpc
+    def rebuild_projections(self):
+        return self.registry.rebuild_projections()

@@ -1,0 +1,1 @@
+"""The registry's service layer: the ``RegistryService`` facade and its unit-of-work discipline."""

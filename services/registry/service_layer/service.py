@@ -1,0 +1,250 @@
+"""RegistryService: the registry's facade (one method per RPC call). Contract: ARCHITECTURE.md "RegistryService".
+
+Every command runs in one unit of work: lock the owner's stream, load state, decide (``domain.commands``),
+append the events to the log and project them onto the read tables, commit. A command that raises appends
+nothing and changes nothing. Losing a race on a stream (``StaleStream``) retries the whole command.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import time
+from typing import Callable
+
+from services.kernel import names
+from services.kernel.errors import Conflict, NotFound, Unavailable
+from services.kernel.ports import EventPublisher
+
+from ..domain import commands, views
+from ..domain.errors import StaleStream
+
+log = logging.getLogger("wharf.registry")
+MAX_ATTEMPTS = 20
+
+
+def _visible(pkg: dict | None, owner: str, package: str, private_ok: bool) -> dict:
+    if pkg is None or (not pkg["public"] and not private_ok):
+        raise NotFound(f"package {owner}/{package} not found")
+    return pkg
+
+
+class RegistryService:
+    def __init__(self, uow_factory: Callable, publisher: EventPublisher | None = None,
+                 on_commit: Callable[[], None] | None = None):
+        self._uow = uow_factory
+        self._publisher = publisher
+        self._on_commit = on_commit
+
+    # ------------------------------------------------------------------------------------------ plumbing
+    def _command(self, stream_id: str, decide: Callable, result: Callable | None = None):
+        """Run ``decide(uow) -> [Event]`` and ``result(uow)`` in one transaction, retrying lost races."""
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                with self._uow() as uow:
+                    uow.lock_stream(stream_id)
+                    new_events = decide(uow)
+                    if new_events:
+                        uow.append(new_events)
+                    out = result(uow) if result is not None else None
+                    uow.commit()
+                break
+            except StaleStream:
+                if attempt == MAX_ATTEMPTS:
+                    raise Conflict("too many concurrent changes to this namespace; try again")
+                time.sleep(random.uniform(0, 0.01 * attempt))
+        if new_events and self._on_commit is not None:
+            try:
+                self._on_commit()
+            except Exception:  # noqa: BLE001 - waking the relay must never fail a committed command
+                log.exception("on_commit callback failed")
+        return out
+
+    def _query(self, fn: Callable):
+        with self._uow() as uow:
+            return fn(uow)
+
+    @staticmethod
+    def _detail(uow, pkg: dict) -> dict:
+        return views.package_detail(pkg, uow.repo.releases(pkg["owner"], pkg["name"]),
+                                    uow.repo.files(pkg["owner"], pkg["name"]))
+
+    @staticmethod
+    def _release(uow, pkg: dict, version: str) -> dict:
+        rel = uow.repo.release(pkg["owner"], pkg["name"], version)
+        if rel is None:
+            raise NotFound(f"release {pkg['owner']}/{pkg['name']}/{version} not found")
+        return views.release_view(pkg, rel, uow.repo.files(pkg["owner"], pkg["name"], version))
+
+    # ------------------------------------------------------------------------------------------ packages
+    def get_package(self, owner: str, package: str, private_ok: bool = False) -> dict:
+        owner, package = names.owner(owner), names.package(package)
+        return self._query(lambda uow: self._detail(
+            uow, _visible(uow.repo.package(owner, package), owner, package, private_ok)))
+
+    def list_packages(self, owner: str, private_ok: bool = False) -> list[dict]:
+        owner = names.owner(owner)
+
+        def q(uow):
+            rels, fls = uow.repo.releases(owner), uow.repo.files(owner)
+            return [views.package_summary(p, [r for r in rels if r["package"] == p["name"]],
+                                          [f for f in fls if f["package"] == p["name"]])
+                    for p in uow.repo.packages(owner) if p["public"] or private_ok]
+        return self._query(q)
+
+    def create_package(self, owner: str, package: str, public: bool = True, public_attrs: dict | None = None,
+                       actor: str = "system", correlation_id: str | None = None) -> dict:
+        owner, package = names.owner(owner), names.package(package)
+        return self._command(
+            owner,
+            lambda uow: commands.create_package(uow.repo.package(owner, package), owner, package, public,
+                                                public_attrs, actor, correlation_id),
+            lambda uow: self._detail(uow, uow.repo.package(owner, package)))
+
+    def update_package(self, owner: str, package: str, changes: dict, actor: str = "system",
+                       correlation_id: str | None = None) -> dict:
+        owner, package = names.owner(owner), names.package(package)
+        return self._command(
+            owner,
+            lambda uow: commands.update_package(uow.repo.package(owner, package), changes, actor, correlation_id),
+            lambda uow: self._detail(uow, uow.repo.package(owner, package)))
+
+    def remove_package(self, owner: str, package: str, actor: str = "system",
+                       correlation_id: str | None = None) -> None:
+        owner, package = names.owner(owner), names.package(package)
+        self._command(owner, lambda uow: commands.remove_package(
+            uow.repo.package(owner, package), uow.repo.releases(owner, package), uow.repo.files(owner, package),
+            actor, correlation_id))
+
+    # ------------------------------------------------------------------------------------------ releases
+    def get_release(self, owner: str, package: str, version: str, private_ok: bool = True) -> dict:
+        owner, package, version = names.owner(owner), names.package(package), names.version(version)
+        return self._query(lambda uow: self._release(
+            uow, _visible(uow.repo.package(owner, package), owner, package, private_ok), version))
+
+    def create_release(self, owner: str, package: str, version: str, attrs: dict | None = None,
+                       actor: str = "system", correlation_id: str | None = None) -> dict:
+        owner, package, version = names.owner(owner), names.package(package), names.version(version)
+        return self._command(
+            owner,
+            lambda uow: commands.create_release(uow.repo.package(owner, package),
+                                                uow.repo.release(owner, package, version), version, attrs,
+                                                actor, correlation_id),
+            lambda uow: self._release(uow, uow.repo.package(owner, package), version))
+
+    def update_release(self, owner: str, package: str, version: str, attrs: dict, actor: str = "system",
+                       correlation_id: str | None = None) -> dict:
+        owner, package, version = names.owner(owner), names.package(package), names.version(version)
+        return self._command(
+            owner,
+            lambda uow: commands.update_release(uow.repo.package(owner, package),
+                                                uow.repo.release(owner, package, version), attrs, actor,
+                                                correlation_id),
+            lambda uow: self._release(uow, uow.repo.package(owner, package), version))
+
+    def remove_release(self, owner: str, package: str, version: str, actor: str = "system",
+                       correlation_id: str | None = None) -> None:
+        owner, package, version = names.owner(owner), names.package(package), names.version(version)
+        self._command(owner, lambda uow: commands.remove_release(
+            uow.repo.package(owner, package), uow.repo.release(owner, package, version),
+            uow.repo.files(owner, package, version), actor, correlation_id))
+
+    # ------------------------------------------------------------------------------------------ files
+    def get_file(self, owner: str, package: str, version: str, basename: str, private_ok: bool = True) -> dict:
+        owner, package = names.owner(owner), names.package(package)
+        version, basename = names.version(version), names.basename(basename)
+
+        def q(uow):
+            pkg = _visible(uow.repo.package(owner, package), owner, package, private_ok)
+            f = uow.repo.file(owner, package, version, basename)
+            if f is None:
+                raise NotFound(f"file {owner}/{package}/{version}/{basename} not found")
+            return views.file_view(pkg, f)
+        return self._query(q)
+
+    def stage(self, owner: str, package: str, version: str, basename: str, distribution_type: str,
+              sha256: str | None = None, labels: list | None = None, attrs: dict | None = None,
+              dependencies=None, description: str | None = None, actor: str = "system") -> dict:
+        owner, package = names.owner(owner), names.package(package)
+        version, basename = names.version(version), names.basename(basename)
+
+        def decide(uow):
+            row = commands.stage(uow.repo.package(owner, package), uow.repo.release(owner, package, version),
+                                 uow.repo.file(owner, package, version, basename), basename, distribution_type,
+                                 sha256, labels, attrs, dependencies, description, actor)
+            uow.repo.add_staged(row)
+            return {"dist_id": row["dist_id"]}
+        with self._uow() as uow:
+            out = decide(uow)
+            uow.commit()
+        return out
+
+    def get_staged(self, dist_id: str) -> dict:
+        """The staged upload (owner, package, version, basename, distribution_type, sha256, labels, ...)."""
+        staged = self._query(lambda uow: uow.repo.staged(dist_id)) if isinstance(dist_id, str) else None
+        if staged is None:
+            raise NotFound(f"no staged upload {dist_id!r}")
+        return staged
+
+    def commit(self, dist_id: str, blob_meta: dict, actor: str = "system",
+               correlation_id: str | None = None) -> dict:
+        staged = self.get_staged(dist_id)
+        owner, package, version, basename = (staged[k] for k in ("owner", "package", "version", "basename"))
+
+        def decide(uow):
+            current = uow.repo.staged(dist_id)
+            if current is None:  # committed by someone else while we waited for the stream lock
+                raise NotFound(f"no staged upload {dist_id!r}")
+            uow.repo.delete_staged(dist_id)
+            return commands.commit(current, uow.repo.package(owner, package),
+                                   uow.repo.release(owner, package, version),
+                                   uow.repo.file(owner, package, version, basename), blob_meta, actor,
+                                   correlation_id)
+        return self._command(owner, decide, lambda uow: views.file_view(
+            uow.repo.package(owner, package), uow.repo.file(owner, package, version, basename)))
+
+    def remove_file(self, owner: str, package: str, version: str, basename: str, actor: str = "system",
+                    correlation_id: str | None = None) -> dict:
+        """Remove one file; returns it as it was."""
+        owner, package = names.owner(owner), names.package(package)
+        version, basename = names.version(version), names.basename(basename)
+        removed = {}
+
+        def decide(uow):
+            pkg, f = uow.repo.package(owner, package), uow.repo.file(owner, package, version, basename)
+            out = commands.remove_file(pkg, f, actor, correlation_id)
+            removed.update(views.file_view(pkg, f))
+            return out
+        self._command(owner, decide)
+        return removed
+
+    # ------------------------------------------------------------------------------------------ the log
+    def read_stream(self, stream_id: str, after_sequence: int = 0, limit: int = 1000) -> list[dict]:
+        return self._query(lambda uow: uow.read_stream(stream_id, int(after_sequence), int(limit)))
+
+    def read_log(self, after_position: int = 0, limit: int = 1000) -> list[dict]:
+        return self._query(lambda uow: uow.read_log(int(after_position), int(limit)))
+
+    def relay_pending(self, limit: int = 500) -> int:
+        """Publish the oldest unpublished events through the EventPublisher; mark them published only once it
+        returned. Returns how many were published (0 when the transport is unavailable)."""
+        if self._publisher is None:
+            raise RuntimeError("RegistryService has no EventPublisher: pass publisher= to bootstrap()")
+        with self._uow() as uow:
+            claimed = uow.claim_unpublished(int(limit))
+            if not claimed:
+                return 0
+            try:
+                self._publisher.publish([ev for _pos, ev in claimed])
+            except Unavailable as exc:
+                log.warning("relay: %s; %d events stay pending", exc, len(claimed))
+                return 0
+            uow.mark_published([pos for pos, _ev in claimed])
+            uow.commit()
+        return len(claimed)
+
+    def rebuild_projections(self) -> int:
+        """Truncate the read tables and re-apply the whole log; returns the number of events applied."""
+        with self._uow() as uow:
+            count = uow.rebuild()
+            uow.commit()
+        return count
