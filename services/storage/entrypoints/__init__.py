@@ -1,0 +1,1 @@
+"""nameko entrypoints of the storage service."""

@@ -1,0 +1,1 @@
+"""Storage service layer: the ``StorageService`` facade."""

@@ -1,0 +1,109 @@
+"""The storage facade: upload forms, the staging area, finalizing (inspect + content-address) and blob URLs.
+
+Every method maps to one RPC call (except ``put_staging`` and ``open_blob``, which move bytes and exist only
+in-process). Arguments and results are JSON-serialisable; errors are kernel errors.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+from typing import BinaryIO
+
+from services.kernel import names, signing
+from services.kernel.errors import BadRequest, BlobNotFound, ChecksumMismatch, NotFound, PayloadTooLarge
+from services.kernel.ports import BlobStore
+
+from ..domain.inspect import inspect_upload
+from ..domain.inspection import Digests
+from ..domain.spool import BoundedReader, spool
+from ..domain.upload_form import check_dist_id, check_form, make_form
+
+log = logging.getLogger("wharf.storage")
+
+
+class StorageService:
+    def __init__(self, blobs: BlobStore, settings):
+        self.blobs = blobs
+        self.settings = settings
+
+    # ------------------------------------------------------------------------------------------ upload forms
+    def upload_form(self, dist_id: str) -> dict:
+        """``{post_url, form_data}`` for a staged file: the client POSTs form_data plus the file to post_url."""
+        s = self.settings
+        return {"post_url": f"{s.public_url}/api/_upload",
+                "form_data": make_form(s.secret_key, dist_id, s.max_upload_size, s.upload_policy_ttl)}
+
+    def check_upload(self, form: dict) -> dict:
+        """``{dist_id, max_size}`` of a posted form; ``Forbidden`` when forged, tampered with or expired."""
+        return check_form(self.settings.secret_key, form)
+
+    # ------------------------------------------------------------------------------------------ staging
+    def put_staging(self, dist_id: str, stream: BinaryIO, length: int | None) -> None:
+        """Store an upload's bytes under the stage (in-process only; distributed gateways use staging_url)."""
+        key = signing.staging_key_for(check_dist_id(dist_id))
+        limit = self.settings.max_upload_size
+        if length is not None and length > limit:
+            raise PayloadTooLarge(f"upload exceeds the maximum size of {limit} bytes")
+        self.blobs.put(key, BoundedReader(stream, limit), length)
+
+    def staging_url(self, dist_id: str) -> str | None:
+        """A presigned PUT URL for the stage, or None when the backend cannot presign (local disk)."""
+        key = signing.staging_key_for(check_dist_id(dist_id))
+        return self.blobs.url(key, method="PUT", expires=self.settings.presign_ttl)
+
+    # ------------------------------------------------------------------------------------------ finalize
+    def finalize(self, dist_id: str, owner: str, package: str, version: str, basename: str,
+                 distribution_type: str, sha256: str | None = None) -> dict:
+        """Check and inspect the staged bytes, store them content-addressed, drop the stage; see ARCHITECTURE.md.
+
+        Any refusal (bad name, too large, checksum, invalid package) deletes the staged blob, so nothing is left
+        half-written; backend failures (``Unavailable``) keep it so the caller can retry."""
+        staged = signing.staging_key_for(check_dist_id(dist_id))
+        if self.blobs.stat(staged) is None:
+            raise NotFound("nothing was uploaded for this stage")
+        with self._refusal_drops(staged, basename):
+            names.basename(basename)
+            try:
+                with self.blobs.open(staged) as source:
+                    spooled = spool(source, self.settings.max_upload_size)
+            except BlobNotFound:
+                raise NotFound("nothing was uploaded for this stage")
+        with spooled.file as fileobj:
+            with self._refusal_drops(staged, basename):
+                if sha256 is not None and str(sha256).strip().lower() != spooled.sha256:
+                    raise ChecksumMismatch(f"sha256 of the uploaded bytes is {spooled.sha256}, not {sha256}")
+                found = inspect_upload(fileobj, basename=basename, package=package, version=version,
+                                       distribution_type=distribution_type,
+                                       digests=Digests(spooled.sha256, spooled.md5, spooled.size))
+            for key, data in found.extra_blobs.items():
+                if self.blobs.stat(key) != len(data):
+                    self.blobs.put(key, io.BytesIO(data), len(data))
+            blob_key = signing.blob_key_for(spooled.sha256)
+            if self.blobs.stat(blob_key) != spooled.size:
+                # store the bytes we hashed, not a server-side copy of the stage (which could change in between)
+                fileobj.seek(0)
+                self.blobs.put(blob_key, fileobj, spooled.size)
+        self.blobs.delete(staged)
+        return {"blob_key": blob_key, "sha256": spooled.sha256, "md5": spooled.md5, "size": spooled.size,
+                "filename": found.filename, "subdir": found.subdir, "record": found.record,
+                "metadata": found.metadata}
+
+    @contextlib.contextmanager
+    def _refusal_drops(self, staged: str, basename):
+        try:
+            yield
+        except (BadRequest, PayloadTooLarge) as exc:   # InvalidName, InvalidPackage, ChecksumMismatch...
+            log.info("refused upload %r: %s", basename, exc)
+            self.blobs.delete(staged)
+            raise
+
+    # ------------------------------------------------------------------------------------------ reading
+    def blob_url(self, key: str, filename: str | None = None) -> str | None:
+        """A presigned GET URL (with a download file name), or None on local disk."""
+        return self.blobs.url(key, method="GET", expires=self.settings.presign_ttl, filename=filename)
+
+    def open_blob(self, key: str) -> BinaryIO:
+        """A readable file object (in-process only); ``BlobNotFound`` when absent."""
+        return self.blobs.open(key)
+
