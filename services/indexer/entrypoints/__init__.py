@@ -1,0 +1,1 @@
+"""nameko entrypoints of the indexer (distributed mode)."""

@@ -1,0 +1,80 @@
+"""nameko service ``indexer``: RPC queries, one durable queue for registry events, a publishing loop."""
+from __future__ import annotations
+
+import logging
+
+import eventlet
+from nameko.extensions import DependencyProvider
+from nameko.rpc import RpcProxy, rpc
+
+from services.kernel.adapters.amqp_publisher import AmqpEventPublisher
+from services.kernel.errors import BadRequest
+from services.kernel.settings import Settings
+
+from ..bootstrap import bootstrap
+from .registry_events import registry_events
+
+log = logging.getLogger("wharf.indexer")
+PUBLISH_INTERVAL = 0.1   # seconds between publish_pending() rounds (bursts of events coalesce meanwhile)
+
+
+class IndexerFacade(DependencyProvider):
+    """Provides the ``IndexerService``; runs ``publish_pending`` in a managed thread."""
+
+    def setup(self):
+        settings = Settings.from_env(mode="distributed")
+        self.publisher = AmqpEventPublisher(settings.amqp_uri)
+        self.facade = bootstrap(settings, publisher=self.publisher)
+        self._running = False
+
+    def start(self):
+        self._running = True
+        self.container.spawn_managed_thread(self._publish_loop, identifier="indexer.publish_loop")
+
+    def stop(self):
+        self._running = False
+        self.publisher.close()
+
+    def kill(self):
+        self.stop()
+
+    def get_dependency(self, worker_ctx):
+        return self.facade
+
+    def _publish_loop(self):
+        while self._running:
+            try:
+                self.facade.publish_pending()
+            except Exception:  # noqa: BLE001 - dirty marks stay; the next round retries
+                log.exception("publishing indexes failed")
+                eventlet.sleep(1.0)
+            eventlet.sleep(PUBLISH_INTERVAL)
+
+
+class IndexerRpc:
+    name = "indexer"
+
+    indexer = IndexerFacade()
+    registry = RpcProxy("registry")
+
+    @rpc
+    def get_index(self, owner, label, subdir, audience):
+        return self.indexer.get_index(owner, label, subdir, audience)
+
+    @rpc
+    def lookup_file(self, owner, label, subdir, filename, audience):
+        return self.indexer.lookup_file(owner, label, subdir, filename, audience)
+
+    @rpc
+    def list_subdirs(self, owner, label):
+        return self.indexer.list_subdirs(owner, label)
+
+    @registry_events
+    def handle(self, payload):
+        try:
+            self.indexer.with_log_reader(self.registry.read_stream).handle(payload)
+        except BadRequest:     # a malformed event can never apply: acknowledge it instead of looping on it
+            log.exception("dropping malformed registry event %r", payload)
+        except Exception:
+            eventlet.sleep(0.5)   # back off before the message is requeued
+            raise

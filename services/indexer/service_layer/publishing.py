@@ -1,0 +1,57 @@
+"""Building and publishing the index files of one channel subdir.
+
+For each audience the repodata is spliced from stored record fragments (domain/repodata.py), compressed with
+zstandard, and written as a content-addressed blob (``signing.index_key_for``); a blob that already exists is
+not written again. Blobs are always written before the pointer that names them is flipped, so a crash at any
+point leaves the previous index in place.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+
+import zstandard
+
+from services.kernel.ports import BlobStore
+from services.kernel.signing import index_key_for
+
+from ..domain.keys import AUDIENCES, REPODATA, REPODATA_ZST, ChannelKey
+from ..domain.repodata import build_repodata
+
+ZSTD_LEVEL = 3     # fast; output is deterministic for a given zstandard version and level
+CONTENT_TYPES = {REPODATA: "application/json", REPODATA_ZST: "application/zstd"}
+
+
+def compress(data: bytes) -> bytes:
+    return zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(data)
+
+
+def build_index_files(key: ChannelKey, entries: list[tuple[str, str, bool]]) -> dict[str, dict[str, bytes]]:
+    """``entries``: (filename, record_json, public) -> {audience: {file name: bytes}}."""
+    out = {}
+    for audience in AUDIENCES:
+        chosen = [(fn, js) for fn, js, public in entries if public or audience == "private"]
+        raw = build_repodata(key.subdir, chosen)
+        out[audience] = {REPODATA: raw, REPODATA_ZST: compress(raw)}
+    return out
+
+
+def store(blobs: BlobStore, filename: str, data: bytes, sha256: str | None = None) -> dict:
+    """Write ``data`` at its content address unless it is there already; return its pointer."""
+    sha256 = sha256 or hashlib.sha256(data).hexdigest()
+    key = index_key_for(sha256)
+    if blobs.stat(key) != len(data):
+        blobs.put(key, io.BytesIO(data), len(data), CONTENT_TYPES.get(filename, "application/octet-stream"))
+    return {"key": key, "sha256": sha256, "size": len(data)}
+
+
+def store_index_files(blobs: BlobStore, files: dict[str, dict[str, bytes]]) -> dict[str, dict[str, dict]]:
+    stored: dict[str, dict] = {}     # by sha256: public and private bytes are often identical
+    pointers: dict[str, dict[str, dict]] = {}
+    for audience, by_name in files.items():
+        for filename, data in by_name.items():
+            sha256 = hashlib.sha256(data).hexdigest()
+            if sha256 not in stored:
+                stored[sha256] = store(blobs, filename, data, sha256)
+            pointers.setdefault(audience, {})[filename] = dict(stored[sha256])
+    return pointers
