@@ -1,0 +1,119 @@
+"""The auth repository on SQLAlchemy Core, one transaction per unit of work.
+
+Vendor errors are translated here: a unique-constraint violation becomes ``Conflict``, an unreachable or
+failing database ``Unavailable``.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Iterator
+
+from sqlalchemy import and_, exc, insert, select, update
+from sqlalchemy.engine import Connection, Engine
+
+from services.kernel.errors import Conflict, Unavailable
+
+from ..domain.model import ORG, Account, Token
+from .tables import accounts, org_memberships, tokens
+
+_ACCOUNT_COLUMNS = ("login", "user_type", "name", "email", "description", "location", "company", "url",
+                    "password_hash", "created_at")
+_TOKEN_COLUMNS = ("id", "digest", "login", "org", "note", "scopes", "created_at", "expires_at", "revoked_at",
+                  "application", "hostname", "remote_addr")
+
+
+def _account(row) -> Account:
+    return Account(**{c: row._mapping[c] for c in _ACCOUNT_COLUMNS})
+
+
+def _token(row) -> Token:
+    values = {c: row._mapping[c] for c in _TOKEN_COLUMNS}
+    values["scopes"] = list(values["scopes"] or [])
+    return Token(**values)
+
+
+class SqlAuthRepository:
+    def __init__(self, conn: Connection):
+        self.conn = conn
+
+    # ------------------------------------------------------------------------------------------- accounts
+    def get_account(self, login: str) -> Account | None:
+        row = self.conn.execute(select(accounts).where(accounts.c.login == login)).first()
+        return _account(row) if row else None
+
+    def add_account(self, account: Account) -> None:
+        try:
+            with self.conn.begin_nested():
+                self.conn.execute(insert(accounts).values(**{c: getattr(account, c) for c in _ACCOUNT_COLUMNS}))
+        except exc.IntegrityError:
+            raise Conflict(f"the name {account.login!r} is already taken")
+
+    def set_password_hash(self, login: str, password_hash: str) -> None:
+        self.conn.execute(update(accounts).where(accounts.c.login == login).values(password_hash=password_hash))
+
+    # ---------------------------------------------------------------------------------------- memberships
+    def add_membership(self, org: str, login: str, kind: str, at: datetime) -> None:
+        where = and_(org_memberships.c.org == org, org_memberships.c.login == login)
+        if self.conn.execute(select(org_memberships.c.kind).where(where)).first():
+            self.conn.execute(update(org_memberships).where(where).values(kind=kind))
+        else:
+            self.conn.execute(insert(org_memberships).values(org=org, login=login, kind=kind, created_at=at))
+
+    def memberships(self, org: str, login: str) -> list[str]:
+        rows = self.conn.execute(select(org_memberships.c.kind).where(
+            org_memberships.c.org == org, org_memberships.c.login == login))
+        return [r.kind for r in rows]
+
+    def orgs_of(self, login: str) -> list[Account]:
+        rows = self.conn.execute(
+            select(accounts).join(org_memberships, org_memberships.c.org == accounts.c.login)
+            .where(org_memberships.c.login == login, accounts.c.user_type == ORG)
+            .order_by(accounts.c.login))
+        return [_account(r) for r in rows]
+
+    # --------------------------------------------------------------------------------------------- tokens
+    def add_token(self, token: Token) -> None:
+        values = {c: getattr(token, c) for c in _TOKEN_COLUMNS}
+        values["holder"] = token.holder
+        try:
+            with self.conn.begin_nested():
+                self.conn.execute(insert(tokens).values(**values))
+        except exc.IntegrityError:
+            raise Conflict(f"a token named {token.note!r} already exists")
+
+    def token_by_digest(self, digest: str) -> Token | None:
+        row = self.conn.execute(select(tokens).where(tokens.c.digest == digest)).first()
+        return _token(row) if row else None
+
+    def tokens_named(self, holder: str, note: str) -> list[Token]:
+        rows = self.conn.execute(select(tokens).where(
+            tokens.c.holder == holder, tokens.c.note == note, tokens.c.revoked_at.is_(None))
+            .order_by(tokens.c.created_at, tokens.c.id))
+        return [_token(r) for r in rows]
+
+    def tokens_of(self, login: str) -> list[Token]:
+        rows = self.conn.execute(select(tokens).where(tokens.c.login == login, tokens.c.revoked_at.is_(None))
+                                 .order_by(tokens.c.created_at, tokens.c.id))
+        return [_token(r) for r in rows]
+
+    def revoke(self, token_id: str, at: datetime) -> None:
+        self.conn.execute(update(tokens).where(tokens.c.id == token_id, tokens.c.revoked_at.is_(None))
+                          .values(revoked_at=at))
+
+
+class SqlUnitOfWork:
+    """``with uow() as repo:`` one transaction (SQLite: BEGIN IMMEDIATE, so writers serialise)."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    @contextmanager
+    def __call__(self) -> Iterator[SqlAuthRepository]:
+        try:
+            with self.engine.begin() as conn:
+                yield SqlAuthRepository(conn)
+        except exc.IntegrityError as e:
+            raise Conflict(f"conflicting write: {e.orig.__class__.__name__}")
+        except (exc.OperationalError, exc.InterfaceError) as e:
+            raise Unavailable(f"auth database unavailable: {e.orig.__class__.__name__}")

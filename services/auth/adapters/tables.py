@@ -1,0 +1,89 @@
+"""The auth database schema (SQLAlchemy Core; SQLite and PostgreSQL).
+
+- ``accounts``: users and organizations in one namespace (``login`` is the lower-cased owner name).
+- ``org_memberships``: (org, login, kind); today every kind is ``owner``. Groups and collaborators will add
+  their own tables (groups, group_members, group grants) without touching these.
+- ``tokens``: keyed sha256 digest only; ``holder`` (org, else user) scopes the uniqueness of a live ``note``,
+  enforced by a partial unique index over unrevoked tokens.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (JSON, CheckConstraint, Column, DateTime, ForeignKey, Index, MetaData, String, Table,
+                        Text, text)
+from sqlalchemy.engine import Engine
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on both backends (stored naive UTC; SQLite keeps no offset)."""
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTCDateTime column")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+metadata = MetaData()
+_LOGIN = String(63)
+
+accounts = Table(
+    "accounts", metadata,
+    Column("login", _LOGIN, primary_key=True),
+    Column("user_type", String(8), nullable=False),
+    Column("name", String(255)),
+    Column("email", String(255)),
+    Column("description", Text),
+    Column("location", String(255)),
+    Column("company", String(255)),
+    Column("url", String(255)),
+    Column("password_hash", String(255)),
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint("user_type IN ('user', 'org')", name="ck_accounts_user_type"),
+)
+
+org_memberships = Table(
+    "org_memberships", metadata,
+    Column("org", _LOGIN, ForeignKey("accounts.login", ondelete="CASCADE"), primary_key=True),
+    Column("login", _LOGIN, ForeignKey("accounts.login", ondelete="CASCADE"), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_org_memberships_login", "login"),
+)
+
+_LIVE = text("revoked_at IS NULL")
+
+tokens = Table(
+    "tokens", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("digest", String(64), nullable=False, unique=True),
+    Column("login", _LOGIN, ForeignKey("accounts.login", ondelete="CASCADE"), nullable=False),
+    Column("org", _LOGIN, ForeignKey("accounts.login", ondelete="CASCADE")),
+    Column("holder", _LOGIN, nullable=False),
+    Column("note", String(255), nullable=False),
+    Column("scopes", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime),
+    Column("revoked_at", UTCDateTime),
+    Column("application", String(255)),
+    Column("hostname", String(255)),
+    Column("remote_addr", String(255)),
+    Index("ix_tokens_login", "login"),
+    Index("uq_tokens_live_note", "holder", "note", unique=True, sqlite_where=_LIVE, postgresql_where=_LIVE),
+)
+
+
+def create_tables(engine: Engine) -> None:
+    metadata.create_all(engine, checkfirst=True)

@@ -1,0 +1,24 @@
+"""Composition root of the auth service: the only place its backends are chosen."""
+from __future__ import annotations
+
+from services.kernel.adapters.db import make_engine
+from services.kernel.settings import Settings
+
+from .adapters.argon2_hasher import Argon2Hasher
+from .adapters.sql_repository import SqlUnitOfWork
+from .adapters.tables import create_tables
+from .domain.ports import PasswordHasher
+from .service_layer.service import AuthService, Clock
+
+
+def bootstrap(settings: Settings, *, password_hasher: PasswordHasher | None = None,
+              clock: Clock | None = None) -> AuthService:
+    """An AuthService on ``settings.auth_db_url`` (SQLite or PostgreSQL; tables created if missing).
+    ``password_hasher`` defaults to argon2id with argon2-cffi's default (RFC 9106) parameters; ``clock``
+    (returning an aware datetime) defaults to the system clock."""
+    if not settings.secret_key:
+        raise RuntimeError("WHARF_SECRET_KEY is required by the auth service (token digests)")
+    engine = make_engine(settings.auth_db_url)
+    create_tables(engine)
+    return AuthService(SqlUnitOfWork(engine), password_hasher or Argon2Hasher(), settings.secret_key,
+                       clock=clock)

@@ -1,0 +1,34 @@
+"""Token material: generation, the shape a presented token must have, ids and expiry.
+
+Tokens are ``wt-`` followed by 48 hex digits (192 random bits): only ``[A-Za-z0-9-]``, because conda
+recognises nothing else in a ``/t/<token>/`` URL segment (an ``_`` breaks it). Only the keyed digest
+(``signing.token_digest``) is stored, so a token is shown once and can never be listed again.
+"""
+from __future__ import annotations
+
+import re
+import secrets
+import uuid
+from datetime import datetime, timedelta
+
+PREFIX = "wt-"
+RANDOM_BYTES = 24                                    # 192 bits
+_PRESENTED = re.compile(r"^[A-Za-z0-9-]{1,256}$")    # anything else cannot be one of ours: no lookup needed
+
+DEFAULT_SCOPES = ("api", "conda:download", "pypi:download")
+
+
+def generate() -> str:
+    return PREFIX + secrets.token_hex(RANDOM_BYTES)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def well_formed(token) -> bool:
+    return isinstance(token, str) and bool(_PRESENTED.match(token))
+
+
+def expiry(now: datetime, max_age: int | None) -> datetime | None:
+    return None if max_age is None else now + timedelta(seconds=max_age)

@@ -1,0 +1,1 @@
+"""nameko entrypoint of the auth service (distributed mode)."""

@@ -1,0 +1,82 @@
+"""nameko service ``auth``: every AuthService method as an RPC, each a one-line delegation.
+
+Domain errors travel as nameko RemoteError carrying the class name (``exc_type``), which the gateway rebuilds
+with ``errors.from_remote``; they are declared expected so nameko does not log them as crashes.
+"""
+from __future__ import annotations
+
+from nameko.extensions import DependencyProvider
+from nameko.rpc import rpc
+
+from services.kernel.errors import WharfError
+from services.kernel.settings import Settings
+
+from ..bootstrap import bootstrap
+
+expected = rpc(expected_exceptions=WharfError)
+
+
+class AuthFacade(DependencyProvider):
+    """Builds the facade once per container from the WHARF_* environment (distributed mode)."""
+
+    def setup(self):
+        self.facade = bootstrap(Settings.from_env(mode="distributed"))
+
+    def get_dependency(self, worker_ctx):
+        return self.facade
+
+
+class AuthRpc:
+    name = "auth"
+    auth = AuthFacade()
+
+    @expected
+    def create_user(self, login, password, email=None, name=None):
+        return self.auth.create_user(login, password, email=email, name=name)
+
+    @expected
+    def create_org(self, org, owner):
+        return self.auth.create_org(org, owner)
+
+    @expected
+    def add_org_owner(self, org, login):
+        return self.auth.add_org_owner(org, login)
+
+    @expected
+    def get_user(self, login):
+        return self.auth.get_user(login)
+
+    @expected
+    def user_orgs(self, login):
+        return self.auth.user_orgs(login)
+
+    @expected
+    def access(self, login, owner):
+        return self.auth.access(login, owner)
+
+    @expected
+    def create_token(self, login, password, note, scopes=None, max_age=None, org=None, fail_if_exists=False,
+                     hostname=None, remote_addr=None, application=None):
+        return self.auth.create_token(login, password, note, scopes=scopes, max_age=max_age, org=org,
+                                      fail_if_exists=fail_if_exists, hostname=hostname,
+                                      remote_addr=remote_addr, application=application)
+
+    @expected
+    def authenticate(self, token):
+        return self.auth.authenticate(token)
+
+    @expected
+    def token_info(self, token):
+        return self.auth.token_info(token)
+
+    @expected
+    def revoke_token(self, token):
+        return self.auth.revoke_token(token)
+
+    @expected
+    def revoke_token_named(self, login, name, org=None):
+        return self.auth.revoke_token_named(login, name, org=org)
+
+    @expected
+    def list_tokens(self, login):
+        return self.auth.list_tokens(login)
