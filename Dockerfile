@@ -1,0 +1,34 @@
+# syntax=docker/dockerfile:1
+# One image for every Wharf service: `docker run IMAGE run auth|registry|storage|indexer|gateway`.
+# Build: docker build -t wharf:local .
+#
+# Health checks are per service (the image cannot know which service a container runs); the probes used by
+# docker-compose.yml and k8s/ are:
+#   gateway            GET http://127.0.0.1:8080/healthz
+#   nameko services    wharf health <service>   (exit 0 when the service answers an RPC ping)
+
+FROM python:3.11-slim AS build
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN python -m venv /opt/wharf
+WORKDIR /src
+# .dockerignore lets only the files needed to build the package into the context
+COPY . /src
+RUN /opt/wharf/bin/pip install .
+
+FROM python:3.11-slim
+ENV PATH=/opt/wharf/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    WHARF_MODE=distributed \
+    HOME=/home/wharf
+RUN groupadd --system --gid 10001 wharf \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /home/wharf --create-home \
+        --shell /usr/sbin/nologin wharf
+COPY --from=build /opt/wharf /opt/wharf
+WORKDIR /home/wharf
+# numeric so that Kubernetes' runAsNonRoot can verify it
+USER 10001:10001
+EXPOSE 8080
+ENTRYPOINT ["wharf"]
+CMD ["--help"]
