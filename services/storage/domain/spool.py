@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import tempfile
+import time
 from typing import BinaryIO
 
 from services.kernel.errors import PayloadTooLarge
@@ -34,6 +35,7 @@ def spool(stream: BinaryIO, max_size: int) -> Spooled:
             sha.update(chunk)
             md5.update(chunk)
             out.write(chunk)
+            time.sleep(0)          # let other green threads run (no-op without eventlet)
         out.flush()
         out.seek(0)
     except BaseException:
@@ -48,11 +50,13 @@ class BoundedReader:
 
     def __init__(self, stream: BinaryIO, limit: int):
         self._stream, self._limit, self._seen = stream, limit, 0
+        self.exceeded = False
 
     def read(self, n: int = -1) -> bytes:
         data = self._stream.read(n) if n is not None and n >= 0 else self._stream.read()
         self._seen += len(data)
         if self._seen > self._limit:
+            self.exceeded = True
             raise PayloadTooLarge(f"upload exceeds the maximum size of {self._limit} bytes")
         return data
 

@@ -11,7 +11,8 @@ import logging
 from typing import BinaryIO
 
 from services.kernel import names, signing
-from services.kernel.errors import BadRequest, BlobNotFound, ChecksumMismatch, NotFound, PayloadTooLarge
+from services.kernel.errors import (BadRequest, BlobNotFound, ChecksumMismatch, NotFound, PayloadTooLarge,
+                                    Unavailable)
 from services.kernel.ports import BlobStore
 
 from ..domain.inspect import inspect_upload
@@ -45,7 +46,13 @@ class StorageService:
         limit = self.settings.max_upload_size
         if length is not None and length > limit:
             raise PayloadTooLarge(f"upload exceeds the maximum size of {limit} bytes")
-        self.blobs.put(key, BoundedReader(stream, limit), length)
+        reader = BoundedReader(stream, limit)
+        try:
+            self.blobs.put(key, reader, length)
+        except Unavailable:
+            if reader.exceeded:      # the S3 adapter reports any error raised by the stream as Unavailable
+                raise PayloadTooLarge(f"upload exceeds the maximum size of {limit} bytes")
+            raise
 
     def staging_url(self, dist_id: str) -> str | None:
         """A presigned PUT URL for the stage, or None when the backend cannot presign (local disk)."""
