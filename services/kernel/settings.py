@@ -39,7 +39,7 @@ class Settings:
     max_upload_size: int = 2 * 1024 ** 3         # bytes
     upload_policy_ttl: int = 3600                # seconds a stage's post_url stays valid
     presign_ttl: int = 600                       # seconds a download redirect stays valid
-    rpc_timeout: float = 30.0
+    rpc_timeout: float = 300.0                 # finalize reads whole packages
 
     def __post_init__(self):
         data = Path(self.data_dir)

@@ -13,7 +13,7 @@ from minio import Minio
 from minio.commonconfig import CopySource
 from minio.error import S3Error
 
-from ..errors import BlobNotFound, Unavailable
+from ..errors import BlobNotFound, Unavailable, WharfError
 
 _MISSING = {"NoSuchKey", "NoSuchObject", "NotFound", "ResourceNotFound"}
 
@@ -39,9 +39,9 @@ class S3BlobStore:
             if exc.code in _MISSING:
                 raise BlobNotFound(f"no blob {args[1] if len(args) > 1 else ''}")
             raise Unavailable(f"S3 error {exc.code}")
-        except (OSError, Exception) as exc:  # urllib3 MaxRetryError, connection refused, timeouts
-            if isinstance(exc, (BlobNotFound, Unavailable)):
-                raise
+        except WharfError:
+            raise  # e.g. raised by the caller's stream (PayloadTooLarge): not a backend failure
+        except Exception as exc:  # urllib3 MaxRetryError, connection refused, timeouts
             raise Unavailable(f"S3 unreachable: {exc.__class__.__name__}")
 
     def ensure_bucket(self) -> None:
