@@ -186,3 +186,18 @@ def test_revoke_token_named(auth, alice, bob):
         auth.revoke_token_named("alice", "laptop")
     with pytest.raises(NotFound):
         auth.revoke_token_named("alice", "never")
+
+
+def test_concurrent_logins_with_one_note_leave_one_live_token(auth, alice):
+    """Racing create_token calls (the CLI retrying a login) end with exactly one live token for the note."""
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(6) as pool:
+        results = list(pool.map(lambda _: auth.create_token("alice", PW, "laptop"), range(6)))
+    live = []
+    for created in results:
+        try:
+            live.append(auth.authenticate(created["token"])["token_id"])
+        except Unauthorized:
+            pass
+    assert len(live) == 1
+    assert [t["id"] for t in auth.list_tokens("alice")] == live

@@ -42,6 +42,9 @@ class SqlAuthRepository:
         row = self.conn.execute(select(accounts).where(accounts.c.login == login)).first()
         return _account(row) if row else None
 
+    def lock_account(self, login: str) -> None:
+        self.conn.execute(select(accounts.c.login).where(accounts.c.login == login).with_for_update())
+
     def add_account(self, account: Account) -> None:
         try:
             with self.conn.begin_nested():

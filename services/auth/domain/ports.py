@@ -19,6 +19,9 @@ class AuthRepository(Protocol):
 
     def get_account(self, login: str) -> Account | None: ...
 
+    def lock_account(self, login: str) -> None:
+        """Serialise writers on this account's namespace (e.g. its tokens) until the transaction ends."""
+
     def add_account(self, account: Account) -> None: ...
 
     def set_password_hash(self, login: str, password_hash: str) -> None: ...

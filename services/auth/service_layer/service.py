@@ -120,7 +120,7 @@ class AuthService:
                     self._make_room(repo, token, fail_if_exists, now)
                     repo.add_token(token)
                 return token.created(plaintext)
-            except Conflict:  # a concurrent create_token with the same note committed first
+            except Conflict:  # a concurrent writer committed this note first (the lock makes this rare)
                 if fail_if_exists or attempt == 2:
                     raise BadRequest(f"a token named {note!r} already exists")
         raise AssertionError("unreachable")
@@ -184,6 +184,7 @@ class AuthService:
 
     def _make_room(self, repo: AuthRepository, token: Token, fail_if_exists: bool, now: datetime) -> None:
         """Apply the note rule: a live token with this note -> 400 or replaced; expired ones are cleared."""
+        repo.lock_account(token.holder)  # concurrent logins with one note queue here instead of racing
         existing = repo.tokens_named(token.holder, token.note)
         if fail_if_exists and any(t.is_active(now) for t in existing):
             raise BadRequest(f"a token named {token.note!r} already exists")
