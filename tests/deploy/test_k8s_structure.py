@@ -2,15 +2,13 @@
 probes, security context, where settings and secrets come from; and what `kubectl kustomize` renders."""
 from __future__ import annotations
 
-import inspect
 import re
 
 import pytest
 import yaml
 
-from services.kernel.settings import Settings
-
 from . import k8s_check as k
+from .repo_facts import architecture_services, settings_env_names
 
 ROOT = k.ROOT
 NAMEKO_SERVICES = ("auth", "registry", "storage", "indexer")
@@ -26,18 +24,6 @@ def objs():
 @pytest.fixture(scope="module")
 def deployments(objs):
     return {k.component(d): d for d in k.of_kind(objs, "Deployment").values()}
-
-
-def architecture_services() -> set[str]:
-    """Service names from the first column of ARCHITECTURE.md's 'Services, what they own' table."""
-    text = (ROOT / "ARCHITECTURE.md").read_text()
-    section = text.split("## Services, what they own", 1)[1].split("\n## ", 1)[0]
-    rows = [line for line in section.splitlines() if line.startswith("|")][2:]
-    return {line.split("|")[1].strip() for line in rows}
-
-
-def settings_env_names() -> set[str]:
-    return set(re.findall(r'"(WHARF_[A-Z0-9_]+)"', inspect.getsource(Settings.from_env)))
 
 
 def test_every_architecture_service_has_a_deployment(deployments):
