@@ -1,0 +1,118 @@
+"""The outbox relay with publishers we own: publishes committed events in log order and marks them published
+only after the publisher returned; leaves them pending when the transport is unavailable; two relays at once
+neither lose, duplicate nor reorder events."""
+import threading
+import time
+
+import pytest
+from sqlalchemy import select
+
+from services.kernel.errors import Unavailable
+from services.registry.adapters.tables import events
+
+from .conftest import ListPublisher, upload
+
+
+def published_flags(engine):
+    with engine.connect() as conn:
+        return [bool(r.published) for r in conn.execute(select(events.c.published).order_by(events.c.position))]
+
+
+def make_history(reg):
+    reg.create_package("alice", "demo", public=True, public_attrs={"summary": "s"}, actor="alice")
+    reg.create_release("alice", "demo", "1.0", {}, actor="alice")
+    reg.create_package("bob", "tool", public=False, public_attrs={}, actor="bob")
+    upload(reg, "alice", "demo", "1.0", "linux-64/demo-1.0-0.conda")
+    reg.remove_file("alice", "demo", "1.0", "linux-64/demo-1.0-0.conda", actor="alice")
+
+
+def test_relay_publishes_in_log_order_and_marks(registry, publisher, engine):
+    make_history(registry)
+    assert published_flags(engine) == [False] * 5
+    assert registry.relay_pending() == 5
+    log = registry.read_log(0)
+    assert [e.event_id for e in publisher.published] == [e["event_id"] for e in log]
+    assert [e.to_wire() for e in publisher.published] == [{k: v for k, v in e.items() if k != "position"}
+                                                          for e in log]
+    assert published_flags(engine) == [True] * 5
+    assert registry.relay_pending() == 0 and len(publisher.published) == 5
+    registry.create_release("alice", "demo", "2.0", {}, actor="alice")
+    assert registry.relay_pending() == 1
+    assert publisher.published[-1].type == "release_created" and publisher.published[-1].sequence == 5
+
+
+def test_relay_limit_pages_through_the_log(registry, publisher, engine):
+    make_history(registry)
+    assert registry.relay_pending(limit=2) == 2
+    assert published_flags(engine) == [True, True, False, False, False]
+    assert registry.relay_pending(limit=2) == 2 and registry.relay_pending(limit=2) == 1
+    assert [e.type for e in publisher.published] == [e["type"] for e in registry.read_log(0)]
+
+
+def test_unavailable_publisher_marks_nothing(registry, publisher, engine):
+    make_history(registry)
+    publisher.fail = Unavailable("broker down")
+    assert registry.relay_pending() == 0
+    assert published_flags(engine) == [False] * 5 and publisher.published == []
+    publisher.fail = None
+    assert registry.relay_pending() == 5
+    assert published_flags(engine) == [True] * 5
+
+
+def test_other_publisher_errors_propagate_and_mark_nothing(registry, publisher, engine):
+    make_history(registry)
+    publisher.fail = RuntimeError("bug in transport")
+    with pytest.raises(RuntimeError):
+        registry.relay_pending()
+    assert published_flags(engine) == [False] * 5
+
+
+def test_relay_without_publisher_is_a_clear_error(make_registry):
+    reg = make_registry(pub=None)
+    reg.create_package("alice", "demo", public=True, public_attrs={}, actor="alice")
+    with pytest.raises(RuntimeError, match="EventPublisher"):
+        reg.relay_pending()
+
+
+class SlowPublisher(ListPublisher):
+    """Shared by two relays; slow enough that their batches overlap in time."""
+
+    def __init__(self):
+        super().__init__()
+        self.lock = threading.Lock()
+
+    def publish(self, evs):
+        time.sleep(0.05)
+        with self.lock:
+            self.published.extend(evs)
+
+
+def test_two_relays_at_once_keep_order_without_duplicates(make_registry, engine):
+    shared = SlowPublisher()
+    writer = make_registry()
+    relays = [make_registry(pub=shared), make_registry(pub=shared)]
+    total = 60
+    for i in range(total):
+        writer.create_package("alice" if i % 2 else "bob", f"p{i}", public=True, public_attrs={}, actor="x")
+    stop = threading.Event()
+    errors = []
+
+    def loop(reg):
+        try:
+            while not stop.is_set():
+                if reg.relay_pending(limit=7) == 0:
+                    time.sleep(0.005)
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+    threads = [threading.Thread(target=loop, args=(r,)) for r in relays]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 60
+    while not all(published_flags(engine)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stop.set()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+    assert [e.event_id for e in shared.published] == [e["event_id"] for e in writer.read_log(0, limit=1000)]
+    assert all(published_flags(engine))
