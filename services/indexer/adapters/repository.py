@@ -54,12 +54,15 @@ class SqlIndexRepository:
         return list(self.conn.execute(q.order_by(files.c.id)).scalars())
 
     def refs_to_ids(self, owner: str, refs: Iterable[dict]) -> list[int]:
-        out = []
-        for ref in refs:
-            fid = self.file_id(owner, ref.get("package"), ref.get("version"), ref.get("basename"))
-            if fid is not None:
-                out.append(fid)
-        return out
+        """Ids of the referenced files that exist, in reference order; one query per package."""
+        refs = [r for r in refs if isinstance(r, dict)]
+        by_ref: dict[tuple, int] = {}
+        for package in sorted({str(r.get("package")) for r in refs}):
+            q = select(files.c.id, files.c.version, files.c.basename).where(files.c.owner == owner,
+                                                                           files.c.package == package)
+            by_ref.update({(package, v, b): i for i, v, b in self.conn.execute(q)})
+        ids = [by_ref.get((str(r.get("package")), r.get("version"), r.get("basename"))) for r in refs]
+        return list(dict.fromkeys(i for i in ids if i is not None))
 
     def insert_file(self, row: dict, labels: Iterable[str]) -> int:
         fid = self.conn.execute(files.insert().values(**row)).inserted_primary_key[0]

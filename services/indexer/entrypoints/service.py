@@ -15,6 +15,7 @@ from ..bootstrap import bootstrap
 from .registry_events import registry_events
 
 log = logging.getLogger("wharf.indexer")
+logging.getLogger("pika").setLevel(logging.WARNING)   # its DEBUG chatter drowns the service log
 PUBLISH_INTERVAL = 0.1   # seconds between publish_pending() rounds (bursts of events coalesce meanwhile)
 
 

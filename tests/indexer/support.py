@@ -1,0 +1,124 @@
+"""Test support for the indexer: a fake registry log (a list we own), realistic conda records, a list publisher
+and a blob store wrapper that counts (and can fail) writes."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+
+import zstandard
+
+from services.kernel.errors import Unavailable
+from services.kernel.events import Event
+
+
+def conda_record(name: str, version: str, build: str = "py312h1234567_0", build_number: int = 0,
+                 subdir: str = "linux-64", depends=("python >=3.12,<3.13.0a0",), **extra) -> dict:
+    """A repodata record as storage extracts it from info/index.json (+ md5/sha256/size)."""
+    seed = f"{name}-{version}-{build}-{subdir}".encode()
+    rec = {"name": name, "version": version, "build": build, "build_number": build_number,
+           "depends": list(depends), "license": "BSD-3-Clause", "subdir": subdir,
+           "md5": hashlib.md5(seed).hexdigest(), "sha256": hashlib.sha256(seed).hexdigest(),
+           "size": 10_000 + len(seed), "timestamp": 1_718_000_000_000 + build_number}
+    if subdir == "noarch":
+        rec["noarch"] = "python"
+    rec.update(extra)
+    return rec
+
+
+@dataclasses.dataclass
+class RegistryLog:
+    """The registry's event log as the indexer sees it: per-stream sequences and ``read_stream``."""
+    streams: dict = dataclasses.field(default_factory=dict)
+    reads: list = dataclasses.field(default_factory=list)
+    clock: int = 0
+
+    def append(self, type_: str, owner: str, data: dict) -> dict:
+        ev = Event.new(type_, owner, data, actor="alice")
+        seq = len(self.streams.setdefault(owner, [])) + 1
+        self.clock += 1
+        # fixed timestamps so that a replay of the same log gives the same bytes
+        ev = dataclasses.replace(ev, sequence=seq,
+                                 occurred_at=f"2026-05-01T12:00:{self.clock % 60:02d}.{self.clock:03d}Z")
+        wire = ev.to_wire()
+        self.streams[owner].append(wire)
+        return wire
+
+    def read_stream(self, stream_id: str, after_sequence: int, limit: int = 1000) -> list[dict]:
+        self.reads.append((stream_id, after_sequence))
+        return [w for w in self.streams.get(stream_id, []) if w["sequence"] > after_sequence][:limit]
+
+    def all(self) -> list[dict]:
+        return [w for owner in sorted(self.streams) for w in self.streams[owner]]
+
+    # ---- registry events with realistic payloads
+    def upload(self, owner: str, package: str, version: str, subdir: str = "linux-64", build: str = "py312_0",
+               ext: str = ".conda", labels=("main",), public: bool = True, record: dict | None = None,
+               build_number: int = 0, **record_extra) -> dict:
+        filename = f"{package}-{version}-{build}{ext}"
+        record = record or conda_record(package, version, build, build_number, subdir, **record_extra)
+        return self.append("file_uploaded", owner, {
+            "owner": owner, "package": package, "version": version, "basename": f"{subdir}/{filename}",
+            "filename": filename, "distribution_type": "conda", "subdir": subdir, "labels": list(labels),
+            "blob_key": f"blobs/sha256/{record['sha256'][:2]}/{record['sha256'][2:4]}/{record['sha256']}",
+            "sha256": record["sha256"], "md5": record["md5"], "size": record["size"], "public": public,
+            "record": record, "attrs": {}, "metadata": {}, "description": None})
+
+    def ref(self, wire: dict) -> dict:
+        d = wire["data"]
+        return {"package": d["package"], "version": d["version"], "basename": d["basename"]}
+
+
+class ListPublisher:
+    def __init__(self):
+        self.events: list[Event] = []
+        self.fail = False
+
+    def publish(self, events):
+        if self.fail:
+            raise Unavailable("broker down")
+        self.events.extend(events)
+
+
+class CountingBlobs:
+    """Wraps a real BlobStore; records every ``put`` key; ``fail_puts`` makes puts raise Unavailable."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.puts: list[str] = []
+        self.fail_puts = False
+
+    def put(self, key, stream, length=None, content_type="application/octet-stream"):
+        if self.fail_puts:
+            raise Unavailable("blob store down")
+        self.puts.append(key)
+        return self.inner.put(key, stream, length, content_type)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def read_blob(blobs, key: str) -> bytes:
+    with blobs.open(key) as f:
+        return f.read()
+
+
+def repodata(service, blobs, owner: str, label: str, subdir: str, audience: str = "public") -> dict | None:
+    """The published repodata.json of a channel subdir, parsed, after checking the .zst and the pointers."""
+    index = service.get_index(owner, label, subdir, audience)
+    if index is None:
+        return None
+    files = index["files"]
+    raw = read_blob(blobs, files["repodata.json"]["key"])
+    assert hashlib.sha256(raw).hexdigest() == files["repodata.json"]["sha256"]
+    assert len(raw) == files["repodata.json"]["size"]
+    zst = read_blob(blobs, files["repodata.json.zst"]["key"])
+    assert hashlib.sha256(zst).hexdigest() == files["repodata.json.zst"]["sha256"]
+    assert zstandard.ZstdDecompressor().decompress(zst) == raw
+    doc = json.loads(raw)
+    assert raw == json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+    return doc
+
+
+def names_in(doc: dict) -> set[str]:
+    return set(doc["packages"]) | set(doc["packages.conda"])

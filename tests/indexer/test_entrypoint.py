@@ -1,0 +1,140 @@
+"""The nameko service ``indexer``: its queue bindings match the kernel's subscription table, and a real
+``nameko run`` process indexes events published to RabbitMQ and answers ``get_index`` over RPC."""
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import zstandard
+
+from services.indexer.entrypoints.registry_events import RegistryEventsHandler
+from services.indexer.entrypoints.service import IndexerRpc
+from services.kernel.events import Event
+from services.kernel.subscriptions import SUBSCRIPTIONS
+
+from .support import RegistryLog
+
+ROOT = Path(__file__).resolve().parents[2]
+NAMEKO = str(Path(sys.executable).with_name("nameko"))
+
+
+def test_handler_bindings_equal_the_subscription_table():
+    from nameko.containers import ServiceContainer
+    from nameko.testing.utils import get_extension
+
+    container = ServiceContainer(IndexerRpc, {"AMQP_URI": "memory://"})
+    handler = get_extension(container, RegistryEventsHandler)
+    handler.setup()
+    queue = handler.queue
+    assert queue.name == "evt-registry--indexer.handle"
+    assert queue.durable and not queue.auto_delete and not queue.exclusive
+    assert sorted(b.routing_key for b in queue.bindings) == sorted(SUBSCRIPTIONS["indexer"]["registry"])
+    for b in queue.bindings:
+        ex = b.exchange
+        assert (ex.name, ex.type, ex.durable, bool(ex.auto_delete)) == ("registry.events", "topic", True, False)
+    assert handler.requeue_on_error
+    assert len([e for e in container.entrypoints if isinstance(e, RegistryEventsHandler)]) == 1
+
+
+@pytest.fixture
+def indexer_process(tmp_path, pg_url, amqp_vhost_uri):
+    env = dict(os.environ, WHARF_MODE="distributed", WHARF_INDEXER_DB_URL=pg_url, WHARF_BLOB_BACKEND="local",
+               WHARF_DATA_DIR=str(tmp_path / "data"), WHARF_SECRET_KEY="test-secret", WHARF_AMQP_URI=amqp_vhost_uri)
+    logfile = open(tmp_path / "indexer.log", "wb")
+    proc = subprocess.Popen([NAMEKO, "run", "services.indexer.entrypoints.service:IndexerRpc",
+                             "--broker", amqp_vhost_uri], cwd=ROOT, env=env, stdout=logfile,
+                            stderr=subprocess.STDOUT)
+    try:
+        yield proc, tmp_path / "data"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+        logfile.close()
+
+
+def _wait_rpc(rpc, proc, log_path, timeout=60):
+    from nameko.exceptions import RpcTimeout
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, log_path.read_text(errors="replace")
+        try:
+            return rpc.indexer.list_subdirs("alice", "main")
+        except (RpcTimeout, Exception):  # noqa: BLE001 - UnknownService until the service's queue exists
+            time.sleep(0.5)
+    raise AssertionError("indexer did not answer: " + log_path.read_text(errors="replace"))
+
+
+def test_nameko_indexer_over_rabbitmq(indexer_process, amqp_vhost_uri, tmp_path):
+    import pika
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    from services.kernel.adapters.amqp_publisher import AmqpEventPublisher
+    from services.kernel.adapters.local_blobs import LocalBlobStore
+
+    proc, data_dir = indexer_process
+    # listen for index_published like the gateway does
+    conn = pika.BlockingConnection(pika.URLParameters(amqp_vhost_uri))
+    chan = conn.channel()
+    chan.exchange_declare("indexer.events", exchange_type="topic", durable=True, auto_delete=False)
+    notices = chan.queue_declare("", exclusive=True).method.queue
+    chan.queue_bind(notices, "indexer.events", routing_key="index_published")
+
+    log = RegistryLog()
+    first = log.upload("alice", "numpy", "2.0.1", "linux-64", "py312h1a2b3c4_0")
+    second = log.upload("alice", "numpy", "2.0.1", "linux-64", "py311h1a2b3c4_0", public=False)
+    with ClusterRpcProxy({"AMQP_URI": amqp_vhost_uri}, timeout=10) as rpc:
+        assert _wait_rpc(rpc, proc, tmp_path / "indexer.log") == []
+        publisher = AmqpEventPublisher(amqp_vhost_uri)
+        publisher.publish([Event.from_wire(first), Event.from_wire(second)])
+        publisher.close()
+        deadline, index = time.monotonic() + 60, None
+        while time.monotonic() < deadline:
+            index = rpc.indexer.get_index("alice", "main", "linux-64", "private")
+            if index and index["files"]["repodata.json"]["size"] > 0:
+                doc = json.loads(LocalBlobStore(str(data_dir / "blobs")).open(
+                    index["files"]["repodata.json"]["key"]).read())
+                if len(doc["packages.conda"]) == 2:
+                    break
+            time.sleep(0.2)
+        assert index is not None, (tmp_path / "indexer.log").read_text(errors="replace")
+        public = rpc.indexer.get_index("alice", "main", "linux-64", "public")
+        subdirs = rpc.indexer.list_subdirs("alice", "main")
+        hit = rpc.indexer.lookup_file("alice", "main", "linux-64", "numpy-2.0.1-py311h1a2b3c4_0.conda", "public")
+
+    blobs = LocalBlobStore(str(data_dir / "blobs"))
+    raw = blobs.open(index["files"]["repodata.json"]["key"]).read()
+    assert hashlib.sha256(raw).hexdigest() == index["files"]["repodata.json"]["sha256"]
+    doc = json.loads(raw)
+    assert doc["info"] == {"subdir": "linux-64"}
+    assert set(doc["packages.conda"]) == {"numpy-2.0.1-py312h1a2b3c4_0.conda", "numpy-2.0.1-py311h1a2b3c4_0.conda"}
+    assert raw == json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+    zst = blobs.open(index["files"]["repodata.json.zst"]["key"]).read()
+    assert zstandard.ZstdDecompressor().decompress(zst) == raw
+    pub_doc = json.loads(blobs.open(public["files"]["repodata.json"]["key"]).read())
+    assert set(pub_doc["packages.conda"]) == {"numpy-2.0.1-py312h1a2b3c4_0.conda"}
+    assert subdirs == ["linux-64", "noarch"]
+    assert hit is None
+
+    seen = []
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not any(
+            s["data"]["subdir"] == "linux-64" and "private/repodata.json" in s["data"]["files"] and
+            s["data"]["files"]["private/repodata.json"]["sha256"] == index["files"]["repodata.json"]["sha256"]
+            for s in seen):
+        method, _props, body = chan.basic_get(notices, auto_ack=True)
+        if method is None:
+            time.sleep(0.1)
+            continue
+        seen.append(json.loads(body))
+    assert seen and all(s["type"] == "index_published" for s in seen)
+    assert any(s["data"]["files"].get("private/repodata.json", {}).get("sha256") ==
+               index["files"]["repodata.json"]["sha256"] for s in seen)
+    conn.close()
