@@ -18,7 +18,8 @@ class BlobStore(Protocol):
     - ``copy`` copies ``src`` to ``dst`` server-side where the backend can (atomic like ``put``).
     - ``keys`` yields every key under ``prefix`` (sorted).
     - ``url`` returns a self-authorising URL a client can use without credentials for ``method`` (GET or PUT),
-      valid for ``expires`` seconds, or None when the backend cannot make one (local disk).
+      valid for ``expires`` seconds, or None when the backend cannot make one (local disk). ``internal=True``
+      signs it for the endpoint services use inside the cluster; otherwise for the public endpoint clients use.
     Backend failures (unreachable endpoint, credentials) raise ``Unavailable``; nothing vendor-specific escapes.
     """
 
@@ -36,7 +37,7 @@ class BlobStore(Protocol):
     def keys(self, prefix: str = "") -> Iterator[str]: ...
 
     def url(self, key: str, method: str = "GET", expires: int = 600,
-            filename: str | None = None) -> str | None: ...
+            filename: str | None = None, internal: bool = False) -> str | None: ...
 
 
 class EventPublisher(Protocol):

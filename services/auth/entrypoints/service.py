@@ -80,3 +80,7 @@ class AuthRpc:
     @expected
     def list_tokens(self, login):
         return self.auth.list_tokens(login)
+
+    @rpc
+    def ping(self):
+        return "pong"

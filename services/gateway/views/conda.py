@@ -107,7 +107,7 @@ def _index(owner: str, label: str, subdir: str, fname: str, audience: str):
 
 def _load(key: str) -> bytes:
     storage = clients().storage
-    url = storage.blob_url(key)
+    url = storage.blob_url(key, None, True)
     if url:
         import requests
         r = requests.get(url, timeout=(5, 60))

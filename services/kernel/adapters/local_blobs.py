@@ -80,7 +80,8 @@ class LocalBlobStore:
                     out.append(key)
         return iter(sorted(out))
 
-    def url(self, key: str, method: str = "GET", expires: int = 600, filename: str | None = None) -> str | None:
+    def url(self, key: str, method: str = "GET", expires: int = 600, filename: str | None = None,
+            internal: bool = False) -> str | None:
         return None
 
     def local_path(self, key: str) -> str:

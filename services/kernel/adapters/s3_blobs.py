@@ -83,11 +83,13 @@ class S3BlobStore:
         objs = self._call(lambda: list(self.client.list_objects(self.bucket, prefix=prefix, recursive=True)))
         return iter(sorted(o.object_name for o in objs))
 
-    def url(self, key: str, method: str = "GET", expires: int = 600, filename: str | None = None) -> str | None:
+    def url(self, key: str, method: str = "GET", expires: int = 600, filename: str | None = None,
+            internal: bool = False) -> str | None:
         headers = None
         if filename and method == "GET":
             headers = {"response-content-disposition": f'attachment; filename="{filename}"'}
-        return self._call(self.signer.get_presigned_url, method, self.bucket, key,
+        signer = self.client if internal else self.signer
+        return self._call(signer.get_presigned_url, method, self.bucket, key,
                           expires=timedelta(seconds=expires), response_headers=headers)
 
 

@@ -41,5 +41,9 @@ class StorageRpc:
         return self.storage.finalize(dist_id, owner, package, version, basename, distribution_type, sha256)
 
     @rpc
-    def blob_url(self, key, filename=None):
-        return self.storage.blob_url(key, filename)
+    def blob_url(self, key, filename=None, internal=False):
+        return self.storage.blob_url(key, filename, internal)
+
+    @rpc
+    def ping(self):
+        return "pong"

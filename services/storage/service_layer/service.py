@@ -57,7 +57,7 @@ class StorageService:
     def staging_url(self, dist_id: str) -> str | None:
         """A presigned PUT URL for the stage, or None when the backend cannot presign (local disk)."""
         key = signing.staging_key_for(check_dist_id(dist_id))
-        return self.blobs.url(key, method="PUT", expires=self.settings.presign_ttl)
+        return self.blobs.url(key, method="PUT", expires=self.settings.presign_ttl, internal=True)
 
     # ------------------------------------------------------------------------------------------ finalize
     def finalize(self, dist_id: str, owner: str, package: str, version: str, basename: str,
@@ -106,9 +106,11 @@ class StorageService:
             raise
 
     # ------------------------------------------------------------------------------------------ reading
-    def blob_url(self, key: str, filename: str | None = None) -> str | None:
-        """A presigned GET URL (with a download file name), or None on local disk."""
-        return self.blobs.url(key, method="GET", expires=self.settings.presign_ttl, filename=filename)
+    def blob_url(self, key: str, filename: str | None = None, internal: bool = False) -> str | None:
+        """A presigned GET URL (with a download file name), or None on local disk. ``internal`` URLs are for
+        services inside the cluster (the gateway loading index bytes), the others for clients."""
+        return self.blobs.url(key, method="GET", expires=self.settings.presign_ttl, filename=filename,
+                              internal=internal)
 
     def open_blob(self, key: str) -> BinaryIO:
         """A readable file object (in-process only); ``BlobNotFound`` when absent."""
