@@ -13,12 +13,15 @@ from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
 
 from services.kernel.adapters.amqp_publisher import AmqpEventPublisher
+from services.kernel.errors import WharfError
 from services.kernel.settings import Settings
 
 from ..bootstrap import bootstrap
 
 log = logging.getLogger("wharf.registry.relay")
 RELAY_INTERVAL = 0.2
+# domain errors are answers, not crashes: nameko logs them as warnings and still sends them to the caller
+domain_rpc = rpc(expected_exceptions=(WharfError,))
 
 
 class RegistryDependency(DependencyProvider):
@@ -57,76 +60,76 @@ class RegistryRpc:
     name = "registry"
     registry = RegistryDependency()
 
-    @rpc
+    @domain_rpc
     def get_package(self, owner, package, private_ok=False):
         return self.registry.get_package(owner, package, private_ok)
 
-    @rpc
+    @domain_rpc
     def list_packages(self, owner, private_ok=False):
         return self.registry.list_packages(owner, private_ok)
 
-    @rpc
+    @domain_rpc
     def create_package(self, owner, package, public=True, public_attrs=None, actor="system", correlation_id=None):
         return self.registry.create_package(owner, package, public, public_attrs, actor, correlation_id)
 
-    @rpc
+    @domain_rpc
     def update_package(self, owner, package, changes, actor="system", correlation_id=None):
         return self.registry.update_package(owner, package, changes, actor, correlation_id)
 
-    @rpc
+    @domain_rpc
     def remove_package(self, owner, package, actor="system", correlation_id=None):
         return self.registry.remove_package(owner, package, actor, correlation_id)
 
-    @rpc
+    @domain_rpc
     def get_release(self, owner, package, version, private_ok=True):
         return self.registry.get_release(owner, package, version, private_ok)
 
-    @rpc
+    @domain_rpc
     def create_release(self, owner, package, version, attrs=None, actor="system", correlation_id=None):
         return self.registry.create_release(owner, package, version, attrs, actor, correlation_id)
 
-    @rpc
+    @domain_rpc
     def update_release(self, owner, package, version, attrs, actor="system", correlation_id=None):
         return self.registry.update_release(owner, package, version, attrs, actor, correlation_id)
 
-    @rpc
+    @domain_rpc
     def remove_release(self, owner, package, version, actor="system", correlation_id=None):
         return self.registry.remove_release(owner, package, version, actor, correlation_id)
 
-    @rpc
+    @domain_rpc
     def get_file(self, owner, package, version, basename, private_ok=True):
         return self.registry.get_file(owner, package, version, basename, private_ok)
 
-    @rpc
+    @domain_rpc
     def stage(self, owner, package, version, basename, distribution_type, sha256=None, labels=None, attrs=None,
               dependencies=None, description=None, actor="system"):
         return self.registry.stage(owner, package, version, basename, distribution_type, sha256, labels, attrs,
                                    dependencies, description, actor)
 
-    @rpc
+    @domain_rpc
     def get_staged(self, dist_id):
         return self.registry.get_staged(dist_id)
 
-    @rpc
+    @domain_rpc
     def commit(self, dist_id, blob_meta, actor="system", correlation_id=None):
         return self.registry.commit(dist_id, blob_meta, actor, correlation_id)
 
-    @rpc
+    @domain_rpc
     def remove_file(self, owner, package, version, basename, actor="system", correlation_id=None):
         return self.registry.remove_file(owner, package, version, basename, actor, correlation_id)
 
-    @rpc
+    @domain_rpc
     def read_stream(self, stream_id, after_sequence=0, limit=1000):
         return self.registry.read_stream(stream_id, after_sequence, limit)
 
-    @rpc
+    @domain_rpc
     def read_log(self, after_position=0, limit=1000):
         return self.registry.read_log(after_position, limit)
 
-    @rpc
+    @domain_rpc
     def relay_pending(self, limit=500):
         return self.registry.relay_pending(limit)
 
-    @rpc
+    @domain_rpc
     def rebuild_projections(self):
         return self.registry.rebuild_projections()
