@@ -10,10 +10,11 @@ RPC methods (``RegistryService`` / nameko service ``registry``):
   get_package, list_packages, create_package, update_package, remove_package,
   get_release, create_release, update_release, remove_release,
   get_file, stage, get_staged, commit, remove_file,
+  list_labels, get_label, label_files, unlabel_files, copy_label, remove_label, lock_label,
   read_stream, read_log, relay_pending, rebuild_projections.
 
 Events out (exchange ``registry.events``): package_created, package_updated, package_removed, release_created,
-release_updated, release_removed, file_uploaded, file_removed (the projector also applies files_labeled,
-files_unlabeled, label_copied, label_removed, label_lock_changed, package_transferred).
+release_updated, release_removed, file_uploaded, file_removed, files_labeled, files_unlabeled, label_copied,
+label_removed, label_lock_changed (the projector also applies package_transferred, which no command emits yet).
 Events in: none.
 """

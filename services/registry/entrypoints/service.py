@@ -119,6 +119,36 @@ class RegistryRpc:
         return self.registry.remove_file(owner, package, version, basename, actor, correlation_id)
 
     @domain_rpc
+    def list_labels(self, owner, private_ok=False):
+        return self.registry.list_labels(owner, private_ok)
+
+    @domain_rpc
+    def get_label(self, owner, label, private_ok=False):
+        return self.registry.get_label(owner, label, private_ok)
+
+    @domain_rpc
+    def label_files(self, owner, label, package=None, version=None, basename=None, actor="system",
+                    correlation_id=None):
+        return self.registry.label_files(owner, label, package, version, basename, actor, correlation_id)
+
+    @domain_rpc
+    def unlabel_files(self, owner, label, package=None, version=None, basename=None, actor="system",
+                      correlation_id=None):
+        return self.registry.unlabel_files(owner, label, package, version, basename, actor, correlation_id)
+
+    @domain_rpc
+    def copy_label(self, owner, from_label, to_label, actor="system", correlation_id=None):
+        return self.registry.copy_label(owner, from_label, to_label, actor, correlation_id)
+
+    @domain_rpc
+    def remove_label(self, owner, label, actor="system", correlation_id=None):
+        return self.registry.remove_label(owner, label, actor, correlation_id)
+
+    @domain_rpc
+    def lock_label(self, owner, label, locked=True, actor="system", correlation_id=None):
+        return self.registry.lock_label(owner, label, locked, actor, correlation_id)
+
+    @domain_rpc
     def read_stream(self, stream_id, after_sequence=0, limit=1000):
         return self.registry.read_stream(stream_id, after_sequence, limit)
 

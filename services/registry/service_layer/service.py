@@ -17,6 +17,7 @@ from services.kernel.ports import EventPublisher
 
 from ..domain import commands, views
 from ..domain.errors import StaleStream
+from .labels import LabelMethods
 
 log = logging.getLogger("wharf.registry")
 MAX_ATTEMPTS = 20
@@ -28,7 +29,9 @@ def _visible(pkg: dict | None, owner: str, package: str, private_ok: bool) -> di
     return pkg
 
 
-class RegistryService:
+class RegistryService(LabelMethods):
+    """The registry facade; label methods come from ``LabelMethods`` (service_layer/labels.py)."""
+
     def __init__(self, uow_factory: Callable, publisher: EventPublisher | None = None,
                  on_commit: Callable[[], None] | None = None):
         self._uow = uow_factory
