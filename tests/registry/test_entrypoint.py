@@ -45,7 +45,7 @@ def wait_until_answering(rpc, proc, log_path, timeout=60.0):
     while time.monotonic() < deadline:
         assert proc.poll() is None, (Path(log_path).read_text(errors="replace"))[-3000:]
         try:
-            return rpc.registry.read_log(0, 1)
+            return rpc.registry.ping()
         except Exception:  # noqa: BLE001 - not consuming yet (RPC timeout)
             time.sleep(0.5)
     pytest.fail("the registry service did not answer in time")
@@ -57,7 +57,8 @@ def test_rpc_and_relay_over_rabbitmq(registry_process, amqp_vhost_uri, tmp_path)
     with Connection(amqp_vhost_uri) as conn:
         queue(conn.default_channel).declare()  # bound before any call
         with ClusterRpcProxy({"AMQP_URI": amqp_vhost_uri}, timeout=5) as rpc:
-            assert wait_until_answering(rpc, registry_process, tmp_path / "nameko.log") == []
+            assert wait_until_answering(rpc, registry_process, tmp_path / "nameko.log") == "pong"
+            assert rpc.registry.read_log(0, 10) == []
             pkg = rpc.registry.create_package("alice", "demo", public=True,
                                               public_attrs={"summary": "Demo", "package_types": ["conda"]},
                                               actor="alice", correlation_id="req-42")

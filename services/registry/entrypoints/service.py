@@ -60,6 +60,10 @@ class RegistryRpc:
     name = "registry"
     registry = RegistryDependency()
 
+    @rpc
+    def ping(self):
+        return "pong"  # `wharf health registry` (probes)
+
     @domain_rpc
     def get_package(self, owner, package, private_ok=False):
         return self.registry.get_package(owner, package, private_ok)
