@@ -8,7 +8,6 @@ import pytest
 from sqlalchemy import select
 
 from services.kernel.adapters.db import make_engine
-from services.kernel.errors import Unavailable
 from services.registry.adapters.tables import READ_TABLES, events, staged
 from services.registry.adapters.unit_of_work import SqlUnitOfWorkFactory
 from services.registry.service_layer.service import RegistryService
@@ -96,5 +95,3 @@ def upload(reg, owner, package, version, basename, dist_type="conda", labels=(),
     return reg.commit(st["dist_id"], blob_meta(content, basename.rsplit("/", 1)[-1], subdir, record), actor,
                       correlation_id="req-1")
 
-
-__all__ = ["ListPublisher", "Unavailable", "dump", "blob_meta", "upload"]
