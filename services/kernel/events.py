@@ -151,6 +151,7 @@ class FileUploaded(PackageRef):
     attrs = fields.Dict(load_default=dict)
     metadata = fields.Dict(load_default=dict)
     description = fields.String(allow_none=True, load_default=None)
+    dependencies = fields.Raw(allow_none=True, load_default=None)  # as the anaconda CLI sent them at stage
     replaced = fields.Boolean(load_default=False)  # True when --force replaced an existing file of that name
 
 
