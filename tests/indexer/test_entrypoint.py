@@ -66,6 +66,7 @@ def _wait_rpc(rpc, proc, log_path, timeout=60):
     while time.monotonic() < deadline:
         assert proc.poll() is None, log_path.read_text(errors="replace")
         try:
+            assert rpc.indexer.ping() == "pong"
             return rpc.indexer.list_subdirs("alice", "main")
         except (RpcTimeout, Exception):  # noqa: BLE001 - UnknownService until the service's queue exists
             time.sleep(0.5)

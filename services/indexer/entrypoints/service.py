@@ -59,6 +59,10 @@ class IndexerRpc:
     registry = RpcProxy("registry")
 
     @rpc
+    def ping(self):
+        return "pong"      # `wharf health indexer` (probes)
+
+    @rpc
     def get_index(self, owner, label, subdir, audience):
         return self.indexer.get_index(owner, label, subdir, audience)
 
