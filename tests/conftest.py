@@ -93,23 +93,33 @@ def db_url(request, tmp_path):
 
 # ------------------------------------------------------------------------------------------------ RabbitMQ
 @pytest.fixture(scope="session")
-def amqp_vhost_uri():
-    """An AMQP URI on a fresh RabbitMQ vhost (deleted afterwards) so test runs never see each other's queues."""
+def amqp_vhosts():
+    """Factory of AMQP URIs, each on a fresh RabbitMQ vhost (all deleted at the end), so tests never see each
+    other's durable queues or leftover messages."""
     require_service("RabbitMQ", AMQP_HOST, AMQP_PORT)
-    vhost = f"wharf-test-{uuid.uuid4().hex[:8]}"
     ctl = shutil.which("rabbitmqctl")
-    made = False
-    if ctl:
-        r = subprocess.run([ctl, "add_vhost", vhost], capture_output=True, timeout=60)
-        if r.returncode == 0:
+    made: list[str] = []
+
+    def create() -> str:
+        vhost = f"wharf-test-{uuid.uuid4().hex[:8]}"
+        if ctl and subprocess.run([ctl, "add_vhost", vhost], capture_output=True, timeout=60).returncode == 0:
             subprocess.run([ctl, "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
                            capture_output=True, timeout=60, check=True)
-            made = True
-    uri = f"amqp://guest:guest@{AMQP_HOST}:{AMQP_PORT}/{vhost}" if made else \
-        f"amqp://guest:guest@{AMQP_HOST}:{AMQP_PORT}/"
-    yield uri
-    if made:
+            made.append(vhost)
+            return f"amqp://guest:guest@{AMQP_HOST}:{AMQP_PORT}/{vhost}"
+        if IN_CI:
+            pytest.fail("cannot create a RabbitMQ vhost (rabbitmqctl missing or refused)", pytrace=False)
+        return f"amqp://guest:guest@{AMQP_HOST}:{AMQP_PORT}/"
+
+    yield create
+    for vhost in made:
         subprocess.run([ctl, "delete_vhost", vhost], capture_output=True, timeout=60)
+
+
+@pytest.fixture
+def amqp_vhost_uri(amqp_vhosts):
+    """An AMQP URI on a fresh RabbitMQ vhost for one test."""
+    return amqp_vhosts()
 
 
 # ------------------------------------------------------------------------------------------------ S3 (moto)

@@ -12,7 +12,7 @@ def wharf(request, tmp_path_factory):
     if request.param == "embedded":
         w = start_embedded(workdir, port)
     else:
-        amqp = request.getfixturevalue("amqp_vhost_uri")
+        amqp = request.getfixturevalue("amqp_vhosts")()
         pg = request.getfixturevalue("pg_admin")
         s3_server = request.getfixturevalue("s3_server")
         import uuid
