@@ -152,6 +152,7 @@ class FileUploaded(PackageRef):
     metadata = fields.Dict(load_default=dict)
     description = fields.String(allow_none=True, load_default=None)
     dependencies = fields.Raw(allow_none=True, load_default=None)  # as the anaconda CLI sent them at stage
+    copied_from = fields.Dict(allow_none=True, load_default=None)  # {owner, package, version, basename} on copy
     replaced = fields.Boolean(load_default=False)  # True when --force replaced an existing file of that name
 
 
@@ -190,6 +191,12 @@ class PackageTransferred(PackageRef):
     to_owner = fields.String(required=True)
 
 
+class CollaboratorChanged(PackageRef):
+    """A user was given (``collaborator_added``) or lost (``collaborator_removed``) full read/write access to
+    one package."""
+    login = fields.String(required=True)
+
+
 class IndexPublished(_Data):
     """The indexer published new index files for one channel subdir. ``files`` maps file name
     (``repodata.json``...) to ``{"key": blob key, "sha256": hex, "size": int}``."""
@@ -214,6 +221,8 @@ DATA_SCHEMAS: dict[str, type[Schema]] = {
     "label_removed": LabelRemoved,
     "label_lock_changed": LabelLockChanged,
     "package_transferred": PackageTransferred,
+    "collaborator_added": CollaboratorChanged,
+    "collaborator_removed": CollaboratorChanged,
     "index_published": IndexPublished,
 }
 
