@@ -1,5 +1,14 @@
-"""Who is asking, and what may they do on a namespace. Tokens come from ``Authorization: token X`` (the
-anaconda CLI), ``Authorization: Bearer X`` (rattler/pixi), or a ``/t/<token>/`` path segment (conda)."""
+"""Who is asking, and what may they do. Tokens come from ``Authorization: token X`` (the anaconda CLI),
+``Authorization: Bearer X`` (rattler/pixi), or a ``/t/<token>/`` path segment (conda).
+
+Roles (read < write < admin) come from the auth service (own namespace, organization owners, groups) and,
+for one package, from the registry's collaborators (full read/write). A token's scopes limit which kinds of
+request it may make, and an organization token acts only on its organization.
+
+404 versus 403: whoever may not read a private package gets 404 for it on every path, exactly as if it did not
+exist; 403 is only for things the reader can already see (a public package, an existing namespace) but may not
+change; 401 when no (valid) credentials were given and some would help.
+"""
 from __future__ import annotations
 
 import dataclasses
@@ -7,9 +16,13 @@ import dataclasses
 from flask import g, request
 
 from services.kernel import scopes as scope_rules
-from services.kernel.errors import Forbidden, Unauthorized
+from services.kernel.errors import Forbidden, NotFound, Unauthorized
 
-WRITE_ROLES = ("admin", "write")
+RANK = {None: 0, "read": 1, "write": 2, "admin": 3}
+
+
+def stronger(a: str | None, b: str | None) -> str | None:
+    return a if RANK[a] >= RANK[b] else b
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,15 +64,49 @@ def current_reader(clients, path_token: str | None = None) -> Reader:
     return reader
 
 
-def role_on(clients, reader: Reader, owner: str, action: str) -> str | None:
-    """The reader's role on ``owner`` for a read ``action`` (None = public view only). Raises NotFound for an
-    unknown owner, for everyone alike."""
+def _usable(reader: Reader, owner: str, action: str) -> bool:
+    """May this reader's credentials act on ``owner`` for ``action`` at all (scopes, org-token limits)?"""
+    if reader.anonymous or not reader.may(action):
+        return False
+    return reader.org is None or reader.org == owner
+
+
+def namespace_role(clients, reader: Reader, owner: str, action: str) -> str | None:
+    """The reader's role on the whole namespace (None: public view only). NotFound for an unknown owner,
+    whoever asks."""
     role = clients.auth.access(None if reader.anonymous else reader.login, owner)
-    if role and not reader.may(action):
+    return role if _usable(reader, owner, action) else None
+
+
+def package_role(clients, reader: Reader, owner: str, package: str, action: str) -> str | None:
+    """The reader's role on one package: namespace and group grants, and collaborators (write)."""
+    role = clients.auth.access(None if reader.anonymous else reader.login, owner, package)
+    if not _usable(reader, owner, action):
         return None
-    if role and reader.org and reader.org != owner:
-        return None  # an organization token sees only its organization
+    if RANK[role] < RANK["write"] and clients.registry.is_collaborator(owner, package, reader.login):
+        role = "write"
     return role
+
+
+def private_packages(clients, reader: Reader, owner: str, action: str) -> tuple[bool, list[str]]:
+    """(whole namespace readable, [private packages readable one by one]) for listings and indexes."""
+    if not _usable(reader, owner, action):
+        clients.auth.access(None, owner)  # NotFound for unknown owners, like everyone else
+        return False, []
+    grants = clients.auth.grants(reader.login, owner)
+    if grants.get("all"):
+        return True, []
+    pkgs = set(grants.get("packages") or {})
+    pkgs.update(clients.registry.collaborator_packages(owner, reader.login))
+    return False, sorted(pkgs)
+
+
+def package_public(clients, owner: str, package: str) -> bool | None:
+    """True/False for an existing package's visibility, None when it does not exist."""
+    try:
+        return bool(clients.registry.get_package(owner, package, True)["public"])
+    except NotFound:
+        return None
 
 
 def require_login(reader: Reader) -> Reader:
@@ -68,13 +115,35 @@ def require_login(reader: Reader) -> Reader:
     return reader
 
 
-def require_write(clients, reader: Reader, owner: str, action: str = "api:write") -> str:
-    require_login(reader)
-    role = clients.auth.access(reader.login, owner)
+def _refuse(reader: Reader, action: str, what: str):
+    if reader.anonymous:
+        raise Unauthorized("authentication required")
     if not reader.may(action):
         raise Forbidden(f"this token's scopes do not allow {action}")
-    if reader.org and reader.org != owner:
-        raise Forbidden(f"this token is limited to the organization {reader.org}")
-    if role not in WRITE_ROLES:
-        raise Forbidden(f"{reader.login} cannot write to {owner}")
+    raise Forbidden(f"{reader.login} may not {what}")
+
+
+def require_namespace(clients, reader: Reader, owner: str, need: str = "write", action: str = "api:write") -> str:
+    """Namespace-wide right (labels, groups, creating packages...). Owners are public, so 403 not 404."""
+    role = namespace_role(clients, reader, owner, action)
+    if RANK[role] < RANK[need]:
+        _refuse(reader, action, f"{'change' if need != 'read' else 'read'} {owner}")
+    return role
+
+
+def require_package(clients, reader: Reader, owner: str, package: str, need: str = "write",
+                    action: str = "api:write") -> str | None:
+    """A right on one package. A reader who may not even read a private (or missing) package gets 404."""
+    role = package_role(clients, reader, owner, package, action)
+    if RANK[role] >= RANK[need]:
+        return role
+    pkg_public = package_public(clients, owner, package)
+    if pkg_public is None:
+        # creating a new package needs the right on the namespace (or a group grant for that name)
+        if need == "write" and RANK[role] >= RANK["write"]:
+            return role
+        raise NotFound(f"package {owner}/{package} not found")
+    if not pkg_public and RANK[package_role(clients, reader, owner, package, "api:read")] < RANK["read"]:
+        raise NotFound(f"package {owner}/{package} not found")
+    _refuse(reader, action, f"{'administer' if need == 'admin' else 'change'} {owner}/{package}")
     return role

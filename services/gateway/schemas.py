@@ -44,3 +44,26 @@ class StageBody(_Body):
 
 class CommitBody(_Body):
     dist_id = fields.String(required=True, validate=validate.Length(1, 128))
+
+
+class TransferBody(_Body):
+    to_owner = fields.String(required=True, validate=validate.Length(1, 64))
+
+
+class FileFilterBody(_Body):
+    """The ``{package, version, basename}`` filter of label moves (None = any)."""
+    package = fields.String(allow_none=True, load_default=None)
+    version = fields.String(allow_none=True, load_default=None)
+    basename = fields.String(allow_none=True, load_default=None)
+
+
+class CopyBody(_Body):
+    to_owner = fields.String(allow_none=True, load_default=None)
+    from_channel = fields.String(allow_none=True, load_default=None)
+    to_channel = fields.String(allow_none=True, load_default=None)
+    from_label = fields.String(allow_none=True, load_default=None)
+    to_label = fields.String(allow_none=True, load_default=None)
+
+
+class GroupBody(_Body):
+    perms = fields.String(load_default="read", validate=validate.OneOf(["read", "write", "admin"]))

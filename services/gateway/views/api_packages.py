@@ -6,8 +6,8 @@ from flask import Blueprint, Response, current_app, g, jsonify, redirect, reques
 from services.kernel import names
 from services.kernel.errors import BadRequest
 
-from ..identity import current_reader, require_write, role_on
-from ..schemas import CommitBody, PackageBody, ReleaseBody, StageBody
+from ..identity import current_reader, package_role, private_packages, require_namespace, require_package
+from ..schemas import CommitBody, PackageBody, ReleaseBody, StageBody, TransferBody
 
 bp = Blueprint("api_packages", __name__)
 
@@ -16,125 +16,151 @@ def clients():
     return current_app.extensions["wharf.clients"]
 
 
-def _read(owner: str) -> tuple[str, bool]:
-    """Validate the owner and return (owner, private_ok) for the current reader."""
-    owner = names.owner(owner)
-    role = role_on(clients(), current_reader(clients()), owner, "api:read")
-    return owner, role is not None
-
-
-def _write(owner: str) -> str:
-    owner = names.owner(owner)
-    require_write(clients(), current_reader(clients()), owner)
-    return owner
+def _reader():
+    return current_reader(clients())
 
 
 def _actor() -> str:
-    return current_reader(clients()).login or "anonymous"
+    return _reader().login or "anonymous"
 
 
 def _body(schema):
     return schema().load(request.get_json(silent=True) or {})
 
 
+def _names(owner, package, version=None, basename=None):
+    out = [names.owner(owner), names.package(package)]
+    if version is not None:
+        out.append(names.version(version))
+    if basename is not None:
+        out.append(names.basename(basename))
+    return out
+
+
+def readable(owner: str, package: str) -> bool:
+    """private_ok for one package: may the reader see it if it is private?"""
+    return package_role(clients(), _reader(), owner, package, "api:read") is not None
+
+
+def need(owner: str, package: str, level: str = "write") -> None:
+    require_package(clients(), _reader(), owner, package, level)
+
+
 # ---------------------------------------------------------------------------------------------- packages
 @bp.get("/api/packages/<owner>")
 def list_packages(owner):
-    owner, private_ok = _read(owner)
-    return jsonify(clients().registry.list_packages(owner, private_ok))
+    owner = names.owner(owner)
+    whole, extra = private_packages(clients(), _reader(), owner, "api:read")
+    return jsonify(clients().registry.list_packages(owner, whole, viewer=_reader().login, extra_packages=extra))
 
 
 @bp.get("/api/package/<owner>/<package>")
 def get_package(owner, package):
-    owner, private_ok = _read(owner)
-    return jsonify(clients().registry.get_package(owner, names.package(package), private_ok))
+    owner, package = _names(owner, package)
+    return jsonify(clients().registry.get_package(owner, package, readable(owner, package)))
 
 
 @bp.post("/api/package/<owner>/<package>")
 def create_package(owner, package):
-    owner = _write(owner)
+    owner, package = _names(owner, package)
+    need(owner, package, "write")
     body = _body(PackageBody)
-    return jsonify(clients().registry.create_package(owner, names.package(package), public=body["public"],
+    return jsonify(clients().registry.create_package(owner, package, public=body["public"],
                                                      public_attrs=body["public_attrs"], actor=_actor()))
 
 
 @bp.patch("/api/package/<owner>/<package>")
 def update_package(owner, package):
-    owner = _write(owner)
+    owner, package = _names(owner, package)
     body = request.get_json(silent=True) or {}
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object")
     changes = {}
     attrs = body.get("public_attrs", body)
     if isinstance(attrs, dict):
-        changes["public_attrs"] = attrs
+        changes["public_attrs"] = {k: v for k, v in attrs.items() if k != "public"}
         if "summary" in attrs:
             changes["summary"] = attrs["summary"]
     if isinstance(body.get("public"), bool):
         changes["public"] = body["public"]
-    return jsonify(clients().registry.update_package(owner, names.package(package), changes, actor=_actor()))
+    need(owner, package, "admin" if "public" in changes else "write")
+    return jsonify(clients().registry.update_package(owner, package, changes, actor=_actor()))
 
 
 @bp.delete("/api/package/<owner>/<package>")
 def remove_package(owner, package):
-    owner = _write(owner)
-    clients().registry.remove_package(owner, names.package(package), actor=_actor())
+    owner, package = _names(owner, package)
+    need(owner, package, "admin")
+    clients().registry.remove_package(owner, package, actor=_actor())
     return Response(status=201)
+
+
+@bp.post("/api/package/<owner>/<package>/transfer")
+def transfer_package(owner, package):
+    """Transfer a package to an organization the caller administers: body ``{"to_owner": ORG}``."""
+    owner, package = _names(owner, package)
+    body = _body(TransferBody)
+    to_owner = names.owner(body["to_owner"])
+    need(owner, package, "admin")
+    require_namespace(clients(), _reader(), to_owner, "admin")
+    if clients().auth.get_user(to_owner).get("user_type") != "org":
+        raise BadRequest("packages can only be transferred to an organization")
+    return jsonify(clients().registry.transfer_package(owner, package, to_owner, actor=_actor()))
 
 
 # ---------------------------------------------------------------------------------------------- releases
 @bp.get("/api/release/<owner>/<package>/<version>")
 def get_release(owner, package, version):
-    owner, private_ok = _read(owner)
-    return jsonify(clients().registry.get_release(owner, names.package(package), names.version(version),
-                                                  private_ok))
+    owner, package, version = _names(owner, package, version)
+    return jsonify(clients().registry.get_release(owner, package, version, readable(owner, package)))
 
 
 @bp.post("/api/release/<owner>/<package>/<version>")
 def create_release(owner, package, version):
-    owner = _write(owner)
+    owner, package, version = _names(owner, package, version)
+    need(owner, package)
     attrs = _body(ReleaseBody)
-    return jsonify(clients().registry.create_release(owner, names.package(package), names.version(version),
-                                                     attrs=attrs, actor=_actor()))
+    return jsonify(clients().registry.create_release(owner, package, version, attrs=attrs, actor=_actor()))
 
 
 @bp.patch("/api/release/<owner>/<package>/<version>")
 def update_release(owner, package, version):
-    owner = _write(owner)
+    owner, package, version = _names(owner, package, version)
+    need(owner, package)
     body = request.get_json(silent=True) or {}
     attrs = body.get("public_attrs", body) if isinstance(body, dict) else {}
-    return jsonify(clients().registry.update_release(owner, names.package(package), names.version(version),
-                                                     attrs=attrs, actor=_actor()))
+    return jsonify(clients().registry.update_release(owner, package, version, attrs=attrs, actor=_actor()))
 
 
 @bp.delete("/api/release/<owner>/<package>/<version>")
 def remove_release(owner, package, version):
-    owner = _write(owner)
-    clients().registry.remove_release(owner, names.package(package), names.version(version), actor=_actor())
+    owner, package, version = _names(owner, package, version)
+    need(owner, package)
+    clients().registry.remove_release(owner, package, version, actor=_actor())
     return Response(status=201)
 
 
 # ---------------------------------------------------------------------------------------------- files
 @bp.get("/api/dist/<owner>/<package>/<version>/<path:basename>")
 def get_dist(owner, package, version, basename):
-    owner, private_ok = _read(owner)
-    return jsonify(clients().registry.get_file(owner, names.package(package), names.version(version),
-                                               names.basename(basename), private_ok))
+    owner, package, version, basename = _names(owner, package, version, basename)
+    return jsonify(clients().registry.get_file(owner, package, version, basename, readable(owner, package)))
 
 
 @bp.delete("/api/dist/<owner>/<package>/<version>/<path:basename>")
 def remove_dist(owner, package, version, basename):
-    owner = _write(owner)
-    return jsonify(clients().registry.remove_file(owner, names.package(package), names.version(version),
-                                                  names.basename(basename), actor=_actor()))
+    owner, package, version, basename = _names(owner, package, version, basename)
+    need(owner, package)
+    return jsonify(clients().registry.remove_file(owner, package, version, basename, actor=_actor()))
 
 
 @bp.post("/api/stage/<owner>/<package>/<version>/<path:basename>")
 def stage(owner, package, version, basename):
-    owner = _write(owner)
+    owner, package, version, basename = _names(owner, package, version, basename)
+    need(owner, package)
     body = _body(StageBody)
     staged = clients().registry.stage(
-        owner, names.package(package), names.version(version), names.basename(basename),
+        owner, package, version, basename,
         distribution_type=body["distribution_type"], sha256=(body["sha256"] or "").lower() or None,
         labels=[names.label(c) for c in (body["channels"] or [])], attrs=body["attrs"] or {},
         dependencies=body["dependencies"], description=body["description"], actor=_actor())
@@ -145,9 +171,9 @@ def stage(owner, package, version, basename):
 
 @bp.post("/api/commit/<owner>/<package>/<version>/<path:basename>")
 def commit(owner, package, version, basename):
-    owner = _write(owner)
+    owner, package, version, basename = _names(owner, package, version, basename)
+    need(owner, package)
     dist_id = _body(CommitBody)["dist_id"]
-    package, version, basename = names.package(package), names.version(version), names.basename(basename)
     staged = clients().registry.get_staged(dist_id)
     if (staged["owner"], staged["package"], staged["version"], staged["basename"]) != \
             (owner, package, version, basename):
@@ -162,9 +188,8 @@ def commit(owner, package, version, basename):
 
 @bp.get("/api/download/<owner>/<package>/<version>/<path:basename>")
 def download(owner, package, version, basename):
-    owner, private_ok = _read(owner)
-    f = clients().registry.get_file(owner, names.package(package), names.version(version),
-                                    names.basename(basename), private_ok)
+    owner, package, version, basename = _names(owner, package, version, basename)
+    f = clients().registry.get_file(owner, package, version, basename, readable(owner, package))
     return send_blob(f["blob_key"], basename.rsplit("/", 1)[-1], f.get("sha256"))
 
 

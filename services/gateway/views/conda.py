@@ -8,6 +8,7 @@ subdirs are 404 (clients treat that as empty), except ``noarch``, which every ex
 """
 from __future__ import annotations
 
+import hashlib
 import json
 
 from flask import Blueprint, Response, current_app, request
@@ -16,15 +17,21 @@ from services.kernel import names
 from services.kernel.errors import NotFound
 from services.kernel.signing import blob_key_for
 
-from ..identity import current_reader, role_on
+from .. import partial_index
+from ..identity import current_reader, private_packages
 from .api_packages import send_blob
 
 bp = Blueprint("conda", __name__)
 
 INDEX_FILES = {"repodata.json": "application/json", "repodata.json.zst": "application/zstd"}
-EMPTY = {s: json.dumps({"info": {"subdir": s}, "packages": {}, "packages.conda": {}, "removed": [],
-                        "repodata_version": 1}, sort_keys=True, separators=(",", ":")).encode()
-         for s in ("noarch",)}
+
+
+def _empty_doc(subdir: str) -> bytes:
+    return json.dumps({"info": {"subdir": subdir}, "packages": {}, "packages.conda": {}, "removed": [],
+                       "repodata_version": 1}, sort_keys=True, separators=(",", ":")).encode()
+
+
+EMPTY_NOARCH = _empty_doc("noarch")
 
 
 def clients():
@@ -59,13 +66,19 @@ def serve(parts: list[str], token: str | None):
         raise NotFound("not found")
     owner, label, subdir = names.owner(owner), names.label(label), names.subdir(subdir)
     reader = current_reader(clients(), token)
-    role = role_on(clients(), reader, owner, "conda:download")
-    audience = "private" if role else "public"
+    whole, allowed = private_packages(clients(), reader, owner, "conda:download")
+    audience = "private" if whole else "public"
     if fname in INDEX_FILES:
+        if allowed:
+            return _partial_index(owner, label, subdir, fname, frozenset(allowed))
         return _index(owner, label, subdir, fname, audience)
     names.filename(fname)
     if fname.endswith((".conda", ".tar.bz2")):
         hit = clients().indexer.lookup_file(owner, label, subdir, fname, audience)
+        if hit is None and allowed:
+            hit = clients().indexer.lookup_file(owner, label, subdir, fname, "private")
+            if hit is not None and hit["package"] not in allowed:
+                hit = None
         if hit:
             return send_blob(blob_key_for(hit["sha256"]), fname, hit["sha256"])
     raise NotFound(f"{fname} not found")
@@ -75,21 +88,46 @@ def _valid_token(token: str) -> bool:
     return 0 < len(token) <= 200 and all(c.isascii() and (c.isalnum() or c == "-") for c in token)
 
 
-def _index(owner: str, label: str, subdir: str, fname: str, audience: str):
-    settings = current_app.config["WHARF_SETTINGS"]
+def _entry(owner: str, label: str, subdir: str, fname: str, audience: str) -> dict | None:
     meta = cache().get_meta((owner, label, subdir, audience),
                             lambda: clients().indexer.get_index(owner, label, subdir, audience))
-    entry = None
-    if meta:
-        files = meta.get("files", {})
-        entry = files.get(fname) or files.get(f"{audience}/{fname}")
-    if entry is None:
-        if subdir == "noarch" and fname == "repodata.json":
-            data = EMPTY["noarch"]
-            import hashlib
-            entry = {"sha256": hashlib.sha256(data).hexdigest(), "key": None, "size": len(data), "data": data}
-        else:
-            raise NotFound(f"{subdir}/{fname} not found")
+    if not meta:
+        return None
+    files = meta.get("files", {})
+    return files.get(fname) or files.get(f"{audience}/{fname}")
+
+
+def _empty_entry(subdir: str, fname: str) -> dict:
+    if subdir == "noarch" and fname == "repodata.json":
+        return {"sha256": hashlib.sha256(EMPTY_NOARCH).hexdigest(), "data": EMPTY_NOARCH}
+    raise NotFound(f"{subdir}/{fname} not found")
+
+
+def _partial_index(owner: str, label: str, subdir: str, fname: str, allowed: frozenset[str]):
+    pub = _entry(owner, label, subdir, fname.replace(".zst", ""), "public")
+    priv = _entry(owner, label, subdir, fname.replace(".zst", ""), "private")
+    if priv is None:
+        return _respond(_empty_entry(subdir, fname), fname, "private")
+    compressed = fname.endswith(".zst")
+    key = partial_index.cache_key(pub["sha256"] if pub else "-", priv["sha256"], allowed, compressed)
+
+    def make() -> bytes:
+        return partial_index.build(_bytes(pub) if pub else _empty_doc(subdir), _bytes(priv), allowed, compressed)
+    # the key is derived from both inputs' hashes and the package set, so it is a strong validator
+    return _respond({"sha256": key, "data": cache().get_bytes(key, make)}, fname, "private")
+
+
+def _bytes(entry: dict) -> bytes:
+    return entry.get("data") or cache().get_bytes(entry["sha256"], lambda: _load(entry["key"]))
+
+
+def _index(owner: str, label: str, subdir: str, fname: str, audience: str):
+    entry = _entry(owner, label, subdir, fname, audience) or _empty_entry(subdir, fname)
+    return _respond(entry, fname, audience)
+
+
+def _respond(entry: dict, fname: str, audience: str):
+    settings = current_app.config["WHARF_SETTINGS"]
     cache_control = f"{'private' if audience == 'private' else 'public'}, max-age={settings.index_max_age}"
     if entry["sha256"] in request.if_none_match:
         resp = Response(status=304)
@@ -97,7 +135,7 @@ def _index(owner: str, label: str, subdir: str, fname: str, audience: str):
         resp.headers["Cache-Control"] = cache_control
         resp.vary.add("Authorization")
         return resp
-    data = entry.get("data") or cache().get_bytes(entry["sha256"], lambda: _load(entry["key"]))
+    data = _bytes(entry)
     resp = Response(data, mimetype=INDEX_FILES[fname])
     resp.set_etag(entry["sha256"])
     resp.headers["Cache-Control"] = cache_control

@@ -1,0 +1,133 @@
+"""Organizations' groups, package collaborators and search."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from services.kernel import names
+from services.kernel.errors import BadRequest, NotFound
+
+from ..identity import current_reader, require_login, require_package
+from ..schemas import GroupBody
+
+bp = Blueprint("api_org", __name__)
+
+
+def clients():
+    return current_app.extensions["wharf.clients"]
+
+
+def _reader():
+    return current_reader(clients())
+
+
+def _actor() -> str:
+    return require_login(_reader()).login
+
+
+def _group(org, group):
+    return names.owner(org), names.label(group).lower()
+
+
+# ---------------------------------------------------------------------------------------------- groups
+@bp.get("/api/groups/<org>")
+def list_groups(org):
+    return jsonify(clients().auth.list_groups(names.owner(org), _actor()))
+
+
+@bp.post("/api/group/<org>/<group>")
+def create_group(org, group):
+    org, group = _group(org, group)
+    body = GroupBody().load(request.get_json(silent=True) or {})
+    clients().auth.create_group(org, group, body["perms"], _actor())
+    return Response(status=204)
+
+
+@bp.get("/api/group/<org>/<group>")
+def get_group(org, group):
+    org, group = _group(org, group)
+    return jsonify(clients().auth.get_group(org, group, _actor()))
+
+
+@bp.get("/api/group/<org>/<group>/members")
+def group_members(org, group):
+    org, group = _group(org, group)
+    return jsonify(clients().auth.group_members(org, group, _actor()))
+
+
+@bp.get("/api/group/<org>/<group>/members/<login>")
+def is_member(org, group, login):
+    org, group = _group(org, group)
+    clients().auth.get_group(org, group, _actor())
+    if clients().auth.is_group_member(org, group, names.owner(login)):
+        return Response(status=204)
+    raise NotFound(f"{login} is not a member of {org}/{group}")
+
+
+@bp.route("/api/group/<org>/<group>/members/<login>", methods=["PUT", "DELETE"])
+def change_member(org, group, login):
+    org, group = _group(org, group)
+    login = names.owner(login)
+    if request.method == "PUT":
+        clients().auth.add_group_member(org, group, login, _actor())
+    else:
+        clients().auth.remove_group_member(org, group, login, _actor())
+    return Response(status=204)
+
+
+@bp.get("/api/group/<org>/<group>/packages")
+def group_packages(org, group):
+    org, group = _group(org, group)
+    return jsonify(clients().auth.group_packages(org, group, _actor()))
+
+
+@bp.route("/api/group/<org>/<group>/packages/<package>", methods=["PUT", "DELETE"])
+def change_group_package(org, group, package):
+    org, group = _group(org, group)
+    package = names.package(package)
+    actor = _actor()
+    if request.method == "PUT":
+        clients().registry.get_package(org, package, True)  # NotFound for a package that does not exist
+        clients().auth.add_group_package(org, group, package, actor)
+    else:
+        clients().auth.remove_group_package(org, group, package, actor)
+    return Response(status=204)
+
+
+# ---------------------------------------------------------------------------------------------- collaborators
+@bp.get("/api/packages/<owner>/<package>/collaborators")
+def list_collaborators(owner, package):
+    owner, package = names.owner(owner), names.package(package)
+    require_package(clients(), _reader(), owner, package, "read", "api:read")
+    return jsonify(clients().registry.list_collaborators(owner, package))
+
+
+@bp.route("/api/packages/<owner>/<package>/collaborators/<login>", methods=["PUT", "DELETE"])
+def change_collaborator(owner, package, login):
+    owner, package, login = names.owner(owner), names.package(package), names.owner(login)
+    require_package(clients(), _reader(), owner, package, "admin")
+    if request.method == "PUT":
+        if clients().auth.get_user(login).get("user_type") != "user":
+            raise BadRequest("collaborators must be users")
+        clients().registry.add_collaborator(owner, package, login, actor=_reader().login)
+    else:
+        clients().registry.remove_collaborator(owner, package, login, actor=_reader().login)
+    return Response(status=201)
+
+
+# ---------------------------------------------------------------------------------------------- search
+@bp.get("/api/search")
+def search():
+    reader = _reader()
+    query = request.args.get("name", "")
+    if len(query) > 200:
+        raise BadRequest("query too long")
+    scope = {"owners": [], "packages": []}
+    if not reader.anonymous and reader.may("api:read"):
+        scope = clients().auth.visible_scope(reader.login)
+        if reader.org:
+            scope = {"owners": [o for o in scope["owners"] if o == reader.org],
+                     "packages": [p for p in scope["packages"] if p[0] == reader.org]}
+    return jsonify(clients().registry.search(
+        query, package_type=request.args.get("type") or None, platform=request.args.get("platform") or None,
+        viewer=None if reader.anonymous or reader.org else reader.login,
+        private_owners=scope["owners"], private_packages=scope["packages"]))
