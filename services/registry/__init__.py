@@ -1,20 +1,26 @@
-"""Registry service: packages, releases, files, labels and staged uploads of every owner namespace.
+"""Registry service: packages, releases, files, labels, collaborators and staged uploads of every owner namespace.
 
 The EVENT LOG is the source of truth: every command appends versioned events (``services.kernel.events``) to
-the ``events`` table and applies them to the read tables (packages, releases, files, file_labels, label_locks)
-in the same transaction, through the projector that ``rebuild_projections`` replays. The log doubles as the
-transactional outbox: ``relay_pending`` publishes committed events in log order through an ``EventPublisher``
-and marks them published only after the publisher confirmed.
+the ``events`` table and applies them to the read tables (packages, releases, files, file_labels, label_locks,
+collaborators) in the same transaction, through the projector that ``rebuild_projections`` replays. The log
+doubles as the transactional outbox: ``relay_pending`` publishes committed events in log order through an
+``EventPublisher`` and marks them published only after the publisher confirmed.
+
+Streams are owner namespaces. A command locks the stream(s) it appends to; copy and transfer across owners lock
+both, in sorted order. ``package_transferred`` is appended to the SOURCE owner's stream only. Changes to a
+locked label are refused (Conflict) on every path (``domain/locks.py``).
 
 RPC methods (``RegistryService`` / nameko service ``registry``):
-  get_package, list_packages, create_package, update_package, remove_package,
+  get_package, list_packages, create_package, update_package, remove_package, transfer_package,
   get_release, create_release, update_release, remove_release,
-  get_file, stage, get_staged, commit, remove_file,
+  get_file, stage, get_staged, commit, remove_file, copy_files,
   list_labels, get_label, label_files, unlabel_files, copy_label, remove_label, lock_label,
-  read_stream, read_log, relay_pending, rebuild_projections.
+  add_collaborator, remove_collaborator, list_collaborators, is_collaborator, collaborator_packages,
+  search, read_stream, read_log, relay_pending, rebuild_projections.
 
 Events out (exchange ``registry.events``): package_created, package_updated, package_removed, release_created,
-release_updated, release_removed, file_uploaded, file_removed, files_labeled, files_unlabeled, label_copied,
-label_removed, label_lock_changed (the projector also applies package_transferred, which no command emits yet).
+release_updated, release_removed, file_uploaded (``copied_from`` set by copies), file_removed, files_labeled,
+files_unlabeled, label_copied, label_removed, label_lock_changed, package_transferred, collaborator_added,
+collaborator_removed.
 Events in: none.
 """

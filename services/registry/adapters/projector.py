@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 
 from services.kernel.events import Event
 
-from .tables import file_labels, files, label_locks, packages, releases
+from .tables import collaborators, file_labels, files, label_locks, packages, releases
 
 
 def _j(value) -> str:
@@ -84,7 +84,7 @@ def package_updated(conn, ev, pos):
 
 def package_removed(conn, ev, pos):
     d = ev.data
-    for t in (file_labels, files, releases):
+    for t in (file_labels, files, releases, collaborators):
         conn.execute(delete(t).where(_pkg_where(t, d["owner"], d["package"])))
     conn.execute(delete(packages).where(packages.c.owner == d["owner"], packages.c.name == d["package"]))
 
@@ -166,17 +166,33 @@ def label_lock_changed(conn, ev, pos):
 
 
 def package_transferred(conn, ev, pos):
+    """The package and everything under it (releases, files, labels, collaborators) changes owner. Label locks
+    belong to owners and stay; staged uploads are moved by the command (they are not a projection)."""
     d = ev.data
-    for t in (file_labels, files, releases):
+    for t in (file_labels, files, releases, collaborators):
         conn.execute(update(t).where(_pkg_where(t, d["owner"], d["package"])).values(owner=d["to_owner"]))
     conn.execute(update(packages).where(packages.c.owner == d["owner"], packages.c.name == d["package"])
                  .values(owner=d["to_owner"], modified_at=ev.occurred_at))
 
 
+def collaborator_added(conn, ev, pos):
+    d = ev.data
+    where = and_(_pkg_where(collaborators, d["owner"], d["package"]), collaborators.c.login == d["login"])
+    if conn.execute(select(collaborators.c.login).where(where)).first() is None:
+        conn.execute(insert(collaborators).values(owner=d["owner"], package=d["package"], login=d["login"],
+                                                  created_pos=pos))
+
+
+def collaborator_removed(conn, ev, pos):
+    d = ev.data
+    conn.execute(delete(collaborators).where(
+        _pkg_where(collaborators, d["owner"], d["package"]), collaborators.c.login == d["login"]))
+
+
 HANDLERS = {name: fn for name, fn in globals().items() if callable(fn) and name in (
     "package_created", "package_updated", "package_removed", "release_created", "release_updated",
     "release_removed", "file_uploaded", "file_removed", "files_labeled", "files_unlabeled", "label_copied",
-    "label_removed", "label_lock_changed", "package_transferred")}
+    "label_removed", "label_lock_changed", "package_transferred", "collaborator_added", "collaborator_removed")}
 
 
 def apply(conn: Connection, event: Event, position: int) -> None:

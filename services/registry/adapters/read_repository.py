@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
-from .tables import file_labels, files, label_locks, packages, releases, staged
+from .tables import collaborators, file_labels, files, label_locks, packages, releases, staged
 
 _JSON = {"public_attrs", "package_types", "attrs", "metadata", "record", "labels", "dependencies"}
 
@@ -35,6 +35,13 @@ class ReadRepository:
     def packages(self, owner: str) -> list[dict]:
         return [_row(r) for r in self.conn.execute(
             select(packages).where(packages.c.owner == owner).order_by(packages.c.name))]
+
+    def find_packages(self, query: str = "") -> list[dict]:
+        """Packages of every owner whose name contains ``query`` (case-insensitive), by owner and name."""
+        q = select(packages)
+        if query:
+            q = q.where(func.lower(packages.c.name).contains(query.lower(), autoescape=True))
+        return [_row(r) for r in self.conn.execute(q.order_by(packages.c.owner, packages.c.name))]
 
     # -------------------------------------------------------------------------------------------- releases
     def release(self, owner: str, package: str, version: str) -> dict | None:
@@ -84,6 +91,20 @@ class ReadRepository:
         return {r.label for r in self.conn.execute(
             select(label_locks.c.label).where(label_locks.c.owner == owner, label_locks.c.locked.is_(True)))}
 
+    # -------------------------------------------------------------------------------------------- collaborators
+    def collaborators(self, owner: str, package: str) -> list[str]:
+        return [r.login for r in self.conn.execute(
+            select(collaborators.c.login).where(collaborators.c.owner == owner, collaborators.c.package == package)
+            .order_by(collaborators.c.login))]
+
+    def collaborations(self, login: str, owner: str | None = None) -> list[tuple[str, str]]:
+        """(owner, package) pairs where ``login`` is a collaborator, optionally of one owner."""
+        q = select(collaborators.c.owner, collaborators.c.package).where(collaborators.c.login == login)
+        if owner is not None:
+            q = q.where(collaborators.c.owner == owner)
+        return [(r.owner, r.package) for r in self.conn.execute(
+            q.order_by(collaborators.c.owner, collaborators.c.package))]
+
     # -------------------------------------------------------------------------------------------- staging
     def add_staged(self, row: dict) -> None:
         values = dict(row)
@@ -97,3 +118,8 @@ class ReadRepository:
 
     def delete_staged(self, dist_id: str) -> None:
         self.conn.execute(delete(staged).where(staged.c.dist_id == dist_id))
+
+    def move_staged(self, owner: str, package: str, to_owner: str) -> None:
+        """Staged uploads follow their package when it is transferred."""
+        self.conn.execute(update(staged).where(staged.c.owner == owner, staged.c.package == package)
+                          .values(owner=to_owner))

@@ -4,7 +4,7 @@
 - ``streams``: one row per stream holding its last sequence; locked (``FOR UPDATE``) by every command on
   PostgreSQL so that commands on one owner serialise and sequences stay 1..n without gaps.
 - read tables (projections, rebuilt from the log): ``packages``, ``releases``, ``files``, ``file_labels``,
-  ``label_locks``.
+  ``label_locks``, ``collaborators``.
 - ``staged``: uploads between ``stage`` and ``commit``; not events, not a projection.
 
 JSON values are stored as text (portable between SQLite and PostgreSQL). ``*_pos`` columns hold the log position
@@ -107,6 +107,15 @@ label_locks = Table(
     Column("locked", Boolean, nullable=False),
 )
 
+collaborators = Table(
+    "collaborators", metadata,
+    Column("owner", String(64), primary_key=True),
+    Column("package", String(128), primary_key=True),
+    Column("login", String(64), primary_key=True),
+    Column("created_pos", BigInteger, nullable=False),
+    Index("ix_collaborators_login", "login"),
+)
+
 staged = Table(
     "staged", metadata,
     Column("dist_id", String(64), primary_key=True),
@@ -125,4 +134,4 @@ staged = Table(
 )
 
 # truncated and re-applied by rebuild_projections, children first
-READ_TABLES = (file_labels, files, releases, packages, label_locks)
+READ_TABLES = (file_labels, files, releases, collaborators, packages, label_locks)

@@ -69,8 +69,8 @@ class RegistryRpc:
         return self.registry.get_package(owner, package, private_ok)
 
     @domain_rpc
-    def list_packages(self, owner, private_ok=False):
-        return self.registry.list_packages(owner, private_ok)
+    def list_packages(self, owner, private_ok=False, viewer=None, extra_packages=()):
+        return self.registry.list_packages(owner, private_ok, viewer, extra_packages)
 
     @domain_rpc
     def create_package(self, owner, package, public=True, public_attrs=None, actor="system", correlation_id=None):
@@ -151,6 +151,41 @@ class RegistryRpc:
     @domain_rpc
     def lock_label(self, owner, label, locked=True, actor="system", correlation_id=None):
         return self.registry.lock_label(owner, label, locked, actor, correlation_id)
+
+    @domain_rpc
+    def copy_files(self, owner, package, version, basename=None, to_owner=None, from_label="main",
+                   to_label="main", mode="add", actor="system", correlation_id=None):
+        return self.registry.copy_files(owner, package, version, basename, to_owner, from_label, to_label, mode,
+                                        actor, correlation_id)
+
+    @domain_rpc
+    def transfer_package(self, owner, package, to_owner, actor="system", correlation_id=None):
+        return self.registry.transfer_package(owner, package, to_owner, actor, correlation_id)
+
+    @domain_rpc
+    def add_collaborator(self, owner, package, login, actor="system", correlation_id=None):
+        return self.registry.add_collaborator(owner, package, login, actor, correlation_id)
+
+    @domain_rpc
+    def remove_collaborator(self, owner, package, login, actor="system", correlation_id=None):
+        return self.registry.remove_collaborator(owner, package, login, actor, correlation_id)
+
+    @domain_rpc
+    def list_collaborators(self, owner, package):
+        return self.registry.list_collaborators(owner, package)
+
+    @domain_rpc
+    def is_collaborator(self, owner, package, login):
+        return self.registry.is_collaborator(owner, package, login)
+
+    @domain_rpc
+    def collaborator_packages(self, owner, login):
+        return self.registry.collaborator_packages(owner, login)
+
+    @domain_rpc
+    def search(self, query="", package_type=None, platform=None, viewer=None, private_owners=(),
+               private_packages=()):
+        return self.registry.search(query, package_type, platform, viewer, private_owners, private_packages)
 
     @domain_rpc
     def read_stream(self, stream_id, after_sequence=0, limit=1000):

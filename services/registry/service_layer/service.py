@@ -15,9 +15,12 @@ from services.kernel import names
 from services.kernel.errors import Conflict, NotFound, Unavailable
 from services.kernel.ports import EventPublisher
 
-from ..domain import commands, views
+from ..domain import commands, locks, views
 from ..domain.errors import StaleStream
+from .collaborators import CollaboratorMethods
+from .copying import CopyMethods
 from .labels import LabelMethods
+from .search import SearchMethods
 
 log = logging.getLogger("wharf.registry")
 MAX_ATTEMPTS = 20
@@ -29,8 +32,9 @@ def _visible(pkg: dict | None, owner: str, package: str, private_ok: bool) -> di
     return pkg
 
 
-class RegistryService(LabelMethods):
-    """The registry facade; label methods come from ``LabelMethods`` (service_layer/labels.py)."""
+class RegistryService(LabelMethods, CollaboratorMethods, CopyMethods, SearchMethods):
+    """The registry facade. Label, collaborator, copy/transfer and search methods come from the mixins in
+    service_layer/ (labels.py, collaborators.py, copying.py, search.py)."""
 
     def __init__(self, uow_factory: Callable, publisher: EventPublisher | None = None,
                  on_commit: Callable[[], None] | None = None):
@@ -39,14 +43,20 @@ class RegistryService(LabelMethods):
         self._on_commit = on_commit
 
     # ------------------------------------------------------------------------------------------ plumbing
-    def _command(self, stream_id: str, decide: Callable, result: Callable | None = None):
-        """Run ``decide(uow) -> [Event]`` and ``result(uow)`` in one transaction, retrying lost races."""
+    def _command(self, stream_id: str | tuple, decide: Callable, result: Callable | None = None):
+        """Run ``decide(uow) -> [Event]`` and ``result(uow)`` in one transaction, retrying lost races.
+        ``stream_id`` may be several streams (copy and transfer across owners): they are locked in sorted order,
+        so two commands on the same pair of owners cannot deadlock. Events that would change a locked label
+        are refused (``domain.locks``) before anything is appended."""
+        streams = sorted({stream_id} if isinstance(stream_id, str) else set(stream_id))
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 with self._uow() as uow:
-                    uow.lock_stream(stream_id)
+                    for sid in streams:
+                        uow.lock_stream(sid)
                     new_events = decide(uow)
                     if new_events:
+                        self._check_locks(uow, new_events)
                         uow.append(new_events)
                     out = result(uow) if result is not None else None
                     uow.commit()
@@ -61,6 +71,13 @@ class RegistryService(LabelMethods):
             except Exception:  # noqa: BLE001 - waking the relay must never fail a committed command
                 log.exception("on_commit callback failed")
         return out
+
+    @staticmethod
+    def _check_locks(uow, new_events) -> None:
+        def file_labels(owner, package, version, basename):
+            f = uow.repo.file(owner, package, version, basename)
+            return f["labels"] if f is not None else []
+        locks.check(new_events, uow.repo.locked_labels, file_labels, uow.repo.files)
 
     def _query(self, fn: Callable):
         with self._uow() as uow:
@@ -84,14 +101,20 @@ class RegistryService(LabelMethods):
         return self._query(lambda uow: self._detail(
             uow, _visible(uow.repo.package(owner, package), owner, package, private_ok)))
 
-    def list_packages(self, owner: str, private_ok: bool = False) -> list[dict]:
+    def list_packages(self, owner: str, private_ok: bool = False, viewer: str | None = None,
+                      extra_packages=()) -> list[dict]:
+        """Summaries of the owner's packages: public ones, plus every private one when ``private_ok``, else the
+        private ones ``viewer`` collaborates on and those named in ``extra_packages`` (package names)."""
         owner = names.owner(owner)
+        extra = {p for p in (extra_packages or ()) if isinstance(p, str)}
 
         def q(uow):
+            allowed = extra | ({p for o, p in uow.repo.collaborations(names.login(viewer), owner)}
+                               if viewer else set())
             rels, fls = uow.repo.releases(owner), uow.repo.files(owner)
             return [views.package_summary(p, [r for r in rels if r["package"] == p["name"]],
                                           [f for f in fls if f["package"] == p["name"]])
-                    for p in uow.repo.packages(owner) if p["public"] or private_ok]
+                    for p in uow.repo.packages(owner) if p["public"] or private_ok or p["name"] in allowed]
         return self._query(q)
 
     def create_package(self, owner: str, package: str, public: bool = True, public_attrs: dict | None = None,
@@ -174,6 +197,7 @@ class RegistryService(LabelMethods):
             row = commands.stage(uow.repo.package(owner, package), uow.repo.release(owner, package, version),
                                  uow.repo.file(owner, package, version, basename), basename, distribution_type,
                                  sha256, labels, attrs, dependencies, description, actor)
+            locks.check_new_labels(owner, row["labels"] or ["main"], uow.repo.locked_labels(owner))
             uow.repo.add_staged(row)
             return {"dist_id": row["dist_id"]}
         with self._uow() as uow:
