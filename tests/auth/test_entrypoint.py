@@ -105,3 +105,32 @@ def test_auth_over_rabbitmq(auth_rpc_service, pg_url):
         engine.dispose()
     assert digest == signing.token_digest(SECRET, token)
     assert hashed.startswith("$argon2id$")
+
+
+def test_groups_over_rabbitmq(auth_rpc_service):
+    from nameko.exceptions import RemoteError
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    with ClusterRpcProxy(auth_rpc_service, timeout=30) as rpc:
+        rpc.auth.create_user("alice", "pw-alice")
+        rpc.auth.create_user("bob", "pw-bob")
+        rpc.auth.create_org("team", "alice")
+        assert rpc.auth.create_group("team", "Devs", "write", "alice") == {
+            "name": "devs", "org": "team", "perms": "write", "members_count": 0, "packages": [],
+            "full_name": "team/devs"}
+        assert rpc.auth.add_group_member("team", "devs", "bob", "alice") is None
+        rpc.auth.add_group_package("team", "devs", "numpy", "alice")
+        assert rpc.auth.is_group_member("team", "devs", "bob") is True
+        assert rpc.auth.access("bob", "team") is None
+        assert rpc.auth.access("bob", "team", "numpy") == "write"
+        assert rpc.auth.access("bob", "team", package="numpy") == "write"
+        assert rpc.auth.grants("bob", "team") == {"all": None, "packages": {"numpy": "write"}}
+        assert rpc.auth.visible_scope("bob") == {"owners": ["bob"], "packages": [["team", "numpy"]]}
+        assert rpc.auth.org_members("team") == ["alice", "bob"]
+
+        with pytest.raises(RemoteError) as info:
+            rpc.auth.create_group("team", "mine", "read", "bob")
+        assert info.value.exc_type == "Forbidden"
+        with pytest.raises(RemoteError) as info:
+            rpc.auth.get_group("team", "missing", "alice")
+        assert info.value.exc_type == "NotFound"

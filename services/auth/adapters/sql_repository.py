@@ -14,26 +14,17 @@ from sqlalchemy.engine import Connection, Engine
 
 from services.kernel.errors import Conflict, Unavailable
 
-from ..domain.model import ORG, Account, Token
+from ..domain.model import Account, Token
+from .rows import ACCOUNT_COLUMNS, TOKEN_COLUMNS
+from .rows import account as _account
+from .rows import token as _token
+from .sql_groups import SqlGroupQueries
 from .tables import accounts, org_memberships, tokens
 
-_ACCOUNT_COLUMNS = ("login", "user_type", "name", "email", "description", "location", "company", "url",
-                    "password_hash", "created_at")
-_TOKEN_COLUMNS = ("id", "digest", "login", "org", "note", "scopes", "created_at", "expires_at", "revoked_at",
-                  "application", "hostname", "remote_addr")
 
+class SqlAuthRepository(SqlGroupQueries):
+    """Accounts, memberships and tokens here; groups in ``SqlGroupQueries``."""
 
-def _account(row) -> Account:
-    return Account(**{c: row._mapping[c] for c in _ACCOUNT_COLUMNS})
-
-
-def _token(row) -> Token:
-    values = {c: row._mapping[c] for c in _TOKEN_COLUMNS}
-    values["scopes"] = list(values["scopes"] or [])
-    return Token(**values)
-
-
-class SqlAuthRepository:
     def __init__(self, conn: Connection):
         self.conn = conn
 
@@ -48,7 +39,7 @@ class SqlAuthRepository:
     def add_account(self, account: Account) -> None:
         try:
             with self.conn.begin_nested():
-                self.conn.execute(insert(accounts).values(**{c: getattr(account, c) for c in _ACCOUNT_COLUMNS}))
+                self.conn.execute(insert(accounts).values(**{c: getattr(account, c) for c in ACCOUNT_COLUMNS}))
         except exc.IntegrityError:
             raise Conflict(f"the name {account.login!r} is already taken")
 
@@ -68,16 +59,9 @@ class SqlAuthRepository:
             org_memberships.c.org == org, org_memberships.c.login == login))
         return [r.kind for r in rows]
 
-    def orgs_of(self, login: str) -> list[Account]:
-        rows = self.conn.execute(
-            select(accounts).join(org_memberships, org_memberships.c.org == accounts.c.login)
-            .where(org_memberships.c.login == login, accounts.c.user_type == ORG)
-            .order_by(accounts.c.login))
-        return [_account(r) for r in rows]
-
     # --------------------------------------------------------------------------------------------- tokens
     def add_token(self, token: Token) -> None:
-        values = {c: getattr(token, c) for c in _TOKEN_COLUMNS}
+        values = {c: getattr(token, c) for c in TOKEN_COLUMNS}
         values["holder"] = token.holder
         try:
             with self.conn.begin_nested():

@@ -1,8 +1,10 @@
 """The auth database schema (SQLAlchemy Core; SQLite and PostgreSQL).
 
 - ``accounts``: users and organizations in one namespace (``login`` is the lower-cased owner name).
-- ``org_memberships``: (org, login, kind); today every kind is ``owner``. Groups and collaborators will add
-  their own tables (groups, group_members, group grants) without touching these.
+- ``org_memberships``: (org, login, kind); today every kind is ``owner``.
+- ``org_groups``: (org, group_name) with ``perms`` (read|write|admin); ``org_group_members`` (who is in it) and
+  ``org_group_packages`` (the packages it covers; none = the whole organization). Both cascade with the group
+  and the accounts they name.
 - ``tokens``: keyed sha256 digest only; ``holder`` (org, else user) scopes the uniqueness of a live ``note``,
   enforced by a partial unique index over unrevoked tokens.
 """
@@ -10,8 +12,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import (JSON, CheckConstraint, Column, DateTime, ForeignKey, Index, MetaData, String, Table,
-                        Text, text)
+from sqlalchemy import (JSON, CheckConstraint, Column, DateTime, ForeignKey, ForeignKeyConstraint, Index,
+                        MetaData, String, Table, Text, text)
 from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
 
@@ -61,6 +63,39 @@ org_memberships = Table(
     Column("kind", String(16), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Index("ix_org_memberships_login", "login"),
+)
+
+_GROUP = String(64)
+_PACKAGE = String(128)
+
+org_groups = Table(
+    "org_groups", metadata,
+    Column("org", _LOGIN, ForeignKey("accounts.login", ondelete="CASCADE"), primary_key=True),
+    Column("group_name", _GROUP, primary_key=True),
+    Column("perms", String(8), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint("perms IN ('read', 'write', 'admin')", name="ck_org_groups_perms"),
+)
+
+_IN_GROUP = dict(refcolumns=["org_groups.org", "org_groups.group_name"], ondelete="CASCADE")
+
+org_group_members = Table(
+    "org_group_members", metadata,
+    Column("org", _LOGIN, primary_key=True),
+    Column("group_name", _GROUP, primary_key=True),
+    Column("login", _LOGIN, ForeignKey("accounts.login", ondelete="CASCADE"), primary_key=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    ForeignKeyConstraint(["org", "group_name"], **_IN_GROUP),
+    Index("ix_org_group_members_login", "login"),
+)
+
+org_group_packages = Table(
+    "org_group_packages", metadata,
+    Column("org", _LOGIN, primary_key=True),
+    Column("group_name", _GROUP, primary_key=True),
+    Column("package", _PACKAGE, primary_key=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    ForeignKeyConstraint(["org", "group_name"], **_IN_GROUP),
 )
 
 _LIVE = text("revoked_at IS NULL")

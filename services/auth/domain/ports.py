@@ -5,14 +5,17 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
 
+from .groups import Group
 from .model import Account, Token
 
 
 class AuthRepository(Protocol):
-    """Accounts, memberships and tokens, read and written inside one transaction.
+    """Accounts, memberships, groups and tokens, read and written inside one transaction.
 
     - ``add_account`` / ``add_token`` raise ``Conflict`` when the login is taken, or when the holder already has
-      an unrevoked token with that note (a concurrent writer won the race).
+      an unrevoked token with that note (a concurrent writer won the race); ``add_group`` when the group exists.
+    - Adding a group member or package that is already there does nothing; removing one that is not there
+      does nothing. Groups come back with their packages (sorted) and ``members_count``.
     - ``tokens_named`` and ``tokens_of`` return unrevoked tokens only (expired ones included), oldest first.
     - Backend failures raise ``Unavailable``; nothing vendor-specific escapes.
     """
@@ -32,7 +35,37 @@ class AuthRepository(Protocol):
     def memberships(self, org: str, login: str) -> list[str]:
         """Membership kinds of ``login`` in ``org`` (empty when none)."""
 
-    def orgs_of(self, login: str) -> list[Account]: ...
+    def orgs_of(self, login: str) -> list[Account]:
+        """Organizations ``login`` owns or belongs to through a group, sorted by name."""
+
+    def memberships_of(self, login: str) -> dict[str, list[str]]:
+        """``{org: [membership kinds]}`` of ``login``."""
+
+    def org_members(self, org: str) -> list[str]:
+        """Logins of the owners and group members of ``org``, each once, sorted."""
+
+    def add_group(self, group: Group) -> None: ...
+
+    def get_group(self, org: str, name: str) -> Group | None: ...
+
+    def groups_of(self, org: str) -> list[Group]:
+        """The groups of ``org``, sorted by name."""
+
+    def add_group_member(self, org: str, name: str, login: str, at: datetime) -> None: ...
+
+    def remove_group_member(self, org: str, name: str, login: str) -> None: ...
+
+    def is_group_member(self, org: str, name: str, login: str) -> bool: ...
+
+    def group_members(self, org: str, name: str) -> list[Account]:
+        """Members' accounts, sorted by login."""
+
+    def add_group_package(self, org: str, name: str, package: str, at: datetime) -> None: ...
+
+    def remove_group_package(self, org: str, name: str, package: str) -> None: ...
+
+    def groups_of_member(self, login: str, org: str | None = None) -> list[Group]:
+        """The groups ``login`` belongs to (in ``org`` only, when given) with their packages; no member counts."""
 
     def add_token(self, token: Token) -> None: ...
 

@@ -1,12 +1,16 @@
-"""Roles on a namespace and how they are derived.
+"""Roles on a namespace and on its packages, and how they are derived.
 
-A reader's role on an owner namespace is the strongest of every grant that applies:
+Roles are ordered ``read < write < admin``; a reader's effective role is the strongest of every grant that
+applies (``None``: no grant, the public view only):
 
 - a user is ``admin`` of their own namespace;
-- a membership of an organization maps to a role (``owner`` -> ``admin``).
+- a membership of an organization maps to a role (``owner`` -> ``admin``);
+- a group of the organization grants its ``perms`` to its members: on the whole organization when it lists no
+  packages, else on the packages it lists only.
 
-Groups (read/write/admin on an organization or on some of its packages) and collaborators come later; they
-only add grant sources feeding ``strongest`` and membership kinds to ``MEMBERSHIP_ROLES``.
+The namespace-wide role (``all``) comes from the first two and from groups without packages; a package's role
+is ``max(all, perms of the member's groups listing that package)``. Collaborators are the registry's business
+and feed nothing here.
 """
 from __future__ import annotations
 
@@ -34,3 +38,31 @@ def role_of(login: str | None, owner: str, memberships: Iterable[str]) -> str | 
     grants = [ADMIN] if login == owner else []
     grants += [MEMBERSHIP_ROLES.get(kind) for kind in memberships]
     return strongest(grants)
+
+
+def grants(login: str | None, owner: str, memberships: Iterable[str],
+           groups: Iterable[tuple[str, Iterable[str]]]) -> dict:
+    """Everything ``login`` holds on ``owner``: ``{"all": role|None, "packages": {package: role}}``.
+
+    ``groups`` are ``(perms, packages)`` of the groups of ``owner`` that ``login`` belongs to. ``packages`` maps
+    every package some of those groups list to its effective role (never weaker than ``all``), so that the role
+    on any package ``p`` is ``packages.get(p, all)``.
+    """
+    if login is None:
+        return {"all": None, "packages": {}}
+    groups = [(perms, list(pkgs)) for perms, pkgs in groups]
+    everything = strongest([role_of(login, owner, memberships)] + [perms for perms, pkgs in groups if not pkgs])
+    packages: dict[str, str] = {}
+    for perms, pkgs in groups:
+        for package in pkgs:
+            role = strongest([packages.get(package), everything, perms])
+            if role is not None:
+                packages[package] = role
+    return {"all": everything, "packages": packages}
+
+
+def role_on(held: dict, package: str | None = None) -> str | None:
+    """The role a ``grants`` result gives on the whole namespace (``package`` None) or on one package."""
+    if package is None:
+        return held["all"]
+    return held["packages"].get(package, held["all"])

@@ -51,8 +51,60 @@ class AuthRpc:
         return self.auth.user_orgs(login)
 
     @expected
-    def access(self, login, owner):
-        return self.auth.access(login, owner)
+    def access(self, login, owner, package=None):
+        return self.auth.access(login, owner, package)
+
+    @expected
+    def grants(self, login, owner):
+        return self.auth.grants(login, owner)
+
+    @expected
+    def visible_scope(self, login):
+        return self.auth.visible_scope(login)
+
+    @expected
+    def org_members(self, org):
+        return self.auth.org_members(org)
+
+    @expected
+    def create_group(self, org, group, perms, actor):
+        return self.auth.create_group(org, group, perms, actor)
+
+    @expected
+    def list_groups(self, org, actor):
+        return self.auth.list_groups(org, actor)
+
+    @expected
+    def get_group(self, org, group, actor):
+        return self.auth.get_group(org, group, actor)
+
+    @expected
+    def group_members(self, org, group, actor):
+        return self.auth.group_members(org, group, actor)
+
+    @expected
+    def add_group_member(self, org, group, login, actor):
+        return self.auth.add_group_member(org, group, login, actor)
+
+    @expected
+    def remove_group_member(self, org, group, login, actor):
+        return self.auth.remove_group_member(org, group, login, actor)
+
+    @expected
+    def is_group_member(self, org, group, login):
+        return self.auth.is_group_member(org, group, login)
+
+    @expected
+    def group_packages(self, org, group, actor):
+        return self.auth.group_packages(org, group, actor)
+
+    @expected
+    def add_group_package(self, org, group, package, actor):
+        return self.auth.add_group_package(org, group, package, actor)
+
+    @expected
+    def remove_group_package(self, org, group, package, actor):
+        return self.auth.remove_group_package(org, group, package, actor)
 
     @expected
     def create_token(self, login, password, note, scopes=None, max_age=None, org=None, fail_if_exists=False,

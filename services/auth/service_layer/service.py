@@ -2,7 +2,8 @@
 
 Every method takes and returns JSON-serialisable values and raises only ``services.kernel.errors`` classes.
 Password checks always spend one argon2 verification, also for unknown logins and organizations, so response
-times do not tell which logins exist.
+times do not tell which logins exist. Groups live in ``groups.Groups`` and the role queries in
+``access.Access``; the methods here delegate to them in one line.
 """
 from __future__ import annotations
 
@@ -12,11 +13,14 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from services.kernel import names, signing
-from services.kernel.errors import BadRequest, Conflict, Forbidden, InvalidName, NotFound, Unauthorized
+from services.kernel.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 
 from ..domain import roles, rules, tokens
 from ..domain.model import ORG, USER, Account, Token
 from ..domain.ports import AuthRepository, PasswordHasher, UnitOfWork
+from . import lookups
+from .access import Access
+from .groups import Groups
 
 Clock = Callable[[], datetime]
 BAD_LOGIN = "invalid username or password"
@@ -26,12 +30,7 @@ def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _known(name) -> str | None:
-    """A name as it would be stored, or None when it cannot name any account (read paths answer NotFound)."""
-    try:
-        return names.owner(name)
-    except InvalidName:
-        return None
+_known = lookups.known
 
 
 class AuthService:
@@ -44,6 +43,8 @@ class AuthService:
         self._clock = clock or _utcnow
         # verified against when the login is unknown, so that costs as much as a wrong password
         self._dummy_hash = hasher.hash(secrets.token_urlsafe(16))
+        self._groups = Groups(uow, self._now)
+        self._access = Access(uow)
 
     def _now(self) -> datetime:
         return self._clock().astimezone(timezone.utc).replace(microsecond=0)
@@ -86,14 +87,49 @@ class AuthService:
             account = self._account(repo, login)
             return [o.to_dict() for o in repo.orgs_of(account.login)]
 
-    def access(self, login, owner) -> str | None:
-        with self._uow() as repo:
-            account = self._account(repo, owner)
-            reader = _known(login) if login is not None else None
-            if reader is None:
-                return None
-            kinds = repo.memberships(account.login, reader) if account.is_org else []
-            return roles.role_of(reader, account.login, kinds)
+    def access(self, login, owner, package=None) -> str | None:
+        """Role on the whole namespace (``package`` None) or on one package: see ``domain.roles``."""
+        return self._access.access(login, owner, package)
+
+    def grants(self, login, owner) -> dict:
+        return self._access.grants(login, owner)
+
+    def visible_scope(self, login) -> dict:
+        return self._access.visible_scope(login)
+
+    def org_members(self, org) -> list[str]:
+        return self._access.org_members(org)
+
+    # --------------------------------------------------------------------------------------------- groups
+    def create_group(self, org, group, perms, actor) -> dict:
+        return self._groups.create_group(org, group, perms, actor)
+
+    def list_groups(self, org, actor) -> list[dict]:
+        return self._groups.list_groups(org, actor)
+
+    def get_group(self, org, group, actor) -> dict:
+        return self._groups.get_group(org, group, actor)
+
+    def group_members(self, org, group, actor) -> list[dict]:
+        return self._groups.group_members(org, group, actor)
+
+    def add_group_member(self, org, group, login, actor) -> None:
+        return self._groups.add_group_member(org, group, login, actor)
+
+    def remove_group_member(self, org, group, login, actor) -> None:
+        return self._groups.remove_group_member(org, group, login, actor)
+
+    def is_group_member(self, org, group, login) -> bool:
+        return self._groups.is_group_member(org, group, login)
+
+    def group_packages(self, org, group, actor) -> list[dict]:
+        return self._groups.group_packages(org, group, actor)
+
+    def add_group_package(self, org, group, package, actor) -> None:
+        return self._groups.add_group_package(org, group, package, actor)
+
+    def remove_group_package(self, org, group, package, actor) -> None:
+        return self._groups.remove_group_package(org, group, package, actor)
 
     # --------------------------------------------------------------------------------------------- tokens
     def create_token(self, login, password, note, scopes=None, max_age=None, org=None, fail_if_exists=False,
@@ -157,29 +193,15 @@ class AuthService:
             return [t.listing() for t in repo.tokens_of(user.login) if t.is_active(now)]
 
     # ------------------------------------------------------------------------------------------- helpers
-    def _account(self, repo: AuthRepository, login) -> Account:
-        name = _known(login)
-        account = repo.get_account(name) if name else None
-        if account is None:
-            raise NotFound(f"no user or organization named {login!r}"[:300])
-        return account
-
-    def _user(self, repo: AuthRepository, login) -> Account:
-        account = self._account(repo, login)
-        if account.is_org:
-            raise BadRequest(f"{account.login!r} is an organization, not a user")
-        return account
-
-    def _org(self, repo: AuthRepository, org) -> Account:
-        account = self._account(repo, org)
-        if not account.is_org:
-            raise BadRequest(f"{account.login!r} is a user, not an organization")
-        return account
+    _account = staticmethod(lookups.account)
+    _user = staticmethod(lookups.user)
+    _org = staticmethod(lookups.org)
 
     def _require_admin(self, repo: AuthRepository, login: str, org) -> str:
+        """Owners and members of org-wide admin groups are admins of the org (may make org tokens)."""
         account = self._org(repo, org)
-        if roles.role_of(login, account.login, repo.memberships(account.login, login)) != roles.ADMIN:
-            raise Forbidden(f"{login} is not an owner of {account.login}")
+        if lookups.held(repo, login, account)["all"] != roles.ADMIN:
+            raise Forbidden(f"{login} is not an admin of {account.login}")
         return account.login
 
     def _make_room(self, repo: AuthRepository, token: Token, fail_if_exists: bool, now: datetime) -> None:

@@ -1,0 +1,19 @@
+"""Database rows -> domain objects (shared by the repository modules)."""
+from __future__ import annotations
+
+from ..domain.model import Account, Token
+
+ACCOUNT_COLUMNS = ("login", "user_type", "name", "email", "description", "location", "company", "url",
+                   "password_hash", "created_at")
+TOKEN_COLUMNS = ("id", "digest", "login", "org", "note", "scopes", "created_at", "expires_at", "revoked_at",
+                 "application", "hostname", "remote_addr")
+
+
+def account(row) -> Account:
+    return Account(**{c: row._mapping[c] for c in ACCOUNT_COLUMNS})
+
+
+def token(row) -> Token:
+    values = {c: row._mapping[c] for c in TOKEN_COLUMNS}
+    values["scopes"] = list(values["scopes"] or [])
+    return Token(**values)
