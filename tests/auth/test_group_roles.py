@@ -3,7 +3,7 @@ with and without a package, grants(), visible_scope(), and the pure rules behind
 import pytest
 
 from services.auth.domain import groups, roles
-from services.kernel.errors import BadRequest, Forbidden, InvalidName, NotFound
+from services.kernel.errors import BadRequest, Conflict, Forbidden, InvalidName, NotFound
 
 PW = {"bob": "bob-password"}
 
@@ -67,12 +67,15 @@ def test_membership_is_what_grants(auth, team):
     assert auth.access("bob", "team", "numpy") is None
 
 
-def test_removing_the_last_package_widens_the_group(auth, team):
-    group(auth, "g", "write", members=["bob"], packages=["numpy"])
+def test_removing_the_last_package_is_refused_so_the_group_never_widens(auth, team):
+    group(auth, "g", "write", members=["bob"], packages=["numpy", "scipy"])
+    auth.remove_group_package("team", "g", "scipy", "alice")
+    assert auth.access("bob", "team", "scipy") is None
+    with pytest.raises(Conflict):
+        auth.remove_group_package("team", "g", "numpy", "alice")
+    assert auth.access("bob", "team", "numpy") == "write"
     assert auth.access("bob", "team", "pandas") is None
-    auth.remove_group_package("team", "g", "numpy", "alice")
-    assert auth.access("bob", "team") == "write"
-    assert auth.access("bob", "team", "pandas") == "write"
+    assert auth.access("bob", "team") is None
 
 
 def test_groups_of_one_org_grant_nothing_elsewhere(auth, team):

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Callable
 
 from services.kernel import names
-from services.kernel.errors import Forbidden, NotFound
+from services.kernel.errors import Conflict, Forbidden, NotFound
 
 from ..domain import groups as group_rules
 from ..domain import roles
@@ -85,10 +85,14 @@ class Groups:
             repo.add_group_package(found.org, found.name, package, self._now())
 
     def remove_group_package(self, org, group, package, actor) -> None:
-        """Removing the last package makes the group cover the whole organization again (see domain.groups)."""
+        """Removing a package the group lists. Removing the LAST one is refused (Conflict): a group without
+        packages covers the whole organization, so that removal would silently widen the group's access."""
         package = names.package(package)
         with self._uow() as repo:
             found = self._group(repo, self._admin_of(repo, org, actor), group)
+            if list(found.packages) == [package]:
+                raise Conflict(f"{package} is the last package of group {found.org}/{found.name}; a group with "
+                               "no packages covers the whole organization, so add another package first")
             repo.remove_group_package(found.org, found.name, package)
 
     # ------------------------------------------------------------------------------------------- helpers
