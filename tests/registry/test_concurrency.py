@@ -73,3 +73,27 @@ def test_concurrent_uploads_to_one_release(make_registry, engine):
     assert len(regs[0].get_release("alice", "demo", "1.0")["distributions"]) == THREADS
     with engine.connect() as conn:
         assert conn.execute(select(func.max(events.c.sequence))).scalar() == THREADS + 2
+
+
+def test_cross_owner_copies_in_both_directions_do_not_deadlock(make_registry, engine):
+    """Copies alice -> bob and bob -> alice at once lock both streams, always in the same order."""
+    regs = [make_registry() for _ in range(THREADS)]
+    for owner in ("alice", "bob"):
+        regs[0].create_package(owner, f"{owner}pkg", public=True, public_attrs={}, actor=owner)
+        for i in range(THREADS):
+            regs[0].create_release(owner, f"{owner}pkg", str(i), {}, actor=owner)
+            upload(regs[0], owner, f"{owner}pkg", str(i), f"noarch/{owner}pkg-{i}-0.tar.bz2", actor=owner)
+
+    def work(i):
+        src, dst = ("alice", "bob") if i % 2 == 0 else ("bob", "alice")
+        for version in (str(i), str((i + 2) % THREADS)):
+            regs[i].copy_files(src, f"{src}pkg", version, to_owner=dst, mode="update", actor=dst)
+        regs[i].add_collaborator(dst, f"{src}pkg", f"u{i}", actor=dst)
+    _, errors = run_threads(work)
+    assert errors == []
+    for owner in ("alice", "bob"):
+        seqs = [e["sequence"] for e in regs[0].read_stream(owner, 0, limit=10_000)]
+        assert seqs == list(range(1, len(seqs) + 1))
+        other = "bob" if owner == "alice" else "alice"
+        assert regs[0].get_package(owner, f"{other}pkg", False)["versions"]
+    assert len(regs[0].list_collaborators("bob", "alicepkg")) == THREADS // 2

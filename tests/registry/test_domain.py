@@ -3,9 +3,10 @@
 import pytest
 
 from services.kernel.errors import BadRequest, Conflict, InvalidName, NotFound
+from services.kernel.events import Event
 from services.kernel.settings import Settings
 from services.registry.bootstrap import bootstrap
-from services.registry.domain import commands, labels
+from services.registry.domain import collaborators, commands, copying, labels, locks, search
 from services.registry.domain.versions import latest
 from services.registry.domain.views import file_view, iso
 
@@ -77,3 +78,85 @@ def test_bootstrap_creates_tables_and_relays(db_url, tmp_path):
     assert again.get_package("alice", "demo", False)["name"] == "demo"
     with pytest.raises(RuntimeError):
         again.relay_pending()
+
+
+# ---------------------------------------------------------------------------------- anaconda.org surface
+
+F1 = {"owner": "alice", "package": "demo", "version": "1.0", "basename": "a.tar.gz", "labels": ["main", "dev"]}
+
+
+def _labels_of(files):
+    def lookup(owner, package, version, basename):
+        for f in files:
+            if (f["owner"], f["package"], f["version"], f["basename"]) == (owner, package, version, basename):
+                return f["labels"]
+        return []
+    return lookup
+
+
+def _files_of(files):
+    return lambda owner, package: [f for f in files if (f["owner"], f["package"]) == (owner, package)]
+
+
+def test_touched_labels_per_event_type():
+    state = [F1]
+
+    def touched(*events):
+        return locks.touched_labels(events, _labels_of(state), _files_of(state))
+    ref = {"owner": "alice", "package": "demo", "version": "1.0", "basename": "a.tar.gz"}
+    assert touched(Event.new("file_removed", "alice", ref)) == {("alice", "main"), ("alice", "dev")}
+    assert touched(Event.new("files_labeled", "alice", {"owner": "alice", "label": "x", "files": [ref]})) == {
+        ("alice", "x")}
+    assert touched(Event.new("files_labeled", "alice", {"owner": "alice", "label": "x", "files": []})) == set()
+    assert touched(Event.new("label_copied", "alice", {"owner": "alice", "from_label": "main", "to_label": "b",
+                                                      "files": [ref]})) == {("alice", "b")}
+    assert touched(Event.new("package_transferred", "alice", {"owner": "alice", "package": "demo",
+                                                             "to_owner": "acme"})) == {
+        ("alice", "main"), ("alice", "dev"), ("acme", "main"), ("acme", "dev")}
+    assert touched(Event.new("label_lock_changed", "alice", {"owner": "alice", "label": "main",
+                                                            "locked": False})) == set()
+    assert touched(Event.new("collaborator_added", "alice", {"owner": "alice", "package": "demo",
+                                                            "login": "c"})) == set()
+    with pytest.raises(Conflict, match="label dev is locked"):
+        locks.check([Event.new("file_removed", "alice", ref)], lambda owner: {"dev"}, _labels_of(state),
+                    _files_of(state))
+    locks.check([Event.new("file_removed", "alice", ref)], lambda owner: {"beta"}, _labels_of(state),
+                _files_of(state))
+
+
+def test_package_type_aliases_and_matching():
+    assert [search.package_type(t) for t in ("PyPI", "standard_python", "cran", "standard_r", " Conda ",
+                                             "weird")] == ["pypi", "pypi", "r", "r", "conda", "weird"]
+    summary = {"package_types": ["standard_python", None], "conda_platforms": ["noarch"]}
+    assert search.matches(summary, "pypi", None) and search.matches(summary, None, "NOARCH")
+    assert not search.matches(summary, "conda", None) and not search.matches(summary, None, "linux-64")
+    pkg = {"owner": "a", "name": "p", "public": False}
+    assert not search.visible(pkg, set(), set(), set())
+    assert search.visible(pkg, {"a"}, set(), set()) and search.visible(pkg, set(), {("a", "p")}, set())
+    assert search.visible(pkg, set(), set(), {("a", "p")})
+
+
+def test_copy_and_transfer_decisions():
+    with pytest.raises(BadRequest):
+        copying.check_mode("merge")
+    with pytest.raises(NotFound, match="label beta not found"):
+        copying.sources(PKG, REL, [F1], "alice", "demo", "1.0", None, "beta")
+    assert copying.copy_within("alice", "main", [F1], "update", "a", None) == []
+    with pytest.raises(Conflict, match="--replace or --update"):
+        copying.copy_within("alice", "main", [F1], "add", "a", None)
+    src = dict(F1, filename="a.tar.gz", distribution_type="pypi", subdir=None, blob_key="k", sha256="0" * 64,
+               md5="1" * 32, size=3, record=None, attrs={}, metadata={}, description=None)
+    spkg = dict(PKG, summary="s", package_types=[], public_attrs={})
+    evs = copying.copy_across(spkg, {"version": "1.0", "attrs": {}}, [src], "bob", None, None, {}, "main", "add",
+                              "bob", None)
+    assert [e.type for e in evs] == ["package_created", "release_created", "file_uploaded"]
+    assert {e.stream_id for e in evs} == {"bob"} and evs[2].data["public"] is False
+    with pytest.raises(BadRequest):
+        copying.transfer(PKG, None, "alice", "demo", "alice", "a", None)
+    with pytest.raises(Conflict):
+        copying.transfer(PKG, PKG, "alice", "demo", "acme", "a", None)
+    [ev] = copying.transfer(PKG, None, "alice", "demo", "acme", "a", None)
+    assert ev.stream_id == "alice" and ev.data == {"owner": "alice", "package": "demo", "to_owner": "acme"}
+    assert collaborators.add(PKG, ["c"], "c", "a", None) == []
+    with pytest.raises(NotFound):
+        collaborators.remove(PKG, [], "c", "a", None)

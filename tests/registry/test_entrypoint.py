@@ -15,7 +15,9 @@ from kombu import Connection, Exchange, Queue
 from nameko.exceptions import RemoteError
 from nameko.standalone.rpc import ClusterRpcProxy
 
-from services.kernel.errors import Conflict, NotFound, from_remote
+from services.kernel.errors import BadRequest, Conflict, NotFound, from_remote
+
+from .conftest import blob_meta
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMEKO = str(Path(sys.executable).with_name("nameko"))
@@ -82,3 +84,44 @@ def test_rpc_and_relay_over_rabbitmq(registry_process, amqp_vhost_uri, tmp_path)
     assert [rk for rk, _ in got] == ["package_created", "release_created"]
     assert got[0][1]["data"]["package"] == "demo" and got[0][1]["correlation_id"] == "req-42"
     assert [body["event_id"] for _, body in got] == [e["event_id"] for e in log]
+
+
+def remote_error(call):
+    with pytest.raises(RemoteError) as err:
+        call()
+    return from_remote(err.value.exc_type, err.value.value)
+
+
+def test_anaconda_org_rpcs(registry_process, amqp_vhost_uri, tmp_path):
+    """Collaborators, copy, transfer, search and locks over RPC, called the way the gateway calls them."""
+    with ClusterRpcProxy({"AMQP_URI": amqp_vhost_uri}, timeout=10) as rpc:
+        wait_until_answering(rpc, registry_process, tmp_path / "nameko.log")
+        reg = rpc.registry
+        reg.create_package("alice", "demo", public=False, public_attrs={}, actor="alice")
+        reg.create_release("alice", "demo", "1.0", {}, actor="alice")
+        st = reg.stage("alice", "demo", "1.0", "demo-1.0.tar.gz", "pypi", None, [], {}, None, None, "alice")
+        reg.commit(st["dist_id"], blob_meta(b"sdist", "demo-1.0.tar.gz"), "alice")
+        assert reg.add_collaborator("alice", "demo", "carol", actor="alice") is None
+        assert reg.list_collaborators("alice", "demo") == [{"login": "carol"}]
+        assert reg.is_collaborator("alice", "demo", "carol") is True
+        assert reg.collaborator_packages("alice", "carol") == ["demo"]
+        assert [p["name"] for p in reg.list_packages("alice", False, viewer="carol", extra_packages=[])] == ["demo"]
+        found = reg.search("DEM", package_type="PyPI", platform=None, viewer=None, private_owners=[],
+                           private_packages=[["alice", "demo"]])
+        assert [p["full_name"] for p in found] == ["alice/demo"]
+        copied = reg.copy_files("alice", "demo", "1.0", None, to_owner="bob", from_label="main", to_label="main",
+                                mode="add", actor="bob")
+        assert [f["basename"] for f in copied] == ["demo-1.0.tar.gz"] and copied[0]["owner"] == "bob"
+        assert isinstance(remote_error(lambda: reg.copy_files("alice", "demo", "1.0", None, to_owner="bob",
+                                                              mode="add", actor="bob")), Conflict)
+        reg.lock_label("alice", "main", True, actor="alice")
+        err = remote_error(lambda: reg.transfer_package("alice", "demo", "acme", actor="alice"))
+        assert isinstance(err, Conflict) and "label main is locked" in str(err)
+        reg.lock_label("alice", "main", False, actor="alice")
+        assert isinstance(remote_error(lambda: reg.transfer_package("alice", "demo", "alice", actor="a")),
+                          BadRequest)
+        moved = reg.transfer_package("alice", "demo", "acme", actor="alice")
+        assert moved["full_name"] == "acme/demo" and reg.list_collaborators("acme", "demo") == [{"login": "carol"}]
+        assert isinstance(remote_error(lambda: reg.get_package("alice", "demo", True)), NotFound)
+        reg.remove_collaborator("acme", "demo", "carol", actor="acme")
+        assert reg.collaborator_packages("acme", "carol") == []

@@ -78,3 +78,37 @@ def test_rebuild_does_not_touch_the_log(registry, engine):
 def test_rebuild_of_empty_log(registry, engine):
     assert registry.rebuild_projections() == 0
     assert all(rows == [] for rows in dump(engine).values())
+
+
+def anaconda_org_history(reg):
+    """Collaborators, copies (all modes), transfers, locks: everything the anaconda.org surface adds."""
+    rich_history(reg)
+    reg.add_collaborator("alice", "demo", "carol", actor="alice")
+    reg.add_collaborator("alice", "secret", "carol", actor="alice")
+    reg.add_collaborator("alice", "secret", "dave", actor="alice")
+    reg.remove_collaborator("alice", "secret", "dave", actor="alice")
+    reg.copy_files("alice", "demo", "1.0", to_label="stable", actor="alice")
+    reg.copy_files("alice", "demo", "1.0", to_owner="bob", from_label="dev", to_label="main", actor="bob")
+    reg.copy_files("alice", "demo", "1.0", to_owner="bob", mode="update", to_label="beta", actor="bob")
+    reg.copy_files("alice", "demo", "1.0", "linux-64/demo-1.0-0.conda", to_owner="bob", mode="replace",
+                   actor="bob")
+    reg.transfer_package("alice", "secret", "acme", actor="alice")
+    reg.add_collaborator("acme", "secret", "erin", actor="acme")
+    reg.transfer_package("bob", "tool", "acme", actor="bob")
+    reg.lock_label("bob", "main", True, actor="bob")
+    reg.create_package("alice", "secret", public=True, public_attrs={}, actor="alice")
+    reg.lock_label("bob", "main", False, actor="bob")
+    reg.remove_package("acme", "tool", actor="acme")
+
+
+def test_rebuild_after_collaborators_copies_transfers_and_locks(registry, engine):
+    anaconda_org_history(registry)
+    before = dump(engine)
+    assert before["collaborators"] and {r[0] for r in before["packages"]} == {"alice", "bob", "acme"}
+    views = (registry.list_packages("acme", True), registry.list_collaborators("acme", "secret"),
+             registry.search(""), registry.list_labels("bob", True), registry.get_package("bob", "demo", True))
+    registry.rebuild_projections()
+    assert dump(engine) == before
+    assert (registry.list_packages("acme", True), registry.list_collaborators("acme", "secret"),
+            registry.search(""), registry.list_labels("bob", True),
+            registry.get_package("bob", "demo", True)) == views
