@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import json
 
+import msgpack
 import zstandard
 
 from services.kernel.errors import Unavailable
@@ -63,6 +64,23 @@ class RegistryLog:
             "blob_key": f"blobs/sha256/{record['sha256'][:2]}/{record['sha256'][2:4]}/{record['sha256']}",
             "sha256": record["sha256"], "md5": record["md5"], "size": record["size"], "public": public,
             "record": record, "attrs": {}, "metadata": {}, "description": None})
+
+    def pypi(self, owner: str, package: str, version: str, filename: str | None = None, labels=("main",),
+             public: bool = True, name: str | None = None, requires_python: str | None = ">=3.9") -> dict:
+        """A wheel (or, with an sdist ``filename``, an sdist) as storage reports it: core metadata for wheels."""
+        filename = filename or f"{package.replace('-', '_')}-{version}-py3-none-any.whl"
+        sha = hashlib.sha256(f"{owner}/{package}/{filename}".encode()).hexdigest()
+        metadata = {"name": name or package, "version": version, "summary": "s", "requires_python": requires_python}
+        if filename.endswith(".whl"):
+            core = hashlib.sha256(f"METADATA of {filename}".encode()).hexdigest()
+            metadata.update(core_metadata_key=f"blobs/sha256/{core[:2]}/{core[2:4]}/{core}",
+                            core_metadata_sha256=core)
+        return self.append("file_uploaded", owner, {
+            "owner": owner, "package": package, "version": version, "basename": filename, "filename": filename,
+            "distribution_type": "pypi", "subdir": None, "labels": list(labels),
+            "blob_key": f"blobs/sha256/{sha[:2]}/{sha[2:4]}/{sha}", "sha256": sha,
+            "md5": hashlib.md5(sha.encode()).hexdigest(), "size": 4096 + len(filename), "public": public,
+            "record": None, "attrs": {}, "metadata": metadata, "description": None})
 
     def ref(self, wire: dict) -> dict:
         d = wire["data"]
@@ -122,3 +140,32 @@ def repodata(service, blobs, owner: str, label: str, subdir: str, audience: str 
 
 def names_in(doc: dict) -> set[str]:
     return set(doc["packages"]) | set(doc["packages.conda"])
+
+
+def unpack_zst(data: bytes):
+    return msgpack.unpackb(zstandard.ZstdDecompressor().decompress(data), raw=False)
+
+
+def checked_blob(blobs, pointer: dict) -> bytes:
+    raw = read_blob(blobs, pointer["key"])
+    assert hashlib.sha256(raw).hexdigest() == pointer["sha256"] and len(raw) == pointer["size"]
+    return raw
+
+
+def shard_index(blobs, files: dict) -> dict:
+    """The decoded ``repodata_shards.msgpack.zst`` of an index (``get_index(...)["files"]``), shard hashes as
+    hex (each checked to be 32 raw bytes)."""
+    doc = unpack_zst(checked_blob(blobs, files["repodata_shards.msgpack.zst"]))
+    assert all(isinstance(h, bytes) and len(h) == 32 for h in doc["shards"].values())
+    return dict(doc, shards={name: h.hex() for name, h in doc["shards"].items()})
+
+
+def shards(service, blobs, owner: str, label: str, subdir: str, audience: str = "public") -> dict:
+    """{name: decoded shard} of a channel subdir, each fetched through ``get_shard`` like the gateway does."""
+    files = service.get_index(owner, label, subdir, audience)["files"]
+    out = {}
+    for name, sha in shard_index(blobs, files)["shards"].items():
+        pointer = service.get_shard(owner, label, subdir, audience, sha)
+        assert pointer is not None and pointer["sha256"] == sha
+        out[name] = unpack_zst(checked_blob(blobs, pointer))
+    return out

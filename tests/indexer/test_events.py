@@ -132,9 +132,11 @@ def test_private_and_public_audiences(indexer, log, blobs, publisher):
     assert indexer.lookup_file("alice", "main", "noarch", "secret-sauce-1.0-py_0.conda", "private") is not None
     ev = publisher.events[-1]
     assert ev.type == "index_published" and ev.stream_id == "alice"
-    assert set(ev.data["files"]) == {"private/repodata.json", "private/repodata.json.zst"}
+    assert set(ev.data["files"]) == {"private/repodata.json", "private/repodata.json.zst",
+                                     "private/repodata_shards.msgpack.zst"}
     assert {tuple(sorted(e.data["files"])) for e in publisher.events} == {
-        ("private/repodata.json", "private/repodata.json.zst"), ("public/repodata.json", "public/repodata.json.zst")}
+        ("private/repodata.json", "private/repodata.json.zst", "private/repodata_shards.msgpack.zst"),
+        ("public/repodata.json", "public/repodata.json.zst", "public/repodata_shards.msgpack.zst")}
 
     feed(indexer, log.append("package_updated", "alice", {"owner": "alice", "package": "secret-sauce",
                                                           "changes": {"public": True}}))
@@ -168,6 +170,7 @@ def test_package_transferred_moves_files_and_dirties_both_owners(indexer, log, b
 
 
 def test_irrelevant_and_non_conda_events_only_advance_the_position(indexer, log):
+    """Events that change no conda channel: only the stream position moves (the wheel gets its PyPI page)."""
     created = log.append("package_created", "alice", {"owner": "alice", "package": "requests", "public": True})
     release = log.append("release_created", "alice", {"owner": "alice", "package": "requests", "version": "2.32.3"})
     wheel = log.append("file_uploaded", "alice", {
@@ -182,7 +185,8 @@ def test_irrelevant_and_non_conda_events_only_advance_the_position(indexer, log)
     future = dict(log.append("label_lock_changed", "alice", {"owner": "alice", "label": "x", "locked": False}),
                   type="label_renamed", data={"owner": "alice", "from": "x", "to": "y"})
     indexer.handle(future)
-    assert indexer.publish_pending() == []
+    assert {(p["owner"], p["label"], p["subdir"]) for p in indexer.publish_pending()} == {
+        ("alice", "main", "pypi/requests"), ("alice", "main", "pypi")}
     # sequence 6 arrives next without any read from the log: 1..5 were all consumed
     feed(indexer, log.upload("alice", "requests", "2.32.3", "noarch", "pyhd8ed1ab_0"))
     assert log.reads == []

@@ -4,7 +4,7 @@ import pytest
 from services.indexer.domain.keys import ChannelKey
 from services.kernel.errors import Unavailable
 
-from .support import names_in, read_blob, repodata
+from .support import names_in, read_blob, repodata, shard_index
 
 
 def snapshot(indexer, owner_labels):
@@ -28,12 +28,14 @@ def test_only_dirty_subdirs_are_rebuilt(indexer, log, blobs):
     indexer.handle(log.upload("alice", "zlib", "1.3.2", "osx-64", "h4ab18f5_0"))
     published = indexer.publish_pending()
     assert [(p["subdir"], sorted(p["files"])) for p in published] == [
-        ("osx-64", ["public/repodata.json", "public/repodata.json.zst"]),
-        ("osx-64", ["private/repodata.json", "private/repodata.json.zst"])]
-    # public and private are identical here: one .json and one .zst blob
-    assert len(blobs.puts) == 2
+        ("osx-64", ["public/repodata.json", "public/repodata.json.zst", "public/repodata_shards.msgpack.zst"]),
+        ("osx-64", ["private/repodata.json", "private/repodata.json.zst", "private/repodata_shards.msgpack.zst"])]
+    # public and private are identical here: one .json, one .zst, one shard index and the zlib shard
+    assert len(blobs.puts) == 4
     osx = indexer.get_index("alice", "main", "osx-64", "public")["files"]
-    assert set(blobs.puts) == {p["key"] for p in osx.values()}
+    assert set(blobs.puts) - {p["key"] for p in osx.values()} == {
+        indexer.get_shard("alice", "main", "osx-64", "public", sha)["key"]
+        for sha in shard_index(blobs, osx)["shards"].values()}
     after = snapshot(indexer, [("alice", "main")])
     assert {k for k in after if after[k] != before[k]} == {("alice", "main", "osx-64", "public"),
                                                            ("alice", "main", "osx-64", "private")}

@@ -1,31 +1,33 @@
-"""``IndexRepository`` on SQLAlchemy Core, bound to one connection inside one transaction (see uow.py).
+"""``SqlIndexRepository`` on SQLAlchemy Core, bound to one connection inside one transaction (see uow.py).
 
 Portable between SQLite and PostgreSQL: upserts use each dialect's ``INSERT ... ON CONFLICT``; ``FOR UPDATE``
 locks rows on PostgreSQL (SQLite already serialises writers with ``BEGIN IMMEDIATE`` and ignores it).
+``conda`` and ``pypi`` are the two kinds of files (file_table.py); this class holds the stream positions and
+the conda channels' dirty marks and pointers; shard_repository.py and pypi_repository.py add the shards and the
+PyPI pages.
 """
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Iterable, Mapping
 
-from sqlalchemy import and_, delete, select, update
+from sqlalchemy import and_, case, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from ..domain.keys import NOARCH, ChannelKey
-from .tables import ALL_TABLES, dirty, file_labels, files, published, stream_positions
-
-_CHUNK = 500   # ids per IN (...) list, far below every driver's parameter limit
-
-
-def _chunks(ids: list[int]):
-    for i in range(0, len(ids), _CHUNK):
-        yield ids[i:i + _CHUNK]
+from ..domain.keys import NOARCH, ChannelKey, ProjectKey, ShardKey
+from .file_table import SqlFileTable
+from .pypi_repository import PypiIndexMixin
+from .pypi_tables import PYPI_TABLES, pypi_file_labels, pypi_files
+from .shard_repository import ShardMixin
+from .tables import CONDA_TABLES, dirty, file_labels, files, published, stream_positions
 
 
-class SqlIndexRepository:
+class SqlIndexRepository(ShardMixin, PypiIndexMixin):
     def __init__(self, conn: Connection):
         self.conn = conn
         self._dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        self.conda = SqlFileTable(conn, self._insert, files, file_labels, ("subdir", "name"), ShardKey)
+        self.pypi = SqlFileTable(conn, self._insert, pypi_files, pypi_file_labels, ("project",), ProjectKey)
 
     def _insert(self, table):
         return self._dialect.insert(table)
@@ -41,74 +43,9 @@ class SqlIndexRepository:
         self.conn.execute(update(stream_positions).where(stream_positions.c.stream_id == stream_id)
                           .values(last_sequence=sequence))
 
-    # ------------------------------------------------------------------------------------------------ files
-    def file_id(self, owner: str, package: str, version: str, basename: str) -> int | None:
-        return self.conn.execute(select(files.c.id).where(
-            files.c.owner == owner, files.c.package == package, files.c.version == version,
-            files.c.basename == basename)).scalar_one_or_none()
-
-    def file_ids(self, owner: str, package: str, version: str | None = None) -> list[int]:
-        q = select(files.c.id).where(files.c.owner == owner, files.c.package == package)
-        if version is not None:
-            q = q.where(files.c.version == version)
-        return list(self.conn.execute(q.order_by(files.c.id)).scalars())
-
-    def refs_to_ids(self, owner: str, refs: Iterable[dict]) -> list[int]:
-        """Ids of the referenced files that exist, in reference order; one query per package."""
-        refs = [r for r in refs if isinstance(r, dict)]
-        by_ref: dict[tuple, int] = {}
-        for package in sorted({str(r.get("package")) for r in refs}):
-            q = select(files.c.id, files.c.version, files.c.basename).where(files.c.owner == owner,
-                                                                           files.c.package == package)
-            by_ref.update({(package, v, b): i for i, v, b in self.conn.execute(q)})
-        ids = [by_ref.get((str(r.get("package")), r.get("version"), r.get("basename"))) for r in refs]
-        return list(dict.fromkeys(i for i in ids if i is not None))
-
-    def insert_file(self, row: dict, labels: Iterable[str]) -> int:
-        fid = self.conn.execute(files.insert().values(**row)).inserted_primary_key[0]
-        rows = [{"file_id": fid, "label": label} for label in sorted(set(labels))]
-        if rows:
-            self.conn.execute(file_labels.insert(), rows)
-        return fid
-
-    def delete_files(self, ids: list[int]) -> None:
-        for chunk in _chunks(ids):
-            self.conn.execute(delete(file_labels).where(file_labels.c.file_id.in_(chunk)))
-            self.conn.execute(delete(files).where(files.c.id.in_(chunk)))
-
-    def add_label(self, ids: list[int], label: str) -> None:
-        if ids:
-            self.conn.execute(self._insert(file_labels).on_conflict_do_nothing(
-                index_elements=["file_id", "label"]), [{"file_id": i, "label": label} for i in ids])
-
-    def remove_label(self, ids: list[int], label: str) -> None:
-        for chunk in _chunks(ids):
-            self.conn.execute(delete(file_labels).where(file_labels.c.file_id.in_(chunk),
-                                                        file_labels.c.label == label))
-
-    def set_public(self, ids: list[int], public: bool) -> None:
-        for chunk in _chunks(ids):
-            self.conn.execute(update(files).where(files.c.id.in_(chunk)).values(public=public))
-
-    def set_owner(self, ids: list[int], owner: str) -> None:
-        for chunk in _chunks(ids):
-            self.conn.execute(update(files).where(files.c.id.in_(chunk)).values(owner=owner))
-
-    def _channels(self, where=None) -> set[ChannelKey]:
-        q = select(files.c.owner, file_labels.c.label, files.c.subdir).distinct().select_from(
-            files.join(file_labels, file_labels.c.file_id == files.c.id))
-        if where is not None:
-            q = q.where(where)
-        return {ChannelKey(*row) for row in self.conn.execute(q)}
-
-    def channels_of(self, ids: list[int]) -> set[ChannelKey]:
-        out: set[ChannelKey] = set()
-        for chunk in _chunks(ids):
-            out |= self._channels(files.c.id.in_(chunk))
-        return out
-
+    # ------------------------------------------------------------------------------------- conda channels
     def channels_with_files(self) -> set[ChannelKey]:
-        return self._channels()
+        return {k.channel for k in self.conda.all_touched()}
 
     def index_entries(self, key: ChannelKey) -> list[tuple[str, str, bool]]:
         q = (select(files.c.filename, files.c.record_json, files.c.public)
@@ -130,16 +67,22 @@ class SqlIndexRepository:
         return None if row is None else {**row._asdict(), "size": int(row.size)}
 
     # ------------------------------------------------------------------------------------ dirty and pointers
-    def mark_dirty(self, keys: Iterable[ChannelKey]) -> None:
-        keys = set(keys)
-        for key in sorted(keys):   # fixed lock order
-            stmt = self._insert(dirty).values(**key._asdict(), generation=1, published_generation=0)
+    def mark_dirty(self, keys: Iterable[ChannelKey] | Mapping[ChannelKey, int]) -> None:
+        """Bump each channel's generation; a mapping also carries the ``occurred_at`` (epoch ms) of the newest
+        event that touched it, kept as the channel's ``changed_at`` when newer."""
+        stamps = dict(keys) if isinstance(keys, Mapping) else dict.fromkeys(keys, 0)
+        for key in sorted(stamps):   # fixed lock order
+            stmt = self._insert(dirty).values(**key._asdict(), generation=1, published_generation=0,
+                                              changed_at=stamps[key])
+            newer = case((stmt.excluded.changed_at > dirty.c.changed_at, stmt.excluded.changed_at),
+                         else_=dirty.c.changed_at)
             self.conn.execute(stmt.on_conflict_do_update(
-                index_elements=["owner", "label", "subdir"], set_={"generation": dirty.c.generation + 1}))
+                index_elements=["owner", "label", "subdir"],
+                set_={"generation": dirty.c.generation + 1, "changed_at": newer}))
         # every channel with files has a noarch index: make sure it is published once, not on every change
-        for owner, label in sorted({(k.owner, k.label) for k in keys}):
+        for owner, label in sorted({(k.owner, k.label) for k in stamps}):
             self.conn.execute(self._insert(dirty).values(owner=owner, label=label, subdir=NOARCH, generation=1,
-                                                         published_generation=0)
+                                                         published_generation=0, changed_at=0)
                               .on_conflict_do_nothing(index_elements=["owner", "label", "subdir"]))
 
     def dirty(self) -> list[tuple[ChannelKey, int]]:
@@ -148,8 +91,18 @@ class SqlIndexRepository:
              .order_by(dirty.c.owner, dirty.c.label, dirty.c.subdir))
         return [(ChannelKey(o, lb, s), g) for o, lb, s, g in self.conn.execute(q)]
 
-    def flip(self, key: ChannelKey, generation: int, pointers: dict[str, dict[str, dict]]) -> bool:
-        where = and_(dirty.c.owner == key.owner, dirty.c.label == key.label, dirty.c.subdir == key.subdir)
+    def _where(self, table, key: ChannelKey):
+        return and_(table.c.owner == key.owner, table.c.label == key.label, table.c.subdir == key.subdir)
+
+    def changed_at(self, key: ChannelKey) -> int:
+        value = self.conn.execute(select(dirty.c.changed_at).where(self._where(dirty, key))).scalar_one_or_none()
+        return int(value or 0)
+
+    def flip(self, key: ChannelKey, generation: int, pointers: dict[str, dict[str, dict]],
+             shards: dict[str, dict[str, dict | None]] | None = None) -> bool:
+        """Point the channel at new index files (and, when given, record its new shards: {audience: {name:
+        pointer or None when the name is gone}}), unless this generation or a newer one is published already."""
+        where = self._where(dirty, key)
         done = self.conn.execute(select(dirty.c.published_generation).where(where).with_for_update()
                                  ).scalar_one_or_none()
         if done is None or done >= generation:
@@ -161,14 +114,15 @@ class SqlIndexRepository:
                 self.conn.execute(stmt.on_conflict_do_update(
                     index_elements=["owner", "label", "subdir", "audience", "filename"],
                     set_={"key": p["key"], "sha256": p["sha256"], "size": p["size"]}))
+        self.write_shards(key, shards or {})
+        self.clear_dirty_names(key, generation)
         self.conn.execute(update(dirty).where(where).values(published_generation=generation))
         return True
 
     def get_index(self, key: ChannelKey, audience: str) -> dict[str, dict] | None:
         rows = self.conn.execute(select(published.c.filename, published.c.key, published.c.sha256,
                                         published.c.size).where(
-            published.c.owner == key.owner, published.c.label == key.label, published.c.subdir == key.subdir,
-            published.c.audience == audience).order_by(published.c.filename)).all()
+            self._where(published, key), published.c.audience == audience).order_by(published.c.filename)).all()
         return {fn: {"key": k, "sha256": sha, "size": int(size)} for fn, k, sha, size in rows} or None
 
     def subdirs(self, owner: str, label: str) -> list[str]:
@@ -176,5 +130,5 @@ class SqlIndexRepository:
             published.c.owner == owner, published.c.label == label).order_by(published.c.subdir)).scalars())
 
     def reset(self) -> None:
-        for table in ALL_TABLES:
+        for table in CONDA_TABLES + PYPI_TABLES:
             self.conn.execute(delete(table))

@@ -1,13 +1,21 @@
 """The indexer's tables (SQLAlchemy Core). ``metadata.create_all(engine)`` creates them (bootstrap).
 
-- ``files``: one row per conda file; ``record_json`` is the canonical repodata fragment (domain/records.py).
+- ``files``: one row per conda file; ``record_json`` is the canonical repodata fragment (domain/records.py),
+  ``name`` the package name of its record (its shard), ``run_exports_json`` its run_exports (NULL = unknown).
 - ``file_labels``: labels carried by each file.
 - ``stream_positions``: last applied sequence of each registry stream (the owner namespace).
 - ``dirty``: channels to rebuild. A row is dirty while ``generation > published_generation``; marking bumps
   ``generation``, publishing sets ``published_generation`` to the generation it read before building, so a
   change that lands while an index is being built is never lost and a slower builder never overwrites a
-  newer index. Rows are kept (cleared, not deleted) so generations only grow.
+  newer index. Rows are kept (cleared, not deleted) so generations only grow. ``changed_at`` is the newest
+  ``occurred_at`` (epoch ms) of the events applied to the channel: the shard index's ``created_at``.
+- ``dirty_names``: package names whose shards must be rebuilt, with the channel generation that marked them;
+  publishing generation G clears the names marked at G or before.
 - ``published``: pointers to the current index blobs of each (owner, label, subdir, audience, filename).
+- ``shards``: the shard of each (owner, label, subdir, audience, package name) that the current shard index
+  lists (written in the transaction that flips the pointers).
+
+PyPI tables are in pypi_tables.py (same ``metadata``).
 """
 from __future__ import annotations
 
@@ -30,8 +38,11 @@ files = Table(
     Column("size", BigInteger, nullable=False),
     Column("blob_key", String(300), nullable=False),
     Column("record_json", Text, nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("run_exports_json", Text, nullable=True),
     UniqueConstraint("owner", "package", "version", "basename", name="uq_indexer_files_ref"),
     Index("ix_indexer_files_owner_subdir", "owner", "subdir", "filename"),
+    Index("ix_indexer_files_owner_subdir_name", "owner", "subdir", "name"),
 )
 
 file_labels = Table(
@@ -54,6 +65,16 @@ dirty = Table(
     Column("subdir", String(64), primary_key=True),
     Column("generation", Integer, nullable=False),
     Column("published_generation", Integer, nullable=False),
+    Column("changed_at", BigInteger, nullable=False, server_default="0"),
+)
+
+dirty_names = Table(
+    "indexer_dirty_names", metadata,
+    Column("owner", String(200), primary_key=True),
+    Column("label", String(200), primary_key=True),
+    Column("subdir", String(64), primary_key=True),
+    Column("name", String(200), primary_key=True),
+    Column("generation", Integer, nullable=False),
 )
 
 published = Table(
@@ -68,4 +89,17 @@ published = Table(
     Column("size", BigInteger, nullable=False),
 )
 
-ALL_TABLES = (file_labels, published, dirty, stream_positions, files)   # children first (deletes)
+shards = Table(
+    "indexer_shards", metadata,
+    Column("owner", String(200), primary_key=True),
+    Column("label", String(200), primary_key=True),
+    Column("subdir", String(64), primary_key=True),
+    Column("audience", String(16), primary_key=True),
+    Column("name", String(200), primary_key=True),
+    Column("key", String(300), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Index("ix_indexer_shards_sha256", "owner", "label", "subdir", "audience", "sha256"),
+)
+
+CONDA_TABLES = (file_labels, published, shards, dirty_names, dirty, stream_positions, files)   # children first

@@ -10,6 +10,8 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from services.kernel.errors import Unavailable
 
+from . import pypi_tables  # noqa: F401 - registers the PyPI tables on `metadata`
+from .migrate import upgrade
 from .repository import SqlIndexRepository
 from .tables import metadata
 
@@ -19,7 +21,13 @@ class SqlUnitOfWork:
         self.engine = engine
 
     def create_tables(self) -> None:
+        """Create missing tables; upgrade an older schema and then republish every channel (with shards)."""
+        upgraded = upgrade(self.engine)
         metadata.create_all(self.engine)
+        if upgraded:
+            with self.begin() as repo:
+                repo.mark_dirty(repo.channels_with_files())
+                repo.mark_names_dirty(repo.conda.all_touched())
 
     @contextmanager
     def begin(self) -> Iterator[SqlIndexRepository]:

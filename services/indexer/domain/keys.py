@@ -1,4 +1,4 @@
-"""Names of what the indexer publishes: channel keys, audiences and index file names."""
+"""Names of what the indexer publishes: channel, shard and project keys, audiences and index file names."""
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -6,8 +6,13 @@ from typing import NamedTuple
 AUDIENCES = ("public", "private")          # public: public files only; private: every file
 REPODATA = "repodata.json"
 REPODATA_ZST = "repodata.json.zst"
-INDEX_FILES = (REPODATA, REPODATA_ZST)
+SHARD_INDEX = "repodata_shards.msgpack.zst"   # CEP-16; shards live at "<subdir>/shards/<sha256>.msgpack.zst"
+INDEX_FILES = (REPODATA, REPODATA_ZST, SHARD_INDEX)
 NOARCH = "noarch"
+SIMPLE_JSON = "simple.json"                # PEP 691 page
+SIMPLE_HTML = "simple.html"                # PEP 503 page
+PYPI_FILES = (SIMPLE_JSON, SIMPLE_HTML)
+ROOT = ""                                  # the project of a label's project list (``/simple/``)
 
 
 class ChannelKey(NamedTuple):
@@ -15,6 +20,30 @@ class ChannelKey(NamedTuple):
     owner: str
     label: str
     subdir: str
+
+
+class ShardKey(NamedTuple):
+    """One package name inside a channel subdir: the unit of a CEP-16 shard."""
+    owner: str
+    label: str
+    subdir: str
+    name: str
+
+    @property
+    def channel(self) -> ChannelKey:
+        return ChannelKey(self.owner, self.label, self.subdir)
+
+
+class ProjectKey(NamedTuple):
+    """One PyPI simple page: a project (canonical name) of an owner's label; ``ROOT`` is the project list."""
+    owner: str
+    label: str
+    project: str
+
+    @property
+    def subdir(self) -> str:
+        """``index_published.data.subdir`` of the page: ``pypi/<project>``, or ``pypi`` for the project list."""
+        return f"pypi/{self.project}" if self.project else "pypi"
 
 
 def event_file_name(audience: str, filename: str) -> str:

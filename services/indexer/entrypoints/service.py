@@ -74,6 +74,18 @@ class IndexerRpc:
     def list_subdirs(self, owner, label):
         return self.indexer.list_subdirs(owner, label)
 
+    @rpc
+    def get_shard(self, owner, label, subdir, audience, sha256):
+        return self.indexer.get_shard(owner, label, subdir, audience, sha256)
+
+    @rpc
+    def get_pypi_page(self, owner, label, project, audience):
+        return self.indexer.get_pypi_page(owner, label, project, audience)
+
+    @rpc
+    def lookup_pypi_file(self, owner, label, filename, audience):
+        return self.indexer.lookup_pypi_file(owner, label, filename, audience)
+
     @registry_events
     def handle(self, payload):
         try:

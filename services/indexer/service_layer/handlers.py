@@ -1,111 +1,161 @@
-"""One function per registry event that can change what a channel shows. Each applies the event to the
-repository (inside the caller's transaction) and returns the channels it made dirty. Event types without a
-handler change nothing (the caller still advances the stream position)."""
+"""One function per registry event that can change what a channel or a PyPI page shows. Each applies the event
+to the repository (inside the caller's transaction) and returns the keys it touched: ``ShardKey`` (a package
+name of a conda channel subdir) and ``ProjectKey`` (a PyPI project page). Event types without a handler change
+nothing (the caller still advances the stream position).
+
+Removals, labels, visibility and transfers act on both kinds of files (``repo.conda`` and ``repo.pypi``); only
+``file_uploaded`` differs by distribution type."""
 from __future__ import annotations
 
 from typing import Callable
 
 from services.kernel.events import Event
 
-from ..domain.keys import ChannelKey
-from ..domain.ports import IndexRepository
-from ..domain.records import record_json, section_of, subdir_of
+from ..domain.ports import FileTable, IndexRepository
+from ..domain.records import canonical_json, record_json, section_of, subdir_of
+from ..domain.shards import clean_run_exports
+from ..domain.simple import is_distribution, project_name, upload_time
 
-Handler = Callable[[IndexRepository, Event], set[ChannelKey]]
-
-
-def _drop(repo: IndexRepository, ids: list[int]) -> set[ChannelKey]:
-    affected = repo.channels_of(ids)
-    repo.delete_files(ids)
-    return affected
+Handler = Callable[[IndexRepository, Event], set]
 
 
-def file_uploaded(repo: IndexRepository, ev: Event) -> set[ChannelKey]:
+def _tables(repo: IndexRepository) -> tuple[FileTable, ...]:
+    return (repo.conda, repo.pypi)
+
+
+def _drop(table: FileTable, ids: list[int]) -> set:
+    touched = table.touched(ids)
+    table.delete_files(ids)
+    return touched
+
+
+def _conda_row(d: dict, occurred_at: str) -> dict:
+    run_exports = clean_run_exports((d.get("metadata") or {}).get("run_exports"))
+    return {"owner": d["owner"], "package": d["package"], "version": d["version"], "basename": d["basename"],
+            "filename": d["filename"], "subdir": subdir_of(d), "public": bool(d["public"]), "sha256": d["sha256"],
+            "size": d["size"], "blob_key": d["blob_key"], "record_json": record_json(d["record"], occurred_at),
+            "name": str(d["record"].get("name") or d["package"]),
+            "run_exports_json": None if run_exports is None else canonical_json(run_exports)}
+
+
+def _text(value) -> str | None:
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def _pypi_row(d: dict, occurred_at: str) -> dict:
+    meta = d.get("metadata") or {}
+    core_sha = _text(meta.get("core_metadata_sha256"))
+    core_key = _text(meta.get("core_metadata_key"))
+    return {"owner": d["owner"], "package": d["package"], "version": d["version"], "basename": d["basename"],
+            "filename": d["filename"], "project": project_name(meta, d["package"]), "public": bool(d["public"]),
+            "sha256": d["sha256"], "size": d["size"], "requires_python": _text(meta.get("requires_python")),
+            "core_metadata_sha256": core_sha if core_key else None, "core_metadata_key": core_key if core_sha else None,
+            "blob_key": d["blob_key"], "upload_time": upload_time(occurred_at)}
+
+
+def _row_of(d: dict, occurred_at: str) -> tuple[str, dict] | None:
+    """Which table an upload goes to and its row, or None when no index lists it."""
+    kind = d.get("distribution_type")
+    if kind == "conda" and d.get("record") and section_of(d["filename"]):
+        return "conda", _conda_row(d, occurred_at)
+    if kind == "pypi" and is_distribution(d["filename"]):
+        return "pypi", _pypi_row(d, occurred_at)
+    return None
+
+
+def file_uploaded(repo: IndexRepository, ev: Event) -> set:
     d = ev.data
-    if d.get("distribution_type") != "conda" or not d.get("record"):
-        return set()
-    affected: set[ChannelKey] = set()
-    existing = repo.file_id(d["owner"], d["package"], d["version"], d["basename"])
-    if existing is not None:   # --force replaced the file: the new upload wins, with its own labels
-        affected |= _drop(repo, [existing])
-    if section_of(d["filename"]) is None:
-        return affected
-    fid = repo.insert_file({"owner": d["owner"], "package": d["package"], "version": d["version"],
-                            "basename": d["basename"], "filename": d["filename"], "subdir": subdir_of(d),
-                            "public": bool(d["public"]), "sha256": d["sha256"], "size": d["size"],
-                            "blob_key": d["blob_key"], "record_json": record_json(d["record"], ev.occurred_at)},
-                           d["labels"])
-    return affected | repo.channels_of([fid])
+    touched: set = set()
+    for table in _tables(repo):   # --force replaced the file: the new upload wins, with its own labels
+        existing = table.file_id(d["owner"], d["package"], d["version"], d["basename"])
+        if existing is not None:
+            touched |= _drop(table, [existing])
+    target = _row_of(d, ev.occurred_at)
+    if target is None:
+        return touched
+    table = repo.conda if target[0] == "conda" else repo.pypi
+    return touched | table.touched([table.insert_file(target[1], d["labels"])])
 
 
-def file_removed(repo: IndexRepository, ev: Event) -> set[ChannelKey]:
+def file_removed(repo: IndexRepository, ev: Event) -> set:
     d = ev.data
-    fid = repo.file_id(d["owner"], d["package"], d["version"], d["basename"])
-    return _drop(repo, [fid]) if fid is not None else set()
+    touched: set = set()
+    for table in _tables(repo):
+        fid = table.file_id(d["owner"], d["package"], d["version"], d["basename"])
+        if fid is not None:
+            touched |= _drop(table, [fid])
+    return touched
 
 
-def release_removed(repo: IndexRepository, ev: Event) -> set[ChannelKey]:
+def release_removed(repo: IndexRepository, ev: Event) -> set:
     d = ev.data
-    return _drop(repo, repo.file_ids(d["owner"], d["package"], d["version"]))
+    return set().union(*(_drop(t, t.file_ids(d["owner"], d["package"], d["version"])) for t in _tables(repo)))
 
 
-def package_removed(repo: IndexRepository, ev: Event) -> set[ChannelKey]:
+def package_removed(repo: IndexRepository, ev: Event) -> set:
     d = ev.data
-    return _drop(repo, repo.file_ids(d["owner"], d["package"]))
+    return set().union(*(_drop(t, t.file_ids(d["owner"], d["package"])) for t in _tables(repo)))
 
 
-def package_updated(repo: IndexRepository, ev: Event) -> set[ChannelKey]:
+def package_updated(repo: IndexRepository, ev: Event) -> set:
     d = ev.data
     if "public" not in d["changes"]:
         return set()
-    ids = repo.file_ids(d["owner"], d["package"])
-    repo.set_public(ids, bool(d["changes"]["public"]))
-    return repo.channels_of(ids)
+    touched: set = set()
+    for table in _tables(repo):
+        ids = table.file_ids(d["owner"], d["package"])
+        table.set_public(ids, bool(d["changes"]["public"]))
+        touched |= table.touched(ids)
+    return touched
 
 
-def _only(label: str, keys: set[ChannelKey]) -> set[ChannelKey]:
-    return {k for k in keys if k.label == label}
+def _add_label(repo: IndexRepository, owner: str, label: str, refs: list[dict]) -> set:
+    touched: set = set()
+    for table in _tables(repo):
+        ids = table.refs_to_ids(owner, refs)
+        table.add_label(ids, label)
+        touched |= {k for k in table.touched(ids) if k.label == label}
+    return touched
 
 
-def _add_label(repo: IndexRepository, owner: str, label: str, refs: list[dict]) -> set[ChannelKey]:
-    ids = repo.refs_to_ids(owner, refs)
-    repo.add_label(ids, label)
-    return _only(label, repo.channels_of(ids))
+def _remove_label(repo: IndexRepository, owner: str, label: str, refs: list[dict]) -> set:
+    touched: set = set()
+    for table in _tables(repo):
+        ids = table.refs_to_ids(owner, refs)
+        touched |= {k for k in table.touched(ids) if k.label == label}
+        table.remove_label(ids, label)
+    return touched
 
 
-def _remove_label(repo: IndexRepository, owner: str, label: str, refs: list[dict]) -> set[ChannelKey]:
-    ids = repo.refs_to_ids(owner, refs)
-    affected = _only(label, repo.channels_of(ids))
-    repo.remove_label(ids, label)
-    return affected
-
-
-def files_labeled(repo: IndexRepository, ev: Event) -> set[ChannelKey]:
+def files_labeled(repo: IndexRepository, ev: Event) -> set:
     return _add_label(repo, ev.data["owner"], ev.data["label"], ev.data["files"])
 
 
-def files_unlabeled(repo: IndexRepository, ev: Event) -> set[ChannelKey]:
+def files_unlabeled(repo: IndexRepository, ev: Event) -> set:
     return _remove_label(repo, ev.data["owner"], ev.data["label"], ev.data["files"])
 
 
-def label_copied(repo: IndexRepository, ev: Event) -> set[ChannelKey]:
+def label_copied(repo: IndexRepository, ev: Event) -> set:
     return _add_label(repo, ev.data["owner"], ev.data["to_label"], ev.data["files"])
 
 
-def label_removed(repo: IndexRepository, ev: Event) -> set[ChannelKey]:
+def label_removed(repo: IndexRepository, ev: Event) -> set:
     return _remove_label(repo, ev.data["owner"], ev.data["label"], ev.data["files"])
 
 
-def package_transferred(repo: IndexRepository, ev: Event) -> set[ChannelKey]:
+def package_transferred(repo: IndexRepository, ev: Event) -> set:
     d = ev.data
     if d["to_owner"] == d["owner"]:
         return set()
-    ids = repo.file_ids(d["owner"], d["package"])
-    affected = repo.channels_of(ids)
-    # the registry refuses a transfer onto an existing package; stale rows of that name would collide
-    affected |= _drop(repo, repo.file_ids(d["to_owner"], d["package"]))
-    repo.set_owner(ids, d["to_owner"])
-    return affected | repo.channels_of(ids)
+    touched: set = set()
+    for table in _tables(repo):
+        ids = table.file_ids(d["owner"], d["package"])
+        touched |= table.touched(ids)
+        # the registry refuses a transfer onto an existing package; stale rows of that name would collide
+        touched |= _drop(table, table.file_ids(d["to_owner"], d["package"]))
+        table.set_owner(ids, d["to_owner"])
+        touched |= table.touched(ids)
+    return touched
 
 
 HANDLERS: dict[str, Handler] = {
@@ -122,6 +172,6 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
-def apply(repo: IndexRepository, ev: Event) -> set[ChannelKey]:
+def apply(repo: IndexRepository, ev: Event) -> set:
     handler = HANDLERS.get(ev.type)
     return handler(repo, ev) if handler is not None else set()

@@ -1,4 +1,4 @@
-"""Building and publishing the index files of one channel subdir.
+"""Building and storing index files: the repodata of one channel subdir, and the helpers every index file uses.
 
 For each audience the repodata is spliced from stored record fragments (domain/repodata.py), compressed with
 zstandard, and written as a content-addressed blob (``signing.index_key_for``); a blob that already exists is
@@ -15,11 +15,12 @@ import zstandard
 from services.kernel.ports import BlobStore
 from services.kernel.signing import index_key_for
 
-from ..domain.keys import AUDIENCES, REPODATA, REPODATA_ZST, ChannelKey
+from ..domain.keys import AUDIENCES, REPODATA, REPODATA_ZST, SIMPLE_HTML, SIMPLE_JSON, ChannelKey
 from ..domain.repodata import build_repodata
 
 ZSTD_LEVEL = 3     # fast; output is deterministic for a given zstandard version and level
-CONTENT_TYPES = {REPODATA: "application/json", REPODATA_ZST: "application/zstd"}
+CONTENT_TYPES = {REPODATA: "application/json", REPODATA_ZST: "application/zstd",
+                 SIMPLE_JSON: "application/vnd.pypi.simple.v1+json", SIMPLE_HTML: "application/vnd.pypi.simple.v1+html"}
 
 
 def compress(data: bytes) -> bytes:

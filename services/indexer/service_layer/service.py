@@ -1,26 +1,33 @@
 """``IndexerService``: the indexer's facade (ARCHITECTURE.md "IndexerService").
 
 ``handle`` applies registry events per stream strictly in sequence order, in one transaction with the stream
-position (locked on PostgreSQL, so replicas never apply one stream concurrently) and the dirty marks;
-``publish_pending`` rebuilds each dirty channel subdir once, however many events touched it (coalescing).
+position (locked on PostgreSQL, so replicas never apply one stream concurrently) and the dirty marks (channels,
+their package names, PyPI projects); ``publish_pending`` rebuilds each dirty channel subdir and each dirty PyPI
+page once, however many events touched it (coalescing).
 """
 from __future__ import annotations
 
 import copy
 import logging
+import re
 
 from marshmallow import ValidationError
+from packaging.utils import canonicalize_name
 
 from services.kernel.errors import BadRequest, Unavailable
 from services.kernel.events import DATA_SCHEMAS, EnvelopeSchema, Event
 from services.kernel.ports import EventPublisher
 
-from ..domain.keys import AUDIENCES, ChannelKey, event_file_name
+from ..domain.keys import AUDIENCES, ROOT, ChannelKey, ProjectKey, ShardKey, event_file_name
 from ..domain.ports import LogReader, UnitOfWork
+from ..domain.records import epoch_millis
 from .handlers import apply
 from .publishing import build_index_files, store_index_files
+from .pypi_publishing import build_pages
+from .shard_publishing import rebuild_shards, shard_indexes
 
 log = logging.getLogger("wharf.indexer")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 def parse_event(wire: dict) -> Event:
@@ -40,6 +47,12 @@ def parse_event(wire: dict) -> Event:
 
 def _no_log(stream_id: str, after_sequence: int) -> list:
     return []
+
+
+def _audience(audience: str) -> str:
+    if audience not in AUDIENCES:
+        raise BadRequest(f"unknown audience {audience!r}")
+    return audience
 
 
 class IndexerService:
@@ -64,11 +77,19 @@ class IndexerService:
             if event.sequence <= last:
                 return      # duplicate delivery (at-least-once), already applied
             todo = self._missing(event, last) if event.sequence > last + 1 else []
-            affected: set[ChannelKey] = set()
+            touched: set = set()
+            stamps: dict[ChannelKey, int] = {}     # newest occurred_at applied to each channel (shard index)
             for ev in todo + [event]:
-                affected |= apply(repo, ev)
+                keys = apply(repo, ev)
+                when = epoch_millis(ev.occurred_at) if keys else 0
+                for k in keys:
+                    if isinstance(k, ShardKey):
+                        stamps[k.channel] = max(stamps.get(k.channel, 0), when)
+                touched |= keys
             repo.set_stream(event.stream_id, event.sequence)
-            repo.mark_dirty(affected)
+            repo.mark_dirty(stamps)
+            repo.mark_names_dirty(k for k in touched if isinstance(k, ShardKey))
+            repo.mark_projects_dirty(k for k in touched if isinstance(k, ProjectKey))
 
     def _missing(self, event: Event, last: int) -> list[Event]:
         """Events last+1 .. event.sequence-1 of the stream, read from the registry's log."""
@@ -95,56 +116,111 @@ class IndexerService:
     def publish_pending(self) -> list[dict]:
         with self.uow.begin() as repo:
             work = repo.dirty()      # generations are read before the files they cover
+            pages = repo.pypi_dirty()
         published = []
         for key, generation in work:
-            data = self._publish_one(key, generation)
-            published.extend(data)
+            published.extend(self._publish_one(key, generation))
+        for key, generation in pages:
+            published.extend(self._publish_page(key, generation))
         return published
 
     def _publish_one(self, key: ChannelKey, generation: int) -> list[dict]:
         with self.uow.begin() as repo:
+            names = repo.dirty_names(key)      # read before the shard map: see ShardMixin / docs
             entries = repo.index_entries(key)
-        pointers = store_index_files(self.blobs, build_index_files(key, entries))
+            rows = repo.shard_entries(key, names)
+            current = {audience: repo.shard_map(key, audience) for audience in AUDIENCES}
+            changed_at = repo.changed_at(key)
+        files = build_index_files(key, entries)
+        updates = rebuild_shards(self.blobs, names, rows)          # shards first, then the index naming them
+        for audience, extra in shard_indexes(key, changed_at, current, updates).items():
+            files[audience].update(extra)
+        pointers = store_index_files(self.blobs, files)
         with self.uow.begin() as repo:
-            if not repo.flip(key, generation, pointers):
+            if not repo.flip(key, generation, pointers, updates):
                 return []    # another replica published this state or a newer one
         data = [{"owner": key.owner, "label": key.label, "subdir": key.subdir,
                  "files": {event_file_name(aud, fn): p for fn, p in sorted(pointers[aud].items())}}
                 for aud in AUDIENCES]
-        if self.publisher is not None:
-            try:
-                self.publisher.publish([Event.new("index_published", key.owner, d) for d in data])
-            except Unavailable:
-                with self.uow.begin() as repo:   # rebuild (same bytes, no writes) and announce next round
-                    repo.mark_dirty([key])
-                raise
-        log.info("published %s/%s/%s generation %d (%d files)", *key, generation, len(entries))
+        self._announce(data, lambda repo: repo.mark_dirty([key]))
+        log.info("published %s/%s/%s generation %d (%d files, %d shards rebuilt)", *key, generation,
+                 len(entries), len(names))
         return data
+
+    def _publish_page(self, key: ProjectKey, generation: int) -> list[dict]:
+        with self.uow.begin() as repo:
+            pages = build_pages(repo, key)
+        pointers = store_index_files(self.blobs, pages)
+        with self.uow.begin() as repo:
+            if not repo.pypi_flip(key, generation, pointers):
+                return []
+        data = [{"owner": key.owner, "label": key.label, "subdir": key.subdir,
+                 "files": {event_file_name(aud, fn): p for fn, p in sorted(pointers.get(aud, {}).items())}}
+                for aud in AUDIENCES]
+        self._announce(data, lambda repo: repo.mark_projects_dirty([key]))
+        log.info("published %s/%s/%s generation %d", key.owner, key.label, key.subdir, generation)
+        return data
+
+    def _announce(self, data: list[dict], redo) -> None:
+        if self.publisher is None:
+            return
+        try:
+            self.publisher.publish([Event.new("index_published", d["owner"], d) for d in data])
+        except Unavailable:
+            with self.uow.begin() as repo:   # rebuild (same bytes, no writes) and announce next round
+                redo(repo)
+            raise
 
     def publish_all(self) -> list[dict]:
         with self.uow.begin() as repo:
-            repo.mark_dirty(repo.channels_with_files())
+            names = repo.conda.all_touched()
+            repo.mark_dirty({k.channel for k in names})
+            repo.mark_names_dirty(names)
+            repo.mark_projects_dirty(repo.pypi_keys_with_files())
         return self.publish_pending()
 
     # ---------------------------------------------------------------------------------------------- queries
     def get_index(self, owner: str, label: str, subdir: str, audience: str) -> dict | None:
-        if audience not in AUDIENCES:
-            raise BadRequest(f"unknown audience {audience!r}")
+        """``{"files": {"repodata.json" | "repodata.json.zst" | "repodata_shards.msgpack.zst": {key, sha256,
+        size}}}`` of the channel subdir for ``audience``, or None."""
         with self.uow.begin() as repo:
-            files = repo.get_index(ChannelKey(owner.lower(), label, subdir), audience)
+            files = repo.get_index(ChannelKey(owner.lower(), label, subdir), _audience(audience))
         return {"files": files} if files else None
+
+    def get_shard(self, owner: str, label: str, subdir: str, audience: str, sha256: str) -> dict | None:
+        """``{key, sha256, size}`` of the shard ``<sha256>.msgpack.zst`` if the channel's current shard index
+        for ``audience`` lists it, else None (a private shard is never readable through ``public``)."""
+        _audience(audience)
+        if not isinstance(sha256, str) or not _SHA256.match(sha256):
+            return None
+        with self.uow.begin() as repo:
+            return repo.get_shard(ChannelKey(owner.lower(), label, subdir), audience, sha256)
 
     def lookup_file(self, owner: str, label: str, subdir: str, filename: str, audience: str) -> dict | None:
         """The package file ``filename`` as the channel lists it for ``audience`` (the index a reader sees):
         ``{package, version, basename, sha256, size, blob_key}`` or None."""
-        if audience not in AUDIENCES:
-            raise BadRequest(f"unknown audience {audience!r}")
         with self.uow.begin() as repo:
-            return repo.lookup_file(ChannelKey(owner.lower(), label, subdir), filename, audience == "public")
+            return repo.lookup_file(ChannelKey(owner.lower(), label, subdir), filename, _audience(audience) == "public")
 
     def list_subdirs(self, owner: str, label: str) -> list[str]:
         with self.uow.begin() as repo:
             return repo.subdirs(owner.lower(), label)
+
+    def get_pypi_page(self, owner: str, label: str, project: str | None, audience: str) -> dict | None:
+        """``{"files": {"simple.json": {key, sha256, size}, "simple.html": {...}}}`` of a project's simple page
+        (``project`` is canonicalized) or, for ``project=None``, of the label's project list; None if absent."""
+        name = ROOT if project is None else canonicalize_name(project)
+        if project is not None and not name:
+            return None
+        with self.uow.begin() as repo:
+            files = repo.get_pypi_page(ProjectKey(owner.lower(), label, name), _audience(audience))
+        return {"files": files} if files else None
+
+    def lookup_pypi_file(self, owner: str, label: str, filename: str, audience: str) -> dict | None:
+        """A wheel or sdist of the label visible to ``audience``: ``{package, version, basename, project, sha256,
+        size, blob_key, core_metadata_key, core_metadata_sha256}`` (core metadata None for sdists) or None."""
+        with self.uow.begin() as repo:
+            return repo.lookup_pypi_file(owner.lower(), label, filename, _audience(audience) == "public")
 
     def reset(self) -> None:
         with self.uow.begin() as repo:

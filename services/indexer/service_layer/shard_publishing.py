@@ -1,0 +1,62 @@
+"""Rebuilding the CEP-16 shards of one channel subdir at a cost proportional to the change.
+
+Only the shards of the channel's dirty package names are rebuilt (for each audience: a name with no visible
+file loses its shard); every other name keeps the shard the current index lists (``repo.shard_map``). Shards
+are stored content-addressed before the shard index that names them, which is stored before the pointer flip.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+
+from services.kernel.ports import BlobStore
+
+from ..domain.keys import AUDIENCES, SHARD_INDEX, ChannelKey
+from ..domain.shards import build_shard, build_shard_index
+from .publishing import compress, store
+
+SHARD_SUFFIX = ".msgpack.zst"
+
+
+def shard_file_name(sha256: str) -> str:
+    """A shard's name under ``<subdir>/shards/``: the sha256 of its compressed bytes."""
+    return f"{sha256}{SHARD_SUFFIX}"
+
+
+def rebuild_shards(blobs: BlobStore, names: list[str], rows: list[tuple]) -> dict[str, dict[str, dict | None]]:
+    """``rows``: (name, filename, record_json, run_exports_json, public) of the dirty names, in a stable order.
+    Stores the new shards; returns {audience: {name: pointer, or None when the name has no visible file}}."""
+    by_name: dict[str, list[tuple]] = defaultdict(list)
+    for row in rows:
+        by_name[row[0]].append(row)
+    stored: dict[str, dict] = {}     # by sha256: public and private shards are often identical
+    out: dict[str, dict[str, dict | None]] = {}
+    for audience in AUDIENCES:
+        out[audience] = {}
+        for name in sorted(set(names)):
+            raw = build_shard((fn, js, rx) for _n, fn, js, rx, public in by_name.get(name, ())
+                              if public or audience == "private")
+            if raw is None:
+                out[audience][name] = None
+                continue
+            data = compress(raw)
+            sha256 = hashlib.sha256(data).hexdigest()
+            if sha256 not in stored:
+                stored[sha256] = store(blobs, shard_file_name(sha256), data, sha256)
+            out[audience][name] = dict(stored[sha256])
+    return out
+
+
+def shard_indexes(key: ChannelKey, changed_at: int, current: dict[str, dict[str, str]],
+                  updates: dict[str, dict[str, dict | None]]) -> dict[str, dict[str, bytes]]:
+    """The compressed shard index of each audience: the current shards with ``updates`` applied."""
+    out = {}
+    for audience in AUDIENCES:
+        merged = dict(current.get(audience, {}))
+        for name, pointer in updates.get(audience, {}).items():
+            if pointer is None:
+                merged.pop(name, None)
+            else:
+                merged[name] = pointer["sha256"]
+        out[audience] = {SHARD_INDEX: compress(build_shard_index(key.subdir, changed_at, merged))}
+    return out

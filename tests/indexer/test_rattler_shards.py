@@ -1,0 +1,75 @@
+"""py-rattler reads a published channel through the sharded path (CEP-16): a static copy of what the gateway
+serves (``<subdir>/repodata.json``, ``repodata_shards.msgpack.zst``, ``shards/<sha256>.msgpack.zst``, written
+from ``get_index``/``get_shard``) behind Python's http.server."""
+import asyncio
+import functools
+import http.server
+import threading
+
+import pytest
+
+from .support import read_blob, shard_index
+
+rattler = pytest.importorskip("rattler")
+
+
+def publish_static(indexer, blobs, root, owner, label, audience):
+    for subdir in indexer.list_subdirs(owner, label):
+        files = indexer.get_index(owner, label, subdir, audience)["files"]
+        target = root / owner / subdir
+        (target / "shards").mkdir(parents=True)
+        for fn, pointer in files.items():
+            (target / fn).write_bytes(read_blob(blobs, pointer["key"]))
+        for sha in shard_index(blobs, files)["shards"].values():
+            pointer = indexer.get_shard(owner, label, subdir, audience, sha)
+            (target / "shards" / f"{sha}.msgpack.zst").write_bytes(read_blob(blobs, pointer["key"]))
+
+
+@pytest.fixture
+def static_server(tmp_path):
+    requests = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, fmt, *args):
+            requests.append((self.command, self.path))
+
+    root = tmp_path / "www"
+    root.mkdir()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield root, f"http://127.0.0.1:{server.server_address[1]}", requests
+    finally:
+        server.shutdown()
+        thread.join(10)
+
+
+def test_rattler_gateway_queries_the_shards(indexer, log, blobs, static_server, tmp_path):
+    root, base, requests = static_server
+    app = log.upload("alice", "wharfapp", "1.0", "linux-64", "0", depends=["wharflib >=1"])
+    log.streams["alice"][-1] = app = dict(app, data=dict(app["data"], metadata={
+        "run_exports": {"weak": ["wharfapp >=1.0,<2"]}}))
+    wires = [app, log.upload("alice", "wharflib", "1.2", "noarch", "0", depends=[]),
+             log.upload("alice", "wharflib", "0.5", "noarch", "0", depends=[]),
+             log.upload("alice", "hidden", "1.0", "noarch", "0", depends=[], public=False)]
+    for w in wires:
+        indexer.handle(w)
+    indexer.publish_pending()
+    publish_static(indexer, blobs, root, "alice", "main", "public")
+
+    gateway = rattler.Gateway(cache_dir=tmp_path / "rattler-cache")
+    result = asyncio.run(gateway.query([rattler.Channel(f"{base}/alice")], ["linux-64", "noarch"],
+                                       ["wharfapp", "hidden"], recursive=True))
+    got = {rec.file_name: rec for records in result for rec in records}
+    assert set(got) == {"wharfapp-1.0-0.conda", "wharflib-1.2-0.conda", "wharflib-0.5-0.conda"}
+    for w in wires[:3]:
+        rec, expected = got[w["data"]["filename"]], w["data"]["record"]
+        assert rec.sha256 == bytes.fromhex(expected["sha256"]) and rec.md5 == bytes.fromhex(expected["md5"])
+        assert rec.size == expected["size"] and [str(d) for d in rec.depends] == expected["depends"]
+    assert got["wharfapp-1.0-0.conda"].url.endswith("/alice/linux-64/wharfapp-1.0-0.conda")
+    paths = [p for _m, p in requests]
+    assert "/alice/linux-64/repodata_shards.msgpack.zst" in paths
+    assert "/alice/noarch/repodata_shards.msgpack.zst" in paths
+    assert len([p for p in paths if "/shards/" in p]) == 2          # wharfapp, wharflib ("hidden" is not listed)
+    assert not any(p.endswith("repodata.json") for p in paths)     # the monolithic file was never needed
