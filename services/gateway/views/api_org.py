@@ -6,7 +6,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from services.kernel import names
 from services.kernel.errors import BadRequest, NotFound
 
-from ..identity import current_reader, require_login, require_package
+from ..identity import current_reader, private_packages, require_login, require_package
 from ..schemas import GroupBody
 
 bp = Blueprint("api_org", __name__)
@@ -76,8 +76,14 @@ def change_member(org, group, login):
 
 @bp.get("/api/group/<org>/<group>/packages")
 def group_packages(org, group):
+    """``[{full_name, name, summary}]``: anaconda-client prints ``summary`` (a KeyError without it); summaries
+    come from the registry, as the reader's package listing of the organization shows them."""
     org, group = _group(org, group)
-    return jsonify(clients().auth.group_packages(org, group, _actor()))
+    listed = clients().auth.group_packages(org, group, _actor())
+    whole, extra = private_packages(clients(), _reader(), org, "api:read")
+    visible = clients().registry.list_packages(org, whole, viewer=_reader().login, extra_packages=extra)
+    summaries = {p["name"]: p.get("summary") for p in visible}
+    return jsonify([dict(p, summary=summaries.get(p["name"])) for p in listed])
 
 
 @bp.route("/api/group/<org>/<group>/packages/<package>", methods=["PUT", "DELETE"])
