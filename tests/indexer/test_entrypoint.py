@@ -16,7 +16,7 @@ from services.indexer.entrypoints.service import IndexerRpc
 from services.kernel.events import Event
 from services.kernel.subscriptions import SUBSCRIPTIONS
 
-from .support import RegistryLog
+from .support import RegistryLog, shard_index
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMEKO = str(Path(sys.executable).with_name("nameko"))
@@ -91,10 +91,11 @@ def test_nameko_indexer_over_rabbitmq(indexer_process, amqp_vhost_uri, tmp_path)
     log = RegistryLog()
     first = log.upload("alice", "numpy", "2.0.1", "linux-64", "py312h1a2b3c4_0")
     second = log.upload("alice", "numpy", "2.0.1", "linux-64", "py311h1a2b3c4_0", public=False)
+    wheel = log.pypi("alice", "Holy.Grail", "1.0", "holy_grail-1.0-py3-none-any.whl")
     with ClusterRpcProxy({"AMQP_URI": amqp_vhost_uri}, timeout=10) as rpc:
         assert _wait_rpc(rpc, proc, tmp_path / "indexer.log") == []
         publisher = AmqpEventPublisher(amqp_vhost_uri)
-        publisher.publish([Event.from_wire(first), Event.from_wire(second)])
+        publisher.publish([Event.from_wire(first), Event.from_wire(second), Event.from_wire(wheel)])
         publisher.close()
         deadline, index = time.monotonic() + 60, None
         while time.monotonic() < deadline:
@@ -109,6 +110,14 @@ def test_nameko_indexer_over_rabbitmq(indexer_process, amqp_vhost_uri, tmp_path)
         public = rpc.indexer.get_index("alice", "main", "linux-64", "public")
         subdirs = rpc.indexer.list_subdirs("alice", "main")
         hit = rpc.indexer.lookup_file("alice", "main", "linux-64", "numpy-2.0.1-py311h1a2b3c4_0.conda", "public")
+        shard_shas = shard_index(LocalBlobStore(str(data_dir / "blobs")), index["files"])["shards"]
+        shard = rpc.indexer.get_shard("alice", "main", "linux-64", "private", shard_shas["numpy"])
+        hidden = rpc.indexer.get_shard("alice", "main", "linux-64", "public", shard_shas["numpy"])
+        while time.monotonic() < deadline and rpc.indexer.get_pypi_page("alice", "main", None, "public") is None:
+            time.sleep(0.2)
+        simple = rpc.indexer.get_pypi_page("alice", "main", "holy-grail", "public")
+        root = rpc.indexer.get_pypi_page("alice", "main", None, "public")
+        dist = rpc.indexer.lookup_pypi_file("alice", "main", "holy_grail-1.0-py3-none-any.whl", "public")
 
     blobs = LocalBlobStore(str(data_dir / "blobs"))
     raw = blobs.open(index["files"]["repodata.json"]["key"]).read()
@@ -123,6 +132,15 @@ def test_nameko_indexer_over_rabbitmq(indexer_process, amqp_vhost_uri, tmp_path)
     assert set(pub_doc["packages.conda"]) == {"numpy-2.0.1-py312h1a2b3c4_0.conda"}
     assert subdirs == ["linux-64", "noarch"]
     assert hit is None
+    assert set(index["files"]) == {"repodata.json", "repodata.json.zst", "repodata_shards.msgpack.zst"}
+    assert shard["sha256"] == shard_shas["numpy"] and hashlib.sha256(blobs.open(shard["key"]).read()).hexdigest() \
+        == shard["sha256"]
+    assert hidden is None          # the public numpy shard differs (one file fewer): the private one is not listed
+    assert set(simple["files"]) == {"simple.json", "simple.html"} and root is not None
+    page = json.loads(blobs.open(simple["files"]["simple.json"]["key"]).read())
+    assert page["name"] == "holy-grail" and [f["filename"] for f in page["files"]] == [wheel["data"]["filename"]]
+    assert dist["sha256"] == wheel["data"]["sha256"] and dist["core_metadata_sha256"] == \
+        wheel["data"]["metadata"]["core_metadata_sha256"]
 
     seen = []
     deadline = time.monotonic() + 10

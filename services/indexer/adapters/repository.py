@@ -47,6 +47,10 @@ class SqlIndexRepository(ShardMixin, PypiIndexMixin):
     def channels_with_files(self) -> set[ChannelKey]:
         return {k.channel for k in self.conda.all_touched()}
 
+    def known_channels(self) -> set[ChannelKey]:
+        """Every channel ever marked (published or not), including empty ones such as noarch placeholders."""
+        return {ChannelKey(*row) for row in self.conn.execute(select(dirty.c.owner, dirty.c.label, dirty.c.subdir))}
+
     def index_entries(self, key: ChannelKey) -> list[tuple[str, str, bool]]:
         q = (select(files.c.filename, files.c.record_json, files.c.public)
              .select_from(files.join(file_labels, file_labels.c.file_id == files.c.id))

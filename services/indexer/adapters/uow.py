@@ -26,7 +26,7 @@ class SqlUnitOfWork:
         metadata.create_all(self.engine)
         if upgraded:
             with self.begin() as repo:
-                repo.mark_dirty(repo.channels_with_files())
+                repo.mark_dirty(repo.known_channels() | repo.channels_with_files())
                 repo.mark_names_dirty(repo.conda.all_touched())
 
     @contextmanager
