@@ -87,7 +87,22 @@ def test_index_http_semantics(wharf, alice):
     assert part.status_code == 206 and part.content == r.content[:10]
     assert requests.get(wharf.conda("alice") + "/osx-arm64/repodata.json", timeout=10).status_code == 404
     assert requests.get(wharf.conda("nobody") + "/noarch/repodata.json", timeout=10).status_code == 404
-    assert requests.get(wharf.conda("alice") + "/noarch/repodata_shards.msgpack.zst",
+    # CEP-16: shard index and content-addressed shards; a missing one is 404 (never 403)
+    idx = requests.get(wharf.conda("alice") + "/noarch/repodata_shards.msgpack.zst", timeout=10)
+    assert idx.status_code == 200
+    import msgpack
+    doc = msgpack.unpackb(zstandard.ZstdDecompressor().decompressobj().decompress(idx.content))
+    assert doc["info"]["subdir"] == "noarch" and "wharfdemo" in doc["shards"]
+    sha = doc["shards"]["wharfdemo"].hex()
+    sh = requests.get(f"{wharf.conda('alice')}/noarch/{doc['info']['shards_base_url'].strip('./')}/{sha}.msgpack.zst",
+                      timeout=10)
+    assert sh.status_code == 200 and hashlib.sha256(sh.content).hexdigest() == sha
+    assert "immutable" in sh.headers["Cache-Control"]
+    shard = msgpack.unpackb(zstandard.ZstdDecompressor().decompressobj().decompress(sh.content))
+    assert set(shard["packages.conda"]) == {n for n in r.json()["packages.conda"] if n.startswith("wharfdemo-")}
+    assert requests.get(f"{wharf.conda('alice')}/noarch/shards/{'0' * 64}.msgpack.zst",
+                        timeout=10).status_code == 404
+    assert requests.get(wharf.conda("alice") + "/osx-arm64/repodata_shards.msgpack.zst",
                         timeout=10).status_code == 404
 
 

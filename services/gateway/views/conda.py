@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 from flask import Blueprint, Response, current_app, request
 
@@ -23,7 +24,9 @@ from .api_packages import send_blob
 
 bp = Blueprint("conda", __name__)
 
-INDEX_FILES = {"repodata.json": "application/json", "repodata.json.zst": "application/zstd"}
+INDEX_FILES = {"repodata.json": "application/json", "repodata.json.zst": "application/zstd",
+               "repodata_shards.msgpack.zst": "application/octet-stream"}
+SHARD = re.compile(r"^([0-9a-f]{64})\.msgpack\.zst$")
 
 
 def _empty_doc(subdir: str) -> bytes:
@@ -58,6 +61,9 @@ def serve(parts: list[str], token: str | None):
     if token is not None and not _valid_token(token):
         from services.kernel.errors import Unauthorized
         raise Unauthorized("malformed token")
+    shard = len(parts) >= 2 and parts[-2] == "shards"
+    if shard:
+        parts = parts[:-2] + parts[-1:]
     if len(parts) == 5 and parts[1] == "label":
         owner, label, subdir, fname = parts[0], parts[2], parts[3], parts[4]
     elif len(parts) == 3:
@@ -68,8 +74,13 @@ def serve(parts: list[str], token: str | None):
     reader = current_reader(clients(), token)
     whole, allowed = private_packages(clients(), reader, owner, "conda:download")
     audience = "private" if whole else "public"
+    if shard:
+        return _shard(owner, label, subdir, fname, audience, bool(allowed))
     if fname in INDEX_FILES:
         if allowed:
+            if fname == "repodata_shards.msgpack.zst":
+                # per-reader shard sets are not published; 404 makes rattler/conda use repodata.json
+                raise NotFound(f"{subdir}/{fname} not found")
             return _partial_index(owner, label, subdir, fname, frozenset(allowed))
         return _index(owner, label, subdir, fname, audience)
     names.filename(fname)
@@ -119,6 +130,22 @@ def _partial_index(owner: str, label: str, subdir: str, fname: str, allowed: fro
 
 def _bytes(entry: dict) -> bytes:
     return entry.get("data") or cache().get_bytes(entry["sha256"], lambda: _load(entry["key"]))
+
+
+def _shard(owner: str, label: str, subdir: str, fname: str, audience: str, partial: bool):
+    m = SHARD.match(fname)
+    if not m or partial:
+        raise NotFound(f"{subdir}/shards/{fname} not found")
+    hit = cache().get_meta(("shard", owner, label, subdir, audience, m[1]),
+                           lambda: clients().indexer.get_shard(owner, label, subdir, audience, m[1]))
+    if hit is None:
+        raise NotFound(f"{subdir}/shards/{fname} not found")
+    data = _bytes(hit)
+    resp = Response(data, mimetype="application/octet-stream")
+    resp.set_etag(hit["sha256"])
+    resp.headers["Cache-Control"] = ("public" if audience == "public" else "private") + \
+        ", max-age=31536000, immutable"
+    return resp.make_conditional(request, accept_ranges=True, complete_length=len(data))
 
 
 def _index(owner: str, label: str, subdir: str, fname: str, audience: str):
