@@ -81,3 +81,11 @@ def test_outdated_hash_is_upgraded_on_login(settings, db):
     assert new != old and "$m=2048,t=2,p=1$" in new
     assert auth.create_token("alice", "pw-alice", "n2")["token"]
     assert fast_hasher().verify(old, "pw-alice")
+
+
+def test_authenticate_password_gives_a_token_less_principal(auth, alice):
+    p = auth.authenticate_password("alice", "alice-password")
+    assert p["login"] == "alice" and p["token_id"] is None and p["scopes"] is None
+    for login, pw in (("alice", "wrong"), ("nobody", "x"), ("alice", "")):
+        with pytest.raises(Unauthorized):
+            auth.authenticate_password(login, pw)

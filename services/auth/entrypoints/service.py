@@ -114,6 +114,10 @@ class AuthRpc:
                                       remote_addr=remote_addr, application=application)
 
     @expected
+    def authenticate_password(self, login, password):
+        return self.auth.authenticate_password(login, password)
+
+    @expected
     def authenticate(self, token):
         return self.auth.authenticate(token)
 

@@ -161,6 +161,12 @@ class AuthService:
                     raise BadRequest(f"a token named {note!r} already exists")
         raise AssertionError("unreachable")
 
+    def authenticate_password(self, login, password) -> dict:
+        """A principal for HTTP Basic login/password (twine, pip): ``{login, token_id: None, scopes: None,
+        org: None, expires: None}``; Unauthorized on a bad login or password (constant work either way)."""
+        user = self._check_password(login, password)
+        return {"login": user.login, "token_id": None, "scopes": None, "org": None, "expires": None}
+
     def authenticate(self, token) -> dict:
         with self._uow() as repo:
             return self._live_token(repo, token).principal()
