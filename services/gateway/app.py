@@ -9,7 +9,7 @@ from services.kernel.settings import Settings
 
 from . import errors
 from .index_cache import IndexCache
-from .views import api_auth, api_labels, api_org, api_packages, conda, upload
+from .views import api_auth, api_labels, api_org, api_packages, conda, pypi, upload
 
 
 def create_app(clients, settings: Settings, index_cache: IndexCache | None = None) -> Flask:
@@ -21,7 +21,7 @@ def create_app(clients, settings: Settings, index_cache: IndexCache | None = Non
     app.extensions["wharf.index_cache"] = index_cache or IndexCache()
     app.url_map.strict_slashes = False
     errors.install(app)
-    for bp in (api_auth.bp, api_packages.bp, api_labels.bp, api_org.bp, upload.bp, conda.bp):
+    for bp in (api_auth.bp, api_packages.bp, api_labels.bp, api_org.bp, upload.bp, conda.bp, pypi.bp):
         app.register_blueprint(bp)
 
     @app.before_request

@@ -48,13 +48,23 @@ def header_token() -> str | None:
     return None
 
 
-def current_reader(clients, path_token: str | None = None) -> Reader:
-    """The request's reader (cached on ``g``); an invalid, expired or revoked token is a 401, never anonymous."""
+def current_reader(clients, path_token: str | None = None, allow_basic: bool = False) -> Reader:
+    """The request's reader (cached on ``g``); an invalid, expired or revoked token is a 401, never anonymous.
+    With ``allow_basic`` (PyPI paths: pip, uv, twine) HTTP Basic is accepted too: a token as the password
+    (user ``__token__`` or any), or a login and password."""
     cached = getattr(g, "wharf_reader", None)
     if cached is not None:
         return cached
     token = path_token or header_token()
     reader = Reader()
+    basic = request.authorization if allow_basic and not token else None
+    if basic is not None and basic.type == "basic" and (basic.password or basic.username):
+        password = basic.password or ""
+        if basic.username == "__token__" or password.startswith("wt-"):
+            token = password
+        else:
+            p = clients.auth.authenticate_password(basic.username or "", password)
+            reader = Reader(login=p["login"])
     if token:
         p = clients.auth.authenticate(token)
         reader = Reader(login=p["login"], scopes=tuple(p.get("scopes") or ()) or None,

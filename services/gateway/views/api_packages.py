@@ -8,6 +8,7 @@ from services.kernel.errors import BadRequest
 
 from ..identity import current_reader, package_role, private_packages, require_namespace, require_package
 from ..schemas import CommitBody, PackageBody, ReleaseBody, StageBody, TransferBody
+from ..uploads import finalize_and_commit
 
 bp = Blueprint("api_packages", __name__)
 
@@ -178,9 +179,8 @@ def commit(owner, package, version, basename):
     if (staged["owner"], staged["package"], staged["version"], staged["basename"]) != \
             (owner, package, version, basename):
         raise BadRequest("this dist_id was staged for another file")
-    meta = clients().storage.finalize(dist_id, owner, package, version, basename,
-                                      staged["distribution_type"], staged.get("sha256"))
-    f = clients().registry.commit(dist_id, meta, actor=_actor(), correlation_id=g.get("correlation_id"))
+    f = finalize_and_commit(clients(), dist_id, owner, package, version, basename, _actor(),
+                            g.get("correlation_id"))
     base = current_app.config["WHARF_SETTINGS"].public_url
     f["url"] = f"{base}/api/package/{owner}/{package}"
     return jsonify(f)

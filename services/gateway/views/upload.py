@@ -9,12 +9,12 @@ import binascii
 import hashlib
 
 
-import requests
 from flask import Blueprint, Response, current_app, request
 
-from services.kernel.errors import BadRequest, PayloadTooLarge, Unavailable
+from services.kernel.errors import BadRequest, PayloadTooLarge
 
 from ..errors import s3_error
+from ..uploads import stage_bytes
 
 bp = Blueprint("upload", __name__)
 
@@ -57,33 +57,8 @@ def receive():
         return s3_error("IncompleteBody", "The request body is shorter or longer than Content-Length.", 400)
     stream.seek(0)
     dist_id = info["dist_id"]
-    url = clients().storage.staging_url(dist_id)
-    if url:
-        try:
-            r = requests.put(url, data=_Limited(stream, size), headers={"Content-Length": str(size)},
-                             timeout=(5, 300))
-        except requests.RequestException as exc:
-            raise Unavailable(f"object store unreachable: {exc.__class__.__name__}")
-        if r.status_code >= 300:
-            raise Unavailable(f"object store refused the upload ({r.status_code})")
-    else:
-        clients().storage.put_staging(dist_id, stream, size)
+    stage_bytes(clients(), dist_id, stream, size)
     etag = md5.hexdigest()
     body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<PostResponse><Location>{settings.public_url}'
             f'/api/_upload/{dist_id}</Location><Key>{dist_id}</Key><ETag>"{etag}"</ETag></PostResponse>')
     return Response(body, status=201, mimetype="application/xml", headers={"ETag": f'"{etag}"'})
-
-
-class _Limited:
-    """File wrapper that requests streams from (it needs read(); len() lets it set Content-Length)."""
-
-    def __init__(self, f, size):
-        self._f, self._size = f, size
-
-    def __len__(self):
-        return self._size
-
-    def read(self, n=-1):
-        return self._f.read(n)
-
-

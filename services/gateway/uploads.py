@@ -1,0 +1,43 @@
+"""Moving an upload's bytes to storage and committing it: shared by the anaconda upload receiver/commit and the
+PyPI legacy upload (twine). The order is the consistency rule: bytes staged, then verified and stored under
+their content address by storage, then the registry commits the event that names them."""
+from __future__ import annotations
+
+import requests
+
+from services.kernel.errors import Unavailable
+
+
+class _Sized:
+    """File wrapper that requests streams from (len() lets it send Content-Length)."""
+
+    def __init__(self, f, size):
+        self._f, self._size = f, size
+
+    def __len__(self):
+        return self._size
+
+    def read(self, n=-1):
+        return self._f.read(n)
+
+
+def stage_bytes(clients, dist_id: str, stream, size: int) -> None:
+    """Hand an upload's bytes to storage: a presigned PUT to S3 (distributed) or in-process (embedded)."""
+    url = clients.storage.staging_url(dist_id)
+    if not url:
+        clients.storage.put_staging(dist_id, stream, size)
+        return
+    try:
+        r = requests.put(url, data=_Sized(stream, size), headers={"Content-Length": str(size)}, timeout=(5, 300))
+    except requests.RequestException as exc:
+        raise Unavailable(f"object store unreachable: {exc.__class__.__name__}")
+    if r.status_code >= 300:
+        raise Unavailable(f"object store refused the upload ({r.status_code})")
+
+
+def finalize_and_commit(clients, dist_id: str, owner: str, package: str, version: str, basename: str,
+                        actor: str, correlation_id: str | None) -> dict:
+    staged = clients.registry.get_staged(dist_id)
+    meta = clients.storage.finalize(dist_id, owner, package, version, basename, staged["distribution_type"],
+                                    staged.get("sha256"))
+    return clients.registry.commit(dist_id, meta, actor=actor, correlation_id=correlation_id)
