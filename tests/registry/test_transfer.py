@@ -94,3 +94,20 @@ def test_refused_transfer_appends_nothing(reg, engine, commits, name, error, mes
     with pytest.raises(error, match=message):
         reg.transfer_package(*args, actor="alice")
     assert dump(engine) == before and commits.count == woken
+
+
+def test_commit_racing_a_transfer_lands_at_the_new_owner(reg):
+    """The package is transferred between commit's first read of the staged row and its stream lock."""
+    st = reg.stage("alice", "demo", "2.0", "demo-2.0.tar.gz", "pypi", None, [], {}, None, None, "alice")
+    real, calls = reg.get_staged, []
+
+    def get_staged_then_transfer(dist_id):
+        row = real(dist_id)
+        if not calls:
+            calls.append(row["owner"])
+            reg.transfer_package("alice", "demo", "acme", actor="alice")
+        return row
+    reg.get_staged = get_staged_then_transfer
+    f = reg.commit(st["dist_id"], blob_meta(b"sdist", "demo-2.0.tar.gz"), "alice")
+    assert calls == ["alice"] and f["full_name"] == "acme/demo/2.0/demo-2.0.tar.gz"
+    assert [e["type"] for e in reg.read_stream("acme", 0)] == ["file_uploaded"]

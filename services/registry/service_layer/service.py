@@ -26,6 +26,10 @@ log = logging.getLogger("wharf.registry")
 MAX_ATTEMPTS = 20
 
 
+class _StagedMoved(Exception):
+    """The staged row changed owner (package transfer) between reading it and locking its stream."""
+
+
 def _visible(pkg: dict | None, owner: str, package: str, private_ok: bool) -> dict:
     if pkg is None or (not pkg["public"] and not private_ok):
         raise NotFound(f"package {owner}/{package} not found")
@@ -214,20 +218,27 @@ class RegistryService(LabelMethods, CollaboratorMethods, CopyMethods, SearchMeth
 
     def commit(self, dist_id: str, blob_meta: dict, actor: str = "system",
                correlation_id: str | None = None) -> dict:
-        staged = self.get_staged(dist_id)
-        owner, package, version, basename = (staged[k] for k in ("owner", "package", "version", "basename"))
+        for _ in range(MAX_ATTEMPTS):
+            staged = self.get_staged(dist_id)
+            owner, package, version, basename = (staged[k] for k in ("owner", "package", "version", "basename"))
 
-        def decide(uow):
-            current = uow.repo.staged(dist_id)
-            if current is None:  # committed by someone else while we waited for the stream lock
-                raise NotFound(f"no staged upload {dist_id!r}")
-            uow.repo.delete_staged(dist_id)
-            return commands.commit(current, uow.repo.package(owner, package),
-                                   uow.repo.release(owner, package, version),
-                                   uow.repo.file(owner, package, version, basename), blob_meta, actor,
-                                   correlation_id)
-        return self._command(owner, decide, lambda uow: views.file_view(
-            uow.repo.package(owner, package), uow.repo.file(owner, package, version, basename)))
+            def decide(uow):
+                current = uow.repo.staged(dist_id)
+                if current is None:  # committed by someone else while we waited for the stream lock
+                    raise NotFound(f"no staged upload {dist_id!r}")
+                if current["owner"] != owner:  # its package was transferred meanwhile: lock the new owner
+                    raise _StagedMoved()
+                uow.repo.delete_staged(dist_id)
+                return commands.commit(current, uow.repo.package(owner, package),
+                                       uow.repo.release(owner, package, version),
+                                       uow.repo.file(owner, package, version, basename), blob_meta, actor,
+                                       correlation_id)
+            try:
+                return self._command(owner, decide, lambda uow: views.file_view(
+                    uow.repo.package(owner, package), uow.repo.file(owner, package, version, basename)))
+            except _StagedMoved:
+                continue
+        raise Conflict("the staged upload keeps moving; try again")
 
     def remove_file(self, owner: str, package: str, version: str, basename: str, actor: str = "system",
                     correlation_id: str | None = None) -> dict:
