@@ -93,8 +93,12 @@ def package_role(clients, reader: Reader, owner: str, package: str, action: str)
     role = clients.auth.access(None if reader.anonymous else reader.login, owner, package)
     if not _usable(reader, owner, action):
         return None
-    if RANK[role] < RANK["write"] and clients.registry.is_collaborator(owner, package, reader.login):
-        role = "write"
+    if RANK[role] < RANK["write"]:
+        try:
+            if clients.registry.is_collaborator(owner, package, reader.login):
+                role = "write"
+        except NotFound:  # no such package (yet): nobody collaborates on it
+            pass
     return role
 
 

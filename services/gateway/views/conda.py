@@ -12,6 +12,8 @@ import hashlib
 import json
 import re
 
+import zstandard
+
 from flask import Blueprint, Response, current_app, request
 
 from services.kernel import names
@@ -34,7 +36,8 @@ def _empty_doc(subdir: str) -> bytes:
                        "repodata_version": 1}, sort_keys=True, separators=(",", ":")).encode()
 
 
-EMPTY_NOARCH = _empty_doc("noarch")
+EMPTY_NOARCH = {"repodata.json": _empty_doc("noarch"),
+                "repodata.json.zst": zstandard.ZstdCompressor(level=3).compress(_empty_doc("noarch"))}
 
 
 def clients():
@@ -109,8 +112,9 @@ def _entry(owner: str, label: str, subdir: str, fname: str, audience: str) -> di
 
 
 def _empty_entry(subdir: str, fname: str) -> dict:
-    if subdir == "noarch" and fname == "repodata.json":
-        return {"sha256": hashlib.sha256(EMPTY_NOARCH).hexdigest(), "data": EMPTY_NOARCH}
+    if subdir == "noarch" and fname in EMPTY_NOARCH:
+        data = EMPTY_NOARCH[fname]
+        return {"sha256": hashlib.sha256(data).hexdigest(), "data": data}
     raise NotFound(f"{subdir}/{fname} not found")
 
 
