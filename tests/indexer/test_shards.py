@@ -209,3 +209,37 @@ def test_replay_gives_byte_identical_shards(indexer, log, blobs):
         indexer.handle(w)
     indexer.publish_all()
     assert everything() == first
+
+
+def test_private_activity_never_moves_the_public_shard_index(indexer, log, blobs):
+    """created_at is the newest event each audience can see, so the public index (bytes, ETag) stays put while
+    private packages of the channel come and go."""
+    pub = log.upload("alice", "open", "1.0", "linux-64", "0")
+    feed(indexer, pub)
+    indexer.publish_pending()
+    before = indexer.get_index("alice", "main", "linux-64", "public")["files"]
+    secret = log.upload("alice", "secret", "1.0", "linux-64", "0", public=False)
+    feed(indexer, secret, log.upload("alice", "secret", "1.1", "linux-64", "0", public=False))
+    indexer.publish_pending()
+    feed(indexer, log.append("file_removed", "alice", {"owner": "alice", **log.ref(secret)}))
+    indexer.publish_pending()
+    assert indexer.get_index("alice", "main", "linux-64", "public")["files"] == before
+    assert shard_index(blobs, before)["info"]["created_at"] == iso_millis(epoch_millis(pub["occurred_at"]))
+    private = shard_index(blobs, indexer.get_index("alice", "main", "linux-64", "private")["files"])
+    assert private["info"]["created_at"] == iso_millis(epoch_millis(log.streams["alice"][-1]["occurred_at"]))
+
+    # making the package public is a public change (and so is making it private again)
+    made_public = log.append("package_updated", "alice", {"owner": "alice", "package": "secret",
+                                                          "changes": {"public": True}})
+    feed(indexer, made_public)
+    indexer.publish_pending()
+    index = shard_index(blobs, indexer.get_index("alice", "main", "linux-64", "public")["files"])
+    assert set(index["shards"]) == {"open", "secret"}
+    assert index["info"]["created_at"] == iso_millis(epoch_millis(made_public["occurred_at"]))
+    hidden = log.append("package_updated", "alice", {"owner": "alice", "package": "secret",
+                                                     "changes": {"public": False}})
+    feed(indexer, hidden)
+    indexer.publish_pending()
+    index = shard_index(blobs, indexer.get_index("alice", "main", "linux-64", "public")["files"])
+    assert set(index["shards"]) == {"open"}
+    assert index["info"]["created_at"] == iso_millis(epoch_millis(hidden["occurred_at"]))

@@ -1,9 +1,9 @@
 """``SqlFileTable``: the files of one kind (conda or PyPI) and their labels, bound to one connection.
 
 Both kinds react to the same registry events (removals, labels, visibility, transfers); what differs is the
-key of what a change touches: ``ShardKey(owner, label, subdir, name)`` for conda files, ``ProjectKey(owner,
-label, project)`` for PyPI files. ``touched(ids)`` returns those keys for the given files (every label each
-file carries).
+key of what a change touches: ``ShardChange(owner, label, subdir, name, public)`` for conda files,
+``ProjectKey(owner, label, project)`` for PyPI files. ``touched(ids)`` returns those keys for the given files
+(every label each file carries).
 """
 from __future__ import annotations
 

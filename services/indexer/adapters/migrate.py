@@ -1,7 +1,8 @@
 """Additive schema upgrade of an indexer database created before sharded repodata (until Alembic arrives).
 
 ``metadata.create_all`` creates missing tables but never adds columns to existing ones. ``upgrade`` adds the
-columns that appeared since (``indexer_files.name`` and ``run_exports_json``, ``indexer_dirty.changed_at``),
+columns that appeared since (``indexer_files.name`` and ``run_exports_json``, ``indexer_dirty.changed_at``
+and ``public_changed_at``),
 backfills ``name`` from each stored record, and reports whether it changed anything, so the caller can mark
 every channel dirty to publish its shards. ``run_exports`` of old rows stays unknown (NULL) until re-upload or
 ``wharf replay``.
@@ -17,7 +18,7 @@ from .tables import files
 
 ADDED = {
     "indexer_files": (("name", "VARCHAR(200)"), ("run_exports_json", "TEXT")),
-    "indexer_dirty": (("changed_at", "BIGINT NOT NULL DEFAULT 0"),),
+    "indexer_dirty": (("changed_at", "BIGINT NOT NULL DEFAULT 0"), ("public_changed_at", "BIGINT NOT NULL DEFAULT 0")),
 }
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import and_, case, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from ..domain.keys import NOARCH, ChannelKey, ProjectKey, ShardKey
+from ..domain.keys import NOARCH, ChannelKey, ProjectKey, ShardChange
 from .file_table import SqlFileTable
 from .pypi_repository import PypiIndexMixin
 from .pypi_tables import PYPI_TABLES, pypi_file_labels, pypi_files
@@ -26,7 +26,8 @@ class SqlIndexRepository(ShardMixin, PypiIndexMixin):
     def __init__(self, conn: Connection):
         self.conn = conn
         self._dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-        self.conda = SqlFileTable(conn, self._insert, files, file_labels, ("subdir", "name"), ShardKey)
+        self.conda = SqlFileTable(conn, self._insert, files, file_labels, ("subdir", "name", "public"),
+                                  ShardChange)
         self.pypi = SqlFileTable(conn, self._insert, pypi_files, pypi_file_labels, ("project",), ProjectKey)
 
     def _insert(self, table):
@@ -71,22 +72,24 @@ class SqlIndexRepository(ShardMixin, PypiIndexMixin):
         return None if row is None else {**row._asdict(), "size": int(row.size)}
 
     # ------------------------------------------------------------------------------------ dirty and pointers
-    def mark_dirty(self, keys: Iterable[ChannelKey] | Mapping[ChannelKey, int]) -> None:
+    def mark_dirty(self, keys: Iterable[ChannelKey] | Mapping[ChannelKey, tuple[int, int]]) -> None:
         """Bump each channel's generation; a mapping also carries the ``occurred_at`` (epoch ms) of the newest
-        event that touched it, kept as the channel's ``changed_at`` when newer."""
-        stamps = dict(keys) if isinstance(keys, Mapping) else dict.fromkeys(keys, 0)
+        event that touched it and of the newest that touched a public file of it, kept as the channel's
+        ``changed_at`` / ``public_changed_at`` when newer."""
+        stamps = dict(keys) if isinstance(keys, Mapping) else dict.fromkeys(keys, (0, 0))
         for key in sorted(stamps):   # fixed lock order
             stmt = self._insert(dirty).values(**key._asdict(), generation=1, published_generation=0,
-                                              changed_at=stamps[key])
-            newer = case((stmt.excluded.changed_at > dirty.c.changed_at, stmt.excluded.changed_at),
-                         else_=dirty.c.changed_at)
+                                              changed_at=stamps[key][0], public_changed_at=stamps[key][1])
             self.conn.execute(stmt.on_conflict_do_update(
                 index_elements=["owner", "label", "subdir"],
-                set_={"generation": dirty.c.generation + 1, "changed_at": newer}))
+                set_={"generation": dirty.c.generation + 1,
+                      **{c: case((stmt.excluded[c] > dirty.c[c], stmt.excluded[c]), else_=dirty.c[c])
+                         for c in ("changed_at", "public_changed_at")}}))
         # every channel with files has a noarch index: make sure it is published once, not on every change
         for owner, label in sorted({(k.owner, k.label) for k in stamps}):
             self.conn.execute(self._insert(dirty).values(owner=owner, label=label, subdir=NOARCH, generation=1,
-                                                         published_generation=0, changed_at=0)
+                                                         published_generation=0, changed_at=0,
+                                                         public_changed_at=0)
                               .on_conflict_do_nothing(index_elements=["owner", "label", "subdir"]))
 
     def dirty(self) -> list[tuple[ChannelKey, int]]:
@@ -98,9 +101,11 @@ class SqlIndexRepository(ShardMixin, PypiIndexMixin):
     def _where(self, table, key: ChannelKey):
         return and_(table.c.owner == key.owner, table.c.label == key.label, table.c.subdir == key.subdir)
 
-    def changed_at(self, key: ChannelKey) -> int:
-        value = self.conn.execute(select(dirty.c.changed_at).where(self._where(dirty, key))).scalar_one_or_none()
-        return int(value or 0)
+    def changed_at(self, key: ChannelKey) -> dict[str, int]:
+        """{audience: epoch ms of the newest event that changed what the audience sees (0: none)}."""
+        row = self.conn.execute(select(dirty.c.changed_at, dirty.c.public_changed_at)
+                                .where(self._where(dirty, key))).first()
+        return {"private": int(row[0] or 0) if row else 0, "public": int(row[1] or 0) if row else 0}
 
     def flip(self, key: ChannelKey, generation: int, pointers: dict[str, dict[str, dict]],
              shards: dict[str, dict[str, dict | None]] | None = None) -> bool:

@@ -8,7 +8,9 @@
   ``generation``, publishing sets ``published_generation`` to the generation it read before building, so a
   change that lands while an index is being built is never lost and a slower builder never overwrites a
   newer index. Rows are kept (cleared, not deleted) so generations only grow. ``changed_at`` is the newest
-  ``occurred_at`` (epoch ms) of the events applied to the channel: the shard index's ``created_at``.
+  ``occurred_at`` (epoch ms) of the events applied to the channel, ``public_changed_at`` of those that touched
+  a public file: the ``created_at`` of the private and public shard indexes (so private activity never moves
+  the public one).
 - ``dirty_names``: package names whose shards must be rebuilt, with the channel generation that marked them;
   publishing generation G clears the names marked at G or before.
 - ``published``: pointers to the current index blobs of each (owner, label, subdir, audience, filename).
@@ -66,6 +68,7 @@ dirty = Table(
     Column("generation", Integer, nullable=False),
     Column("published_generation", Integer, nullable=False),
     Column("changed_at", BigInteger, nullable=False, server_default="0"),
+    Column("public_changed_at", BigInteger, nullable=False, server_default="0"),
 )
 
 dirty_names = Table(

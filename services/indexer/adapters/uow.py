@@ -27,7 +27,7 @@ class SqlUnitOfWork:
         if upgraded:
             with self.begin() as repo:
                 repo.mark_dirty(repo.known_channels() | repo.channels_with_files())
-                repo.mark_names_dirty(repo.conda.all_touched())
+                repo.mark_names_dirty(k.shard for k in repo.conda.all_touched())
 
     @contextmanager
     def begin(self) -> Iterator[SqlIndexRepository]:

@@ -34,6 +34,24 @@ class ShardKey(NamedTuple):
         return ChannelKey(self.owner, self.label, self.subdir)
 
 
+class ShardChange(NamedTuple):
+    """A package name of a channel subdir touched by an event, and whether the touched file is public (then the
+    change is visible to the ``public`` audience too)."""
+    owner: str
+    label: str
+    subdir: str
+    name: str
+    public: bool
+
+    @property
+    def shard(self) -> ShardKey:
+        return ShardKey(self.owner, self.label, self.subdir, self.name)
+
+    @property
+    def channel(self) -> ChannelKey:
+        return ChannelKey(self.owner, self.label, self.subdir)
+
+
 class ProjectKey(NamedTuple):
     """One PyPI simple page: a project (canonical name) of an owner's label; ``ROOT`` is the project list."""
     owner: str

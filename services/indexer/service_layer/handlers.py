@@ -1,6 +1,7 @@
 """One function per registry event that can change what a channel or a PyPI page shows. Each applies the event
-to the repository (inside the caller's transaction) and returns the keys it touched: ``ShardKey`` (a package
-name of a conda channel subdir) and ``ProjectKey`` (a PyPI project page). Event types without a handler change
+to the repository (inside the caller's transaction) and returns the keys it touched: ``ShardChange`` (a package
+name of a conda channel subdir, and whether the touched file is public, before or after the change) and
+``ProjectKey`` (a PyPI project page). Event types without a handler change
 nothing (the caller still advances the stream position).
 
 Removals, labels, visibility and transfers act on both kinds of files (``repo.conda`` and ``repo.pypi``); only
@@ -104,6 +105,7 @@ def package_updated(repo: IndexRepository, ev: Event) -> set:
     touched: set = set()
     for table in _tables(repo):
         ids = table.file_ids(d["owner"], d["package"])
+        touched |= table.touched(ids)              # as the public audience saw them before, and after
         table.set_public(ids, bool(d["changes"]["public"]))
         touched |= table.touched(ids)
     return touched

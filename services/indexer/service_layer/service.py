@@ -18,7 +18,7 @@ from services.kernel.errors import BadRequest, Unavailable
 from services.kernel.events import DATA_SCHEMAS, EnvelopeSchema, Event
 from services.kernel.ports import EventPublisher
 
-from ..domain.keys import AUDIENCES, ROOT, ChannelKey, ProjectKey, ShardKey, event_file_name
+from ..domain.keys import AUDIENCES, ROOT, ChannelKey, ProjectKey, ShardChange, event_file_name
 from ..domain.ports import LogReader, UnitOfWork
 from ..domain.records import epoch_millis
 from .handlers import apply
@@ -78,17 +78,18 @@ class IndexerService:
                 return      # duplicate delivery (at-least-once), already applied
             todo = self._missing(event, last) if event.sequence > last + 1 else []
             touched: set = set()
-            stamps: dict[ChannelKey, int] = {}     # newest occurred_at applied to each channel (shard index)
+            stamps: dict[ChannelKey, tuple[int, int]] = {}   # newest occurred_at per channel: (any, public)
             for ev in todo + [event]:
                 keys = apply(repo, ev)
                 when = epoch_millis(ev.occurred_at) if keys else 0
                 for k in keys:
-                    if isinstance(k, ShardKey):
-                        stamps[k.channel] = max(stamps.get(k.channel, 0), when)
+                    if isinstance(k, ShardChange):
+                        anyone, public = stamps.get(k.channel, (0, 0))
+                        stamps[k.channel] = (max(anyone, when), max(public, when) if k.public else public)
                 touched |= keys
             repo.set_stream(event.stream_id, event.sequence)
             repo.mark_dirty(stamps)
-            repo.mark_names_dirty(k for k in touched if isinstance(k, ShardKey))
+            repo.mark_names_dirty(k.shard for k in touched if isinstance(k, ShardChange))
             repo.mark_projects_dirty(k for k in touched if isinstance(k, ProjectKey))
 
     def _missing(self, event: Event, last: int) -> list[Event]:
@@ -175,7 +176,7 @@ class IndexerService:
         with self.uow.begin() as repo:
             names = repo.conda.all_touched()
             repo.mark_dirty({k.channel for k in names})
-            repo.mark_names_dirty(names)
+            repo.mark_names_dirty(k.shard for k in names)
             repo.mark_projects_dirty(repo.pypi_keys_with_files())
         return self.publish_pending()
 

@@ -47,9 +47,10 @@ def rebuild_shards(blobs: BlobStore, names: list[str], rows: list[tuple]) -> dic
     return out
 
 
-def shard_indexes(key: ChannelKey, changed_at: int, current: dict[str, dict[str, str]],
+def shard_indexes(key: ChannelKey, changed_at: dict[str, int], current: dict[str, dict[str, str]],
                   updates: dict[str, dict[str, dict | None]]) -> dict[str, dict[str, bytes]]:
-    """The compressed shard index of each audience: the current shards with ``updates`` applied."""
+    """The compressed shard index of each audience: the current shards with ``updates`` applied, dated by the
+    newest event that audience can see (``changed_at[audience]``)."""
     out = {}
     for audience in AUDIENCES:
         merged = dict(current.get(audience, {}))
@@ -58,5 +59,5 @@ def shard_indexes(key: ChannelKey, changed_at: int, current: dict[str, dict[str,
                 merged.pop(name, None)
             else:
                 merged[name] = pointer["sha256"]
-        out[audience] = {SHARD_INDEX: compress(build_shard_index(key.subdir, changed_at, merged))}
+        out[audience] = {SHARD_INDEX: compress(build_shard_index(key.subdir, changed_at[audience], merged))}
     return out
