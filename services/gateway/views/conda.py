@@ -140,7 +140,7 @@ def _shard(owner: str, label: str, subdir: str, fname: str, audience: str, parti
     m = SHARD.match(fname)
     if not m or partial:
         raise NotFound(f"{subdir}/shards/{fname} not found")
-    hit = cache().get_meta(("shard", owner, label, subdir, audience, m[1]),
+    hit = cache().get_meta((owner, label, subdir, "shard", audience, m[1]),
                            lambda: clients().indexer.get_shard(owner, label, subdir, audience, m[1]))
     if hit is None:
         raise NotFound(f"{subdir}/shards/{fname} not found")
@@ -153,8 +153,15 @@ def _shard(owner: str, label: str, subdir: str, fname: str, audience: str, parti
 
 
 def _index(owner: str, label: str, subdir: str, fname: str, audience: str):
-    entry = _entry(owner, label, subdir, fname, audience) or _empty_entry(subdir, fname)
-    return _respond(entry, fname, audience)
+    entry = _entry(owner, label, subdir, fname, audience)
+    if entry is not None and subdir != "noarch" and _empty(owner, label, subdir, audience):
+        entry = None  # a subdir holding only private files looks exactly like one that does not exist
+    return _respond(entry or _empty_entry(subdir, fname), fname, audience)
+
+
+def _empty(owner: str, label: str, subdir: str, audience: str) -> bool:
+    main = _entry(owner, label, subdir, "repodata.json", audience)
+    return main is None or main["sha256"] == hashlib.sha256(_empty_doc(subdir)).hexdigest()
 
 
 def _respond(entry: dict, fname: str, audience: str):
