@@ -24,7 +24,7 @@ import pytest
 import requests
 
 from .clients import AnacondaCLI
-from .harness import VENV_BIN, WHARF
+from .harness import VENV_BIN
 
 __all__ = ["CLI", "fast_stop", "create_accounts", "token", "auth", "raw_upload", "repodata", "listed",
            "wait_for_repodata", "sha256_of", "eventually",
@@ -110,15 +110,16 @@ def fast_stop(wharf):
 
 
 def create_accounts(wharf, users: dict[str, str], orgs: dict[str, str] | None = None) -> None:
-    """``wharf user create`` for each {login: password}, then ``wharf org create`` for each {org: owner},
-    each batch in parallel."""
-    for batch in ([["user", "create", u, "--password", pw] for u, pw in users.items()],
-                  [["org", "create", o, "--owner", owner] for o, owner in (orgs or {}).items()]):
-        procs = [subprocess.Popen([WHARF, *args], env=wharf.env, cwd=wharf.workdir, stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, text=True) for args in batch]
-        for args, p in zip(batch, procs):
-            out, _ = p.communicate(timeout=120)
-            assert p.returncode == 0, f"wharf {' '.join(args)} failed: {out}"
+    """Create users ({login: password}) and organizations ({org: owner}) the way ``wharf user create`` and
+    ``wharf org create`` do (the auth facade bootstrapped from the Wharf's environment), but in this process:
+    one ``wharf`` run per account costs a second of imports each."""
+    from services.auth.bootstrap import bootstrap
+    from services.kernel.settings import Settings
+    auth_service = bootstrap(Settings.from_env(dict(wharf.env)))
+    for login, password in users.items():
+        auth_service.create_user(login, password)
+    for org, owner in (orgs or {}).items():
+        auth_service.create_org(org, owner)
 
 
 def token(wharf, login: str, password: str, note: str | None = None, **body) -> str:
