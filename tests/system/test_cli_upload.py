@@ -36,7 +36,7 @@ def test_conda_both_formats(wharf, world):
     d = world["tmp"].mktemp("conda")
     a = make_conda_package(d / "a", "upconda", "1.0", build="0", subdir="noarch", fmt=".conda")
     b = make_conda_package(d / "b", "upconda", "1.0", build="0", subdir="linux-64", fmt=".tar.bz2")
-    out = world["uma"].out("upload", str(a), str(b))
+    out = world["uma"].out("upload", "-u", "uma", str(a), str(b))
     assert "upconda" in out
     noarch = wait_for_repodata(repodata(wharf, "uma", "noarch"), a.name)
     linux = wait_for_repodata(repodata(wharf, "uma", "linux-64"), b.name)
