@@ -3,9 +3,9 @@
 # Build: docker build -t wharf:local .
 #
 # Health checks are per service (the image cannot know which service a container runs); the probes used by
-# docker-compose.yml and k8s/ are:
-#   gateway            GET http://127.0.0.1:8080/healthz
-#   nameko services    wharf health <service>   (exit 0 when the service answers an RPC ping)
+# docker-compose.yml and k8s/ are `wharf health <service>` (readiness: the service's database, RabbitMQ and S3
+# bucket, then the service itself) and `wharf health <service> --live` / GET /healthz (liveness).
+# Database migrations: `docker run IMAGE migrate all` (compose's `migrate` one-shot, the k8s Job wharf-migrate).
 
 FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 \

@@ -5,7 +5,9 @@
     wharf user create LOGIN --password PW [--email E]
     wharf org create ORG --owner LOGIN
     wharf replay                                       rebuild projections and every index from the log
-    wharf health SERVICE                               exit 0 when SERVICE answers (k8s probes)
+    wharf health SERVICE                               exit 0 when SERVICE and its dependencies answer
+    wharf migrate [all|auth|registry|indexer] [--check]  upgrade databases to the newest schema revision
+    wharf verify [--json] [--quick] [--wait S]         check records, blobs and indexes; exit 1 on a problem
 """
 from __future__ import annotations
 
@@ -62,36 +64,99 @@ def cmd_run(args) -> int:
     import tempfile
 
     import yaml
+    from services.kernel.logs import dict_config
     cfg = {"AMQP_URI": settings.amqp_uri, "max_workers": int(os.environ.get("WHARF_MAX_WORKERS", "10")),
-           "serializer": "json", "LOGGING": {"version": 1, "disable_existing_loggers": False,
-                                            "handlers": {"console": {"class": "logging.StreamHandler"}},
-                                            "root": {"level": os.environ.get("WHARF_LOG_LEVEL", "INFO"),
-                                                     "handlers": ["console"]}}}
+           "serializer": "json", "LOGGING": dict_config(args.service)}
     fd, path = tempfile.mkstemp(prefix=f"wharf-{args.service}-", suffix=".yaml")
     with os.fdopen(fd, "w") as f:
         yaml.safe_dump(cfg, f)
-    sys.argv = ["nameko", "run", "--config", path, NAMEKO_CLASSES[args.service]]
-    from nameko.cli.main import main as nameko_main
-    return nameko_main() or 0
+    return _supervise([sys.executable, "-m", "services.nameko_main", "run", "--config", path,
+                       NAMEKO_CLASSES[args.service]],
+                      args.service)
+
+
+def _die_with_parent() -> None:
+    """Linux: the nameko child gets SIGKILL when `wharf run` dies, even by kill -9 (no orphaned service)."""
+    try:
+        import ctypes
+        import signal
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _supervise(cmd: list[str], name: str) -> int:
+    """Run the nameko container in a child process and start it again when it dies with an error. nameko 2
+    stops a whole container when a worker cannot publish its RPC reply (the broker went away mid-call), and a
+    service that exits on a broker restart would otherwise stay down until something outside restarts it.
+    SIGTERM/SIGINT are passed on and end the loop; the child's clean exit ends it too."""
+    import signal
+    import subprocess
+    import time
+    log = logging.getLogger("wharf.run")
+    stopping = {"flag": False}
+    child: dict = {"p": None}
+
+    def forward(signum, _frame):
+        stopping["flag"] = True
+        if child["p"] is not None and child["p"].poll() is None:
+            child["p"].send_signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    delay = 1.0
+    while True:
+        started = time.monotonic()
+        child["p"] = subprocess.Popen(cmd, preexec_fn=_die_with_parent)
+        rc = child["p"].wait()
+        if stopping["flag"] or rc == 0:
+            return 0 if stopping["flag"] else rc
+        delay = 1.0 if time.monotonic() - started > 60 else min(delay * 2, 30.0)
+        log.warning("%s exited with %s; starting it again in %.0f s", name, rc, delay)
+        until = time.monotonic() + delay
+        while not stopping["flag"] and time.monotonic() < until:   # a SIGTERM meanwhile ends the loop
+            time.sleep(0.1)
+        if stopping["flag"]:
+            return 0
 
 
 def _run_gateway(settings) -> int:
+    workers = int(os.environ.get("WHARF_GATEWAY_WORKERS", "2"))
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # /metrics must add up every worker: prometheus-client's multiprocess mode (set before it is imported)
+        import tempfile
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="wharf-gateway-metrics-")
     from gunicorn.app.base import BaseApplication
+
+    from services.kernel.logs import dict_config, log_format
 
     class GatewayApp(BaseApplication):
         def load_config(self):
             self.cfg.set("bind", os.environ.get("WHARF_GATEWAY_BIND", "0.0.0.0:8080"))
-            self.cfg.set("workers", int(os.environ.get("WHARF_GATEWAY_WORKERS", "2")))
+            self.cfg.set("workers", workers)
             self.cfg.set("worker_class", "gthread")
             self.cfg.set("threads", int(os.environ.get("WHARF_GATEWAY_THREADS", "8")))
             self.cfg.set("timeout", 300)
-            self.cfg.set("accesslog", "-")
+            # the app's own access line (wharf.gateway.access: correlation id, tokens in /t/<token>/ paths
+            # redacted) replaces gunicorn's, which would log request lines with tokens in them
+            self.cfg.set("accesslog", None)
+            if log_format() == "json":    # gunicorn's own lines through the same JSON handler
+                cfg = dict_config("gateway")
+                cfg["loggers"] = {name: {"level": "INFO", "handlers": [], "propagate": True}
+                                  for name in ("gunicorn.error", "gunicorn.access")}
+                self.cfg.set("logconfig_dict", cfg)
+            self.cfg.set("child_exit", _gateway_child_exit)
 
         def load(self):
             return make_distributed_gateway(settings)
 
     GatewayApp().run()
     return 0
+
+
+def _gateway_child_exit(server, worker):
+    from services.kernel.metrics import mark_process_dead
+    mark_process_dead(worker.pid)
 
 
 def make_distributed_gateway(settings):
@@ -127,21 +192,158 @@ def cmd_replay(args) -> int:
     return 0
 
 
-def cmd_health(args) -> int:
-    settings = _settings(args)
-    if args.service == "gateway":
+def cmd_verify(args) -> int:
+    import json
+
+    from services.verify import render, verify
+    report = verify(_settings(args), hash_bytes=not args.quick, wait=args.wait)
+    print(json.dumps(report, indent=2, sort_keys=True) if args.json else render(report), flush=True)
+    return 0 if report["ok"] else 1
+
+
+# what each service needs to do its work (readiness): its database, the broker, the object store
+HEALTH_DEPENDENCIES = {
+    "gateway": ("broker",),
+    "auth": ("database", "broker"),
+    "registry": ("database", "broker"),
+    "storage": ("broker", "s3"),
+    "indexer": ("database", "broker", "s3"),
+}
+
+
+def _check_database(settings, service) -> str:
+    from sqlalchemy import text
+
+    from services.kernel.adapters.db import make_engine
+    url = {"auth": settings.auth_db_url, "registry": settings.registry_db_url,
+           "indexer": settings.indexer_db_url}[service]
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    finally:
+        engine.dispose()
+    return engine.url.render_as_string(hide_password=True)
+
+
+def _check_broker(settings, _service) -> str:
+    from kombu import Connection
+    with Connection(settings.amqp_uri, connect_timeout=5) as conn:
+        conn.ensure_connection(max_retries=1, timeout=5)
+        return conn.as_uri()  # password masked
+
+
+def _check_s3(settings, _service) -> str:
+    if settings.blob_backend != "s3":
+        return f"{settings.blob_backend} blobs (nothing to reach)"
+    from minio import Minio
+    client = Minio(settings.s3_endpoint, access_key=settings.s3_access_key, secret_key=settings.s3_secret_key,
+                   secure=settings.s3_secure, region=settings.s3_region)
+    if not client.bucket_exists(settings.s3_bucket):
+        raise RuntimeError(f"bucket {settings.s3_bucket!r} does not exist")
+    return f"{settings.s3_endpoint}/{settings.s3_bucket}"
+
+
+def _check_process(settings, service) -> str:
+    if service == "gateway":
         import requests
-        ok = requests.get(settings.public_url + "/healthz", timeout=5).ok
-        return 0 if ok else 1
+        bind = os.environ.get("WHARF_GATEWAY_BIND", "0.0.0.0:8080").replace("0.0.0.0", "127.0.0.1")
+        requests.get(f"http://{bind}/healthz", timeout=5).raise_for_status()
+        return f"http://{bind}/healthz"
     from nameko.standalone.rpc import ClusterRpcProxy
     with ClusterRpcProxy({"AMQP_URI": settings.amqp_uri}, timeout=10) as rpc:
-        getattr(rpc, args.service).ping()
-    return 0
+        getattr(rpc, service).ping()
+    return "answers RPC ping"
+
+
+def cmd_health(args) -> int:
+    """Readiness (default): the service's own dependencies answer, then the service itself. ``--live``
+    (liveness): only the service itself, so an outage of PostgreSQL or S3 makes pods unready, not restarted."""
+    settings = _settings(args)
+    checks = [] if args.live else [d for d in HEALTH_DEPENDENCIES[args.service]]
+    checks.append("process")
+    fns = {"database": _check_database, "broker": _check_broker, "s3": _check_s3, "process": _check_process}
+    failed = 0
+    for name in checks:
+        try:
+            what = fns[name](settings, args.service)
+            print(f"{args.service} {name}: ok ({what})")
+        except Exception as exc:  # noqa: BLE001 - every failure is a failed probe, reported in one line
+            failed += 1
+            print(f"{args.service} {name}: FAILED {exc.__class__.__name__}: {exc}", file=sys.stderr)
+            if name == "broker":
+                break   # the RPC ping would only time out
+    return 1 if failed else 0
+
+
+MIGRATABLE = ("auth", "registry", "indexer")      # storage has no database
+
+
+def _schema_target(service: str):
+    """(Schema, function that migrates an engine) of one service's database."""
+    from services.kernel.adapters.migrations import upgrade
+    if service == "auth":
+        from services.auth.adapters.schema import SCHEMA
+        return SCHEMA, lambda engine: upgrade(engine, SCHEMA)
+    if service == "registry":
+        from services.registry.adapters.schema import SCHEMA
+        return SCHEMA, lambda engine: upgrade(engine, SCHEMA)
+    from services.indexer.adapters.schema import SCHEMA
+    from services.indexer.adapters.uow import SqlUnitOfWork
+    return SCHEMA, lambda engine: SqlUnitOfWork(engine).create_tables()
+
+
+def _status_waiting(engine, schema, wait: float):
+    """Current and head revision; with ``wait`` > 0, poll until the database reaches head (or is unreachable
+    no longer) for at most ``wait`` seconds: the init container of a Deployment waiting for the migrations Job."""
+    import time
+
+    from services.kernel.adapters.migrations import status
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            cur, head = status(engine, schema)
+        except Exception:  # noqa: BLE001 - the database is not up yet
+            if time.monotonic() >= deadline:
+                raise
+            cur, head = None, ""
+        if cur == head or time.monotonic() >= deadline:
+            return cur, head
+        time.sleep(2)
+
+
+def cmd_migrate(args) -> int:
+    from services.kernel.adapters.db import make_engine
+    from services.kernel.adapters.migrations import status
+    settings = _settings(args)
+    if args.wait and not args.check:
+        raise SystemExit("--wait goes with --check")
+    urls = {"auth": settings.auth_db_url, "registry": settings.registry_db_url, "indexer": settings.indexer_db_url}
+    behind = 0
+    for service in (MIGRATABLE if args.service == "all" else (args.service,)):
+        schema, migrate = _schema_target(service)
+        engine = make_engine(urls[service])
+        try:
+            before, head = _status_waiting(engine, schema, args.wait if args.check else 0)
+            if args.check:
+                state = "up to date" if before == head else "needs migration"
+                behind += before != head
+                print(f"{service}: at {before or 'none'}, head {head}: {state}", flush=True)
+                continue
+            migrate(engine)
+            after, _ = status(engine, schema)
+            print(f"{service}: {before or 'none'} -> {after}" if before != after else f"{service}: at {after}")
+        finally:
+            engine.dispose()
+    return 1 if behind else 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=os.environ.get("WHARF_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from services.kernel.logs import configure
+    argv_ = sys.argv[1:] if argv is None else argv
+    service = argv_[1] if len(argv_) > 1 and argv_[0] == "run" else \
+        "embedded" if argv_[:1] == ["serve"] else "wharf"
+    configure(service)     # WHARF_LOG_FORMAT=json: one JSON object per line
     p = argparse.ArgumentParser(prog="wharf", description="Wharf package hosting")
     sub = p.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("serve", help="run everything in one process (embedded mode)")
@@ -168,9 +370,26 @@ def main(argv: list[str] | None = None) -> int:
     rp = sub.add_parser("replay", help="rebuild every projection and channel index from the event log")
     rp.add_argument("--data")
     rp.set_defaults(fn=cmd_replay)
-    h = sub.add_parser("health", help="exit 0 when a service answers")
+    v = sub.add_parser("verify", help="check that every record has its bytes, every index matches a replay of "
+                                      "the log and no blob is orphaned (read-only; exit 1 on a problem)")
+    v.add_argument("--json", action="store_true", help="print the report as JSON")
+    v.add_argument("--quick", action="store_true", help="check blob sizes only, do not read and hash them")
+    v.add_argument("--wait", type=float, default=30.0,
+                   help="seconds to wait for in-flight events and indexes to settle (default 30)")
+    v.add_argument("--data")
+    v.set_defaults(fn=cmd_verify)
+    h = sub.add_parser("health", help="exit 0 when a service and its dependencies answer (probes)")
     h.add_argument("service", choices=SERVICES)
+    h.add_argument("--live", action="store_true",
+                   help="liveness: only the service itself, not its database, broker or object store")
     h.set_defaults(fn=cmd_health)
+    m = sub.add_parser("migrate", help="upgrade service databases to the newest schema revision (Alembic)")
+    m.add_argument("service", nargs="?", default="all", choices=("all",) + MIGRATABLE)
+    m.add_argument("--check", action="store_true", help="only report; exit 1 when a database is behind")
+    m.add_argument("--wait", type=float, default=0, metavar="SECONDS",
+                   help="with --check: wait up to SECONDS for the databases to reach head (init containers)")
+    m.add_argument("--data")
+    m.set_defaults(fn=cmd_migrate)
     args = p.parse_args(argv)
     from services.kernel.errors import WharfError
     try:

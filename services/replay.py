@@ -15,13 +15,19 @@ def replay(settings: Settings, publisher=None) -> dict:
     events = registry.rebuild_projections()
     indexer = indexer_bootstrap(settings, publisher=publisher or _Null(), log_reader=registry.read_stream)
     indexer.reset()
+    return {"events": events, "indexes": rebuild_indexes(indexer, registry.read_log)}
+
+
+def rebuild_indexes(indexer, read_log) -> int:
+    """Feed the whole log (``read_log(after_position, limit)``, in pages) to ``indexer`` and publish until
+    nothing is dirty; returns how many indexes were published. ``wharf replay`` and ``wharf verify`` (into a
+    scratch indexer) both rebuild through this."""
     after = 0
     while True:
-        batch = registry.read_log(after, 1000)
+        batch = read_log(after, 1000)
         if not batch:
             break
-        for ev in batch:
-            indexer.handle(ev)
+        indexer.handle_many(batch)
         after = batch[-1]["position"] if "position" in batch[-1] else after + len(batch)
     published = 0
     while True:
@@ -29,7 +35,7 @@ def replay(settings: Settings, publisher=None) -> dict:
         if not done:
             break
         published += len(done)
-    return {"events": events, "indexes": published}
+    return published
 
 
 class _Null:

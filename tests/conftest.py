@@ -49,6 +49,18 @@ def pytest_terminal_summary(terminalreporter):
 
 
 def free_port() -> int:
+    """A free port below Linux's ephemeral range (32768-60999): a port the kernel hands out for port 0 can be
+    taken again by any outgoing connection (the services open many) before the server that was told to use it
+    binds it, which once failed a gateway start with "Address already in use"."""
+    import random
+    for _ in range(200):
+        port = random.randint(20000, 32000)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -157,3 +169,18 @@ def blob_store(request, tmp_path):
         from services.kernel.adapters.local_blobs import LocalBlobStore
         return LocalBlobStore(str(tmp_path / "blobs"))
     return request.getfixturevalue("s3_store")
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """The in-process gateway tests (tests/gateway: Flask test client over embedded facades) run first, and the
+    tests that drive nameko's standalone RPC proxy in this process (tests/*/test_entrypoint.py) run last, so the
+    cheap checks report early and the only in-process users of eventlet come after everything else. (A hang once
+    blamed on that proxy was eventlet.wsgi rebinding ``http.server``: see services/nameko_telemetry.py.)"""
+    def where(item) -> int:
+        path = str(item.path).replace("\\", "/")
+        if "/tests/gateway/" in path:
+            return 0
+        if path.endswith("/test_entrypoint.py"):   # the only in-process users of eventlet (nameko's RPC proxy)
+            return 2
+        return 1
+    items.sort(key=where)   # stable: order within each group is kept

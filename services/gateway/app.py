@@ -1,15 +1,23 @@
 """``create_app(clients, settings)``: the Flask application; no module globals, no backend choices."""
 from __future__ import annotations
 
-import uuid
+import logging
+import re
+import time
 
-from flask import Flask, g, jsonify, request
+from flask import Flask, Response, g, jsonify, request
 
+from services.kernel import context, metrics
 from services.kernel.settings import Settings
 
 from . import errors
 from .index_cache import IndexCache
 from .views import api_auth, api_labels, api_org, api_packages, conda, pypi, upload
+from . import web
+
+
+# conda and PyPI put tokens in paths (/t/<token>/...): access lines never carry them
+_TOKEN_IN_PATH = re.compile(r"(/t/)[^/]+/")
 
 
 def create_app(clients, settings: Settings, index_cache: IndexCache | None = None) -> Flask:
@@ -23,15 +31,60 @@ def create_app(clients, settings: Settings, index_cache: IndexCache | None = Non
     errors.install(app)
     for bp in (api_auth.bp, api_packages.bp, api_labels.bp, api_org.bp, upload.bp, conda.bp, pypi.bp):
         app.register_blueprint(bp)
+    web.install(app, settings)  # the browser UI (services/gateway/web)
+
+    access_log = logging.getLogger("wharf.gateway.access")
 
     @app.before_request
     def _correlation():
-        g.correlation_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+        # one id per request: the client's X-Request-Id (or X-Correlation-Id) when sane, else a new one; it goes
+        # into every RPC call (nameko header), every event the registry records and every log line
+        g.correlation_id = context.accept(request.headers.get("X-Request-Id")
+                                          or request.headers.get("X-Correlation-Id"))
+        g.correlation_token = context.set_current(g.correlation_id)
+        g.started = time.perf_counter()
+
+    @app.before_request
+    def _json_body():
+        # JSON bodies are small: bounded by WHARF_MAX_JSON_SIZE (413), and a body that claims to be JSON but is
+        # not is refused (400) instead of being read as "no body" by views that parse leniently
+        if request.method in ("POST", "PUT", "PATCH", "DELETE") and request.is_json:
+            request.max_content_length = settings.max_json_size
+            if request.content_length or request.headers.get("Transfer-Encoding"):
+                request.get_json()
 
     @app.after_request
     def _headers(resp):
         resp.headers.setdefault("X-Request-Id", g.get("correlation_id", ""))
+        started = g.get("started")
+        if started is not None and request.endpoint != "metrics_endpoint":   # scrapes are not traffic
+            elapsed = time.perf_counter() - started
+            route = request.url_rule.rule if request.url_rule is not None else "<unmatched>"
+            metrics.HTTP_REQUESTS.labels(route, request.method, str(resp.status_code)).observe(elapsed)
+            access_log.info("%s %s %d %.1fms", request.method, _TOKEN_IN_PATH.sub(r"\1<token>/", request.path),
+                            resp.status_code, elapsed * 1000)
         return resp
+
+    @app.get("/api/openapi.json")
+    def openapi():
+        from .openapi import build_spec
+        if "wharf.openapi" not in app.extensions:
+            app.extensions["wharf.openapi"] = build_spec(app)
+        return jsonify(app.extensions["wharf.openapi"])
+
+    @app.teardown_request
+    def _forget(exc=None):
+        token = g.pop("correlation_token", None)
+        if token is not None:
+            try:
+                context.reset(token)
+            except ValueError:     # teardown ran in another context (streamed response): nothing to undo
+                pass
+
+    @app.get("/metrics")
+    def metrics_endpoint():
+        body, content_type = metrics.render()
+        return Response(body, content_type=content_type)
 
     @app.get("/healthz")
     def healthz():

@@ -27,6 +27,8 @@ def install(app: Flask) -> None:
             return s3_error(exc.code, exc.message, exc.status)
         resp = jsonify(exc.to_dict())
         resp.status_code = exc.status
+        if exc.status == 429:
+            resp.headers["Retry-After"] = str(getattr(exc, "retry_after", 60))
         return resp
 
     @app.errorhandler(ValidationError)

@@ -63,7 +63,7 @@ def current_reader(clients, path_token: str | None = None, allow_basic: bool = F
         if basic.username == "__token__" or password.startswith("wt-"):
             token = password
         else:
-            p = clients.auth.authenticate_password(basic.username or "", password)
+            p = clients.auth.authenticate_password(basic.username or "", password, request.remote_addr)
             reader = Reader(login=p["login"])
     if token:
         p = clients.auth.authenticate(token)
@@ -113,6 +113,17 @@ def private_packages(clients, reader: Reader, owner: str, action: str) -> tuple[
     pkgs = set(grants.get("packages") or {})
     pkgs.update(clients.registry.collaborator_packages(owner, reader.login))
     return False, sorted(pkgs)
+
+
+def search_scope(clients, reader: Reader) -> dict:
+    """``{owners, packages}`` whose private packages a search may show this reader (API and web UI)."""
+    scope = {"owners": [], "packages": []}
+    if not reader.anonymous and reader.may("api:read"):
+        scope = clients.auth.visible_scope(reader.login)
+        if reader.org:
+            scope = {"owners": [o for o in scope["owners"] if o == reader.org],
+                     "packages": [p for p in scope["packages"] if p[0] == reader.org]}
+    return scope
 
 
 def package_public(clients, owner: str, package: str) -> bool | None:

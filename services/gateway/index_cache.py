@@ -58,3 +58,4 @@ class IndexCache:
         """Handler for ``index_published`` (embedded bus or AMQP listener)."""
         data = event.data if hasattr(event, "data") else event["data"]
         self.invalidate(data["owner"], data["label"], data["subdir"])
+        self.invalidate(data["owner"], data["label"], "channeldata")   # its subdir list may have grown

@@ -3,9 +3,12 @@ PyPI legacy upload (twine). The order is the consistency rule: bytes staged, the
 their content address by storage, then the registry commits the event that names them."""
 from __future__ import annotations
 
+import time
+
 import requests
 
-from services.kernel.errors import Unavailable
+from services.kernel import metrics
+from services.kernel.errors import BadRequest, PayloadTooLarge, Unavailable
 
 
 class _Sized:
@@ -37,7 +40,17 @@ def stage_bytes(clients, dist_id: str, stream, size: int) -> None:
 
 def finalize_and_commit(clients, dist_id: str, owner: str, package: str, version: str, basename: str,
                         actor: str, correlation_id: str | None) -> dict:
-    staged = clients.registry.get_staged(dist_id)
-    meta = clients.storage.finalize(dist_id, owner, package, version, basename, staged["distribution_type"],
-                                    staged.get("sha256"))
-    return clients.registry.commit(dist_id, meta, actor=actor, correlation_id=correlation_id)
+    started, outcome = time.perf_counter(), "error"
+    try:
+        staged = clients.registry.get_staged(dist_id)
+        try:
+            meta = clients.storage.finalize(dist_id, owner, package, version, basename,
+                                            staged["distribution_type"], staged.get("sha256"))
+        except (BadRequest, PayloadTooLarge):
+            clients.registry.discard_staged(dist_id)   # storage dropped the refused bytes: nothing is left staged
+            raise
+        committed = clients.registry.commit(dist_id, meta, actor=actor, correlation_id=correlation_id)
+        outcome = "ok"
+        return committed
+    finally:
+        metrics.UPLOADS.labels(outcome).observe(time.perf_counter() - started)

@@ -28,5 +28,6 @@ def bootstrap(settings: Settings, publisher: EventPublisher | None = None, log_r
     """``publisher`` receives ``index_published`` (None: indexes are published without announcing them);
     ``log_reader`` is the registry's ``read_stream`` (None: a gap in a stream waits for redelivery)."""
     uow = SqlUnitOfWork(make_engine(settings.indexer_db_url))
-    uow.create_tables()
-    return IndexerService(uow, blobs if blobs is not None else make_blob_store(settings), publisher, log_reader)
+    uow.prepare_schema(settings.auto_migrate)
+    return IndexerService(uow, blobs if blobs is not None else make_blob_store(settings), publisher, log_reader,
+                          replica=settings.instance_id or None, shard_grace=settings.shard_grace)

@@ -66,6 +66,19 @@ class PayloadTooLarge(WharfError):
     code = "EntityTooLarge"
 
 
+class TooManyRequests(WharfError):
+    """Rate limited (login and token creation). The message ends with "retry after N seconds", so
+    ``retry_after`` survives the trip across RPC (errors travel as class name and message)."""
+    status = 429
+    code = "TooManyRequests"
+
+    @property
+    def retry_after(self) -> int:
+        import re
+        m = re.search(r"retry after (\d+) seconds", self.message)
+        return int(m.group(1)) if m else 60
+
+
 class Unavailable(WharfError):
     """A backend (S3, database, broker) is unreachable; the client may retry."""
     status = 503
@@ -78,11 +91,14 @@ class BlobNotFound(NotFound):
 
 ERROR_CLASSES = {cls.__name__: cls for cls in (
     WharfError, BadRequest, InvalidName, InvalidPackage, ChecksumMismatch, Unauthorized, Forbidden, NotFound,
-    Conflict, PayloadTooLarge, Unavailable, BlobNotFound,
+    Conflict, PayloadTooLarge, Unavailable, BlobNotFound, TooManyRequests,
 )}
 
 
 def from_remote(exc_type: str, message: str) -> WharfError:
-    """Rebuild a domain error raised in another process (nameko RemoteError carries the class name)."""
-    cls = ERROR_CLASSES.get(exc_type, WharfError)
+    """Rebuild a domain error raised in another process (nameko RemoteError carries the class name). Anything
+    else is a bug or a driver error whose text (SQL, hosts, paths) must not reach the client: a plain 500."""
+    cls = ERROR_CLASSES.get(exc_type)
+    if cls is None:
+        return WharfError("internal server error")
     return cls(message)

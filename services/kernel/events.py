@@ -11,12 +11,14 @@ On the wire an event is the JSON object produced by ``Event.to_wire()``; ``Event
 from __future__ import annotations
 
 import dataclasses
+import functools
 import uuid
 from datetime import datetime, timezone
 from typing import Any, Callable
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
+from . import context
 from .errors import BadRequest
 
 
@@ -40,12 +42,18 @@ class Event:
         return dataclasses.replace(self, sequence=sequence)
 
     def to_wire(self) -> dict:
-        return EnvelopeSchema().dump(self)
+        """What ``EnvelopeSchema().dump(self)`` gives (same keys, order and types), built directly: replay and
+        the relay turn every event of the log into this."""
+        return {"type": str(self.type), "version": int(self.version), "event_id": str(self.event_id),
+                "stream_id": str(self.stream_id), "sequence": int(self.sequence),
+                "occurred_at": str(self.occurred_at), "actor": str(self.actor),
+                "correlation_id": None if self.correlation_id is None else str(self.correlation_id),
+                "data": dict(self.data)}
 
     @classmethod
     def from_wire(cls, payload: dict) -> "Event":
         try:
-            env = EnvelopeSchema().load(payload)
+            env = _schema(EnvelopeSchema).load(payload)
         except ValidationError as exc:
             raise BadRequest(f"invalid event envelope: {exc.messages}")
         etype, version, data = env["type"], env["version"], env["data"]
@@ -56,7 +64,7 @@ class Event:
         if schema is None:
             raise BadRequest(f"unknown event type {etype!r}")
         try:
-            data = schema().load(data)
+            data = _schema(schema).load(data)
         except ValidationError as exc:
             raise BadRequest(f"invalid {etype} event: {exc.messages}")
         env.update(data=data, version=version)
@@ -65,16 +73,24 @@ class Event:
     @classmethod
     def new(cls, type: str, stream_id: str, data: dict, actor: str = "system",
             correlation_id: str | None = None) -> "Event":
-        """Create an event, validating ``data`` against the schema of its type (raises BadRequest)."""
+        """Create an event, validating ``data`` against the schema of its type (raises BadRequest). Without a
+        ``correlation_id`` the current one (``context``: the request being served) is recorded."""
         schema = DATA_SCHEMAS.get(type)
         if schema is None:
             raise BadRequest(f"unknown event type {type!r}")
         try:
-            clean = schema().load(data)
+            clean = _schema(schema).load(data)
         except ValidationError as exc:
             raise BadRequest(f"invalid {type} event: {exc.messages}")
-        return cls(type=type, data=schema().dump(clean), stream_id=stream_id, actor=actor,
-                   version=CURRENT_VERSION[type], correlation_id=correlation_id)
+        return cls(type=type, data=_schema(schema).dump(clean), stream_id=stream_id, actor=actor,
+                   version=CURRENT_VERSION[type], correlation_id=correlation_id or context.current())
+
+
+@functools.lru_cache(maxsize=None)
+def _schema(cls: type) -> Schema:
+    """One instance per schema class: building a marshmallow schema costs far more than a load or dump, and
+    an instance without context is reusable (replay reads every event of the log through these)."""
+    return cls()
 
 
 class EnvelopeSchema(Schema):
@@ -188,7 +204,42 @@ class LabelLockChanged(_Data):
 
 
 class PackageTransferred(PackageRef):
+    """The package left ``owner`` (this event is in the SOURCE stream) for ``to_owner``. Version 2 adds
+    ``received``: True when the same command appended ``package_received`` to ``to_owner``'s stream, so a
+    consumer following streams only drops the package here and adds it there from that event (each stream
+    self-contained, no cross-stream ordering needed). Version 1 events (older logs) are upcast with
+    ``received=False``: consumers move the files themselves."""
     to_owner = fields.String(required=True)
+    received = fields.Boolean(load_default=False)
+
+
+class ReceivedFile(Schema):
+    """One file of a transferred package, as the new owner's stream restates it (what ``file_uploaded``
+    carries for indexing, plus the original ``uploaded_at``)."""
+    class Meta:
+        unknown = EXCLUDE
+        ordered = True
+    version = fields.String(required=True)
+    basename = fields.String(required=True)
+    filename = fields.String(required=True)
+    distribution_type = fields.String(required=True)
+    subdir = fields.String(allow_none=True, load_default=None)
+    labels = fields.List(fields.String(), required=True)
+    blob_key = fields.String(required=True)
+    sha256 = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{64}$"))
+    md5 = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{32}$"))
+    size = fields.Integer(required=True, validate=validate.Range(min=0))
+    public = fields.Boolean(required=True)
+    record = fields.Dict(allow_none=True, load_default=None)
+    metadata = fields.Dict(load_default=dict)
+    uploaded_at = fields.String(required=True)
+
+
+class PackageReceived(PackageRef):
+    """The package arrived in ``owner``'s namespace from ``from_owner`` (this event is in the TARGET stream,
+    appended by the same command as the source's ``package_transferred``), with every file and its labels."""
+    from_owner = fields.String(required=True)
+    files = fields.List(fields.Nested(ReceivedFile), required=True)
 
 
 class CollaboratorChanged(PackageRef):
@@ -221,6 +272,7 @@ DATA_SCHEMAS: dict[str, type[Schema]] = {
     "label_removed": LabelRemoved,
     "label_lock_changed": LabelLockChanged,
     "package_transferred": PackageTransferred,
+    "package_received": PackageReceived,
     "collaborator_added": CollaboratorChanged,
     "collaborator_removed": CollaboratorChanged,
     "index_published": IndexPublished,
@@ -229,7 +281,10 @@ DATA_SCHEMAS: dict[str, type[Schema]] = {
 CURRENT_VERSION: dict[str, int] = {t: 1 for t in DATA_SCHEMAS}
 
 # (type, old_version) -> function turning data of old_version into data of old_version + 1
-UPCASTERS: dict[tuple[str, int], Callable[[dict], dict]] = {}
+UPCASTERS: dict[tuple[str, int], Callable[[dict], dict]] = {
+    ("package_transferred", 1): lambda d: {**d, "received": False},
+}
+CURRENT_VERSION["package_transferred"] = 2
 
 REGISTRY_EVENT_TYPES = tuple(t for t in DATA_SCHEMAS if t != "index_published")
 

@@ -36,10 +36,19 @@ class Settings:
     s3_region: str = "us-east-1"
     s3_public_endpoint: str = ""                 # host:port clients use for presigned URLs (default: s3_endpoint)
     index_max_age: int = 30                      # Cache-Control max-age for index files, seconds
+    shard_grace: int = 600                       # seconds a replaced shard stays readable (0: not at all)
     max_upload_size: int = 2 * 1024 ** 3         # bytes
+    max_json_size: int = 1024 ** 2               # bytes of a JSON request body
+    login_rate_account: int = 20                 # password logins / token creations per account per window
+    login_rate_address: int = 120                # ... per client address per window
+    login_rate_window: int = 60                  # seconds
     upload_policy_ttl: int = 3600                # seconds a stage's post_url stays valid
     presign_ttl: int = 600                       # seconds a download redirect stays valid
     rpc_timeout: float = 300.0                 # finalize reads whole packages
+    auto_migrate: bool = True                    # services upgrade their database schema at start
+    web_secure_cookie: bool = False              # web UI session cookie only over HTTPS
+    web_session_max_age: int = 7 * 86400         # web UI sign-in lifetime (cookie and its server-side token)
+    instance_id: str = ""                        # names this process (indexer publication log); "": host:pid
 
     def __post_init__(self):
         data = Path(self.data_dir)
@@ -80,7 +89,16 @@ class Settings:
             s3_region=g("WHARF_S3_REGION", "us-east-1"),
             s3_public_endpoint=g("WHARF_S3_PUBLIC_ENDPOINT"),
             index_max_age=int(g("WHARF_INDEX_MAX_AGE", "30")),
+            shard_grace=int(g("WHARF_SHARD_GRACE", "600")),
             max_upload_size=int(g("WHARF_MAX_UPLOAD_SIZE", str(2 * 1024 ** 3))),
+            auto_migrate=_bool(g("WHARF_AUTO_MIGRATE"), True),
+            max_json_size=int(g("WHARF_MAX_JSON_SIZE", str(1024 ** 2))),
+            login_rate_account=int(g("WHARF_LOGIN_RATE_ACCOUNT", "20")),
+            login_rate_address=int(g("WHARF_LOGIN_RATE_ADDRESS", "120")),
+            login_rate_window=int(g("WHARF_LOGIN_RATE_WINDOW", "60")),
+            web_secure_cookie=_bool(g("WHARF_WEB_SECURE_COOKIE"), False),
+            web_session_max_age=int(g("WHARF_WEB_SESSION_MAX_AGE", str(7 * 86400))),
+            instance_id=g("WHARF_INSTANCE_ID"),
         )
         kw.update(overrides)
         s = cls(**kw)

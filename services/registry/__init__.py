@@ -7,7 +7,8 @@ doubles as the transactional outbox: ``relay_pending`` publishes committed event
 ``EventPublisher`` and marks them published only after the publisher confirmed.
 
 Streams are owner namespaces. A command locks the stream(s) it appends to; copy and transfer across owners lock
-both, in sorted order. ``package_transferred`` is appended to the SOURCE owner's stream only. Changes to a
+both, in sorted order. A transfer appends ``package_transferred`` to the SOURCE owner's stream and
+``package_received`` (every file restated) to the target's, so each stream is self-contained. Changes to a
 locked label are refused (Conflict) on every path (``domain/locks.py``).
 
 RPC methods (``RegistryService`` / nameko service ``registry``):
@@ -20,7 +21,7 @@ RPC methods (``RegistryService`` / nameko service ``registry``):
 
 Events out (exchange ``registry.events``): package_created, package_updated, package_removed, release_created,
 release_updated, release_removed, file_uploaded (``copied_from`` set by copies), file_removed, files_labeled,
-files_unlabeled, label_copied, label_removed, label_lock_changed, package_transferred, collaborator_added,
-collaborator_removed.
+files_unlabeled, label_copied, label_removed, label_lock_changed, package_transferred, package_received,
+collaborator_added, collaborator_removed.
 Events in: none.
 """

@@ -77,10 +77,9 @@ def test_healthchecks_everywhere_that_runs(compose):
             continue  # one-shot
         test = s.get("healthcheck", {}).get("test")
         assert test and test[0] in ("CMD", "CMD-SHELL"), f"{name} has no healthcheck"
-    for svc in WHARF[:-1]:
+    for svc in WHARF:
+        # readiness: the service's database / RabbitMQ / S3, then the service itself (cli.cmd_health)
         assert compose["services"][svc]["healthcheck"]["test"] == ["CMD", "wharf", "health", svc]
-    gw = " ".join(compose["services"]["gateway"]["healthcheck"]["test"])
-    assert "127.0.0.1:8080/healthz" in gw
     pg = compose["services"]["postgres"]["healthcheck"]["test"]
     assert "pg_isready" in pg and "127.0.0.1" in pg, "pg_isready must use TCP (ready only after init scripts)"
 
@@ -101,6 +100,21 @@ def test_depends_on_waits_for_health(compose):
         if svc in ("storage", "indexer"):
             assert {"minio", "createbuckets"} <= deps, svc
     assert set(WHARF[:-1]) <= set(cc.depends_on(services["gateway"]))
+
+
+def test_migrations_run_once_before_the_services_that_own_databases(compose):
+    services = compose["services"]
+    mig = services["migrate"]
+    assert mig["command"] == ["migrate", "all"] and mig["restart"] == "no"
+    assert mig["image"] == services["auth"]["image"] and "healthcheck" not in mig
+    assert cc.depends_on(mig) == {"postgres": {"condition": "service_healthy"}}
+    env = cc.environment(mig)
+    for svc, key in DB_OF.items():
+        assert env[key] == cc.environment(services[svc])[key]
+        assert cc.depends_on(services[svc])["migrate"] == {"condition": "service_completed_successfully"}
+    for svc in WHARF:
+        assert cc.environment(services[svc])["WHARF_AUTO_MIGRATE"] == "false", svc
+    assert "migrate" not in cc.depends_on(services["storage"]), "storage has no database"
 
 
 def test_depends_on_has_no_cycle(compose):

@@ -93,5 +93,7 @@ def test_build_context_builds_the_wharf_wheel(tmp_path):
         entry_points = z.read(next(n for n in names if n.endswith(".dist-info/entry_points.txt"))).decode()
     assert "wharf = services.cli:main" in entry_points
     assert "services/kernel/settings.py" in names
+    for svc in ("auth", "registry", "indexer"):    # `wharf migrate` in the image needs the revision scripts
+        assert f"services/{svc}/adapters/migrations/versions/0001_baseline.py" in names, svc
     if (ROOT / "services/cli.py").exists():
         assert "services/cli.py" in names

@@ -19,8 +19,12 @@ def test_a_recent_kubernetes_version_is_used():
 def test_there_are_manifests_and_kustomizations():
     names = {p.relative_to(k.K8S).as_posix() for p in k.manifest_files()}
     assert {"base/namespace.yaml", "base/configmap.yaml", "base/secret.example.yaml",
-            "base/gateway.yaml", "base/indexer.yaml"} <= names
-    assert k.BASE / "kustomization.yaml" in k.kustomization_files()
+            "base/gateway.yaml", "base/indexer.yaml", "base/migrate-job.yaml", "base/pdb.yaml", "base/hpa.yaml",
+            "base/networkpolicy.yaml", "components/keda-indexer/scaledobject.yaml", "overlays/dev/postgres.yaml",
+            "overlays/dev/rabbitmq.yaml", "overlays/dev/minio.yaml"} <= names
+    kz = {p.relative_to(k.K8S).as_posix() for p in k.kustomization_files()}
+    assert {"base/kustomization.yaml", "overlays/dev/kustomization.yaml", "overlays/production/kustomization.yaml",
+            "components/keda-indexer/kustomization.yaml"} <= kz
 
 
 @pytest.mark.parametrize("path", k.manifest_files(), ids=lambda p: p.relative_to(k.K8S).as_posix())
@@ -91,6 +95,10 @@ def test_broken_file_on_disk_is_rejected(tmp_path):
 def test_unknown_kind_is_an_error_not_a_pass():
     with pytest.raises(kv.SchemaNotFoundError):
         k.validate({"apiVersion": "v1", "kind": "Deploymnet", "metadata": {"name": "x"}})
+    with pytest.raises(k.NoSchema):
+        k.validate({"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledJob", "metadata": {"name": "x"}})
+    with pytest.raises(kv.SchemaNotFoundError):
+        k.validate({"apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor", "metadata": {"name": "x"}})
 
 
 def test_broken_kustomization_is_rejected(tmp_path):
@@ -103,3 +111,8 @@ def test_broken_kustomization_is_rejected(tmp_path):
     problems = k.check_kustomization(kz)
     assert any("missing.yaml does not exist" in p for p in problems)
     assert any("unknown fields ['resource']" in p for p in problems)
+    kz.write_text("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+                  "resources: [namespace.yaml]\ncomponents: [../nowhere, .]\n")
+    problems = k.check_kustomization(kz)
+    assert any("../nowhere is not a directory" in p for p in problems)
+    assert any("component . is not a kind: Component" in p for p in problems)

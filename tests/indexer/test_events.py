@@ -169,6 +169,67 @@ def test_package_transferred_moves_files_and_dirties_both_owners(indexer, log, b
     assert names_in(repodata(indexer, blobs, "acme", "main", "linux-64")) == set()
 
 
+def _split_transfer(log, uploads, owner, package, to_owner):
+    """What the registry appends for a transfer: ``package_transferred`` (received) in the source stream and
+    ``package_received`` restating the files in the target stream."""
+    files = [dict({k: w["data"][k] for k in ("version", "basename", "filename", "distribution_type", "subdir",
+                                              "labels", "blob_key", "sha256", "md5", "size", "record",
+                                              "metadata", "public")}, uploaded_at=w["occurred_at"])
+             for w in uploads]
+    out = log.append("package_transferred", owner, {"owner": owner, "package": package, "to_owner": to_owner,
+                                                    "received": True})
+    into = log.append("package_received", to_owner, {"owner": to_owner, "package": package,
+                                                     "from_owner": owner, "files": files})
+    return out, into
+
+
+def test_split_transfer_gives_the_same_indexes_whatever_the_order_of_the_streams(tmp_path, log):
+    """Streams are applied independently (several indexer replicas, queues per partition): the target stream's
+    events (the package arriving, then a removal there) may be applied before the source stream's departure.
+    Every order ends in the same indexes; records keep their original indexed_timestamp."""
+    from tests.indexer.conftest import make_service
+    from tests.indexer.support import CountingBlobs, ListPublisher
+    from services.kernel.adapters.local_blobs import LocalBlobStore
+    ups = [log.upload("alice", "tool", "0.3", "linux-64", "h0_0", labels=("main", "dev")),
+           log.upload("alice", "tool", "0.4", "linux-64", "h0_0", labels=("main", "dev"))]
+    lib = log.upload("alice", "lib", "1.0", "linux-64", "h0_0")
+    out, into = _split_transfer(log, ups, "alice", "tool", "acme")
+    rm = log.append("file_removed", "acme", {"owner": "acme", "package": "tool", "version": "0.3",
+                                             "basename": "linux-64/tool-0.3-h0_0.conda"})
+    before = None
+    results = []
+    for i, order in enumerate([[*ups, lib, out, into, rm], [*ups, lib, into, rm, out], [*ups, lib, into, out, rm]]):
+        blobs = CountingBlobs(LocalBlobStore(str(tmp_path / f"b{i}")))
+        svc = make_service(f"sqlite:///{tmp_path}/i{i}.db", blobs, ListPublisher(), log)
+        if before is None:
+            feed(svc, *ups, lib)
+            svc.publish_pending()
+            before = repodata(svc, blobs, "alice", "main", "linux-64")["packages.conda"]["tool-0.4-h0_0.conda"]
+        for w in order:
+            svc.handle(w)
+        svc.publish_pending()
+        results.append({(o, lb): repodata(svc, blobs, o, lb, "linux-64")
+                        for o in ("alice", "acme") for lb in ("main", "dev")})
+    assert results[0] == results[1] == results[2]
+    r = results[0]
+    assert names_in(r[("alice", "main")]) == {"lib-1.0-h0_0.conda"}
+    assert r[("alice", "dev")] is None or names_in(r[("alice", "dev")]) == set()
+    assert names_in(r[("acme", "main")]) == names_in(r[("acme", "dev")]) == {"tool-0.4-h0_0.conda"}
+    assert r[("acme", "main")]["packages.conda"]["tool-0.4-h0_0.conda"] == before
+
+
+def test_version_1_transfer_events_still_move_the_files(indexer, log, blobs):
+    """Logs written before package_received existed: a version-1 ``package_transferred`` is upcast with
+    received=False and moves the files itself."""
+    feed(indexer, log.upload("alice", "tool", "0.3", "linux-64", "h0_0"))
+    wire = log.append("package_transferred", "alice", {"owner": "alice", "package": "tool", "to_owner": "acme"})
+    wire["version"] = 1
+    feed(indexer, wire)
+    indexer.publish_pending()
+    assert names_in(repodata(indexer, blobs, "acme", "main", "linux-64")) == {"tool-0.3-h0_0.conda"}
+    assert names_in(repodata(indexer, blobs, "alice", "main", "linux-64")) == set()
+
+
 def test_irrelevant_and_non_conda_events_only_advance_the_position(indexer, log):
     """Events that change no conda channel: only the stream position moves (the wheel gets its PyPI page)."""
     created = log.append("package_created", "alice", {"owner": "alice", "package": "requests", "public": True})

@@ -2,6 +2,7 @@
 run_exports when known), only touched shards are rewritten, replays give the same bytes, private shards never
 appear in (or are readable through) the public index. SQLite and PostgreSQL."""
 import hashlib
+import time
 
 import msgpack
 import zstandard
@@ -100,7 +101,8 @@ def test_only_touched_shards_are_rewritten(indexer, log, blobs):
     new_beta = indexer.get_shard("alice", "main", "linux-64", "public", after["beta"])
     # public == private here: repodata.json, .zst, the shard index and the one rebuilt shard
     assert sorted(blobs.puts) == sorted([p["key"] for p in files.values()] + [new_beta["key"]])
-    assert indexer.get_shard("alice", "main", "linux-64", "public", before["beta"]) is None   # superseded
+    # superseded, but a client may still hold the previous shard index: readable for the grace period
+    assert indexer.get_shard("alice", "main", "linux-64", "public", before["beta"])["sha256"] == before["beta"]
     assert indexer.get_shard("alice", "main", "linux-64", "public", before["alpha"]) is not None
 
     blobs.puts.clear()
@@ -110,6 +112,48 @@ def test_only_touched_shards_are_rewritten(indexer, log, blobs):
     assert shard_index(blobs, files)["shards"] == {k: v for k, v in after.items() if k != "gamma"}
     assert sorted(blobs.puts) == sorted(p["key"] for p in files.values())     # no shard written
     assert indexer.get_shard("alice", "main", "linux-64", "public", after["gamma"]) is None
+
+
+def test_replaced_shards_stay_readable_for_the_grace_period_only(indexer, log, blobs):
+    """A client that fetched the shard index just before a publish asks for the shard it names: it gets it for
+    ``shard_grace`` seconds (not a 404 that fails its solve); after that, or with no grace, it is gone."""
+    feed(indexer, log.upload("alice", "beta", "1.0", "linux-64", "0"))
+    indexer.publish_pending()
+    first = shard_index(blobs, indexer.get_index("alice", "main", "linux-64", "public")["files"])["shards"]["beta"]
+    feed(indexer, log.upload("alice", "beta", "1.1", "linux-64", "0"))
+    indexer.publish_pending()
+    second = shard_index(blobs, indexer.get_index("alice", "main", "linux-64", "public")["files"])["shards"]["beta"]
+    assert first != second
+    for audience in ("public", "private"):
+        old = indexer.get_shard("alice", "main", "linux-64", audience, first)
+        assert old["sha256"] == first and hashlib.sha256(checked_blob(blobs, old)).hexdigest() == first
+    assert indexer.get_shard("alice", "main", "linux-64", "public", second) is not None
+    assert indexer.get_shard("alice", "main", "dev", "public", first) is None          # only where it was listed
+
+    indexer.shard_grace_ms = 0         # no grace: only what the current index lists
+    assert indexer.get_shard("alice", "main", "linux-64", "public", first) is None
+    indexer.shard_grace_ms = 50
+    time.sleep(0.1)                    # retired more than 50 ms ago: expired
+    assert indexer.get_shard("alice", "main", "linux-64", "public", first) is None
+    assert indexer.get_shard("alice", "main", "linux-64", "public", second) is not None
+
+
+def test_a_package_made_private_takes_its_retired_public_shards_with_it(indexer, log, blobs):
+    feed(indexer, log.upload("alice", "beta", "1.0", "linux-64", "0"))
+    indexer.publish_pending()
+    first = shard_index(blobs, indexer.get_index("alice", "main", "linux-64", "public")["files"])["shards"]["beta"]
+    feed(indexer, log.upload("alice", "beta", "1.1", "linux-64", "0"))
+    indexer.publish_pending()
+    public = shard_index(blobs, indexer.get_index("alice", "main", "linux-64", "public")["files"])["shards"]
+    assert indexer.get_shard("alice", "main", "linux-64", "public", first) is not None     # retired, in grace
+    feed(indexer, log.append("package_updated", "alice", {"owner": "alice", "package": "beta",
+                                                          "changes": {"public": False}}))
+    indexer.publish_pending()
+    assert "beta" not in shard_index(blobs, indexer.get_index("alice", "main", "linux-64", "public")["files"]
+                                     ).get("shards", {})
+    for sha in (first, public["beta"]):
+        assert indexer.get_shard("alice", "main", "linux-64", "public", sha) is None
+    assert indexer.get_shard("alice", "main", "linux-64", "private", public["beta"]) is not None
 
 
 def test_private_shards_stay_out_of_the_public_index(indexer, log, blobs):

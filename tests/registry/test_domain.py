@@ -152,11 +152,19 @@ def test_copy_and_transfer_decisions():
     assert [e.type for e in evs] == ["package_created", "release_created", "file_uploaded"]
     assert {e.stream_id for e in evs} == {"bob"} and evs[2].data["public"] is False
     with pytest.raises(BadRequest):
-        copying.transfer(PKG, None, "alice", "demo", "alice", "a", None)
+        copying.transfer(PKG, None, [], "alice", "demo", "alice", "a", None)
     with pytest.raises(Conflict):
-        copying.transfer(PKG, PKG, "alice", "demo", "acme", "a", None)
-    [ev] = copying.transfer(PKG, None, "alice", "demo", "acme", "a", None)
-    assert ev.stream_id == "alice" and ev.data == {"owner": "alice", "package": "demo", "to_owner": "acme"}
+        copying.transfer(PKG, PKG, [], "alice", "demo", "acme", "a", None)
+    row = dict(src, labels=["main", "dev"], upload_time="2026-01-02T03:04:05.000006+00:00")
+    out, into = copying.transfer(PKG, None, [row], "alice", "demo", "acme", "a", None)
+    assert out.stream_id == "alice" and out.type == "package_transferred"
+    assert out.data == {"owner": "alice", "package": "demo", "to_owner": "acme", "received": True}
+    # the target stream restates every file with its labels, visibility and original upload time
+    assert into.stream_id == "acme" and into.type == "package_received"
+    assert into.data["owner"] == "acme" and into.data["from_owner"] == "alice"
+    [f] = into.data["files"]
+    assert f["labels"] == ["main", "dev"] and f["public"] is False and f["uploaded_at"] == row["upload_time"]
+    assert f["sha256"] == "0" * 64 and f["basename"] == src["basename"]
     assert collaborators.add(PKG, ["c"], "c", "a", None) == []
     with pytest.raises(NotFound):
         collaborators.remove(PKG, [], "c", "a", None)

@@ -10,6 +10,10 @@ from sqlalchemy import select
 from services.kernel.errors import Unavailable
 from services.registry.adapters.tables import events
 
+from services.kernel.adapters.db import make_engine
+from services.registry.adapters.unit_of_work import SqlUnitOfWorkFactory
+from services.registry.service_layer.service import RegistryService
+
 from .conftest import ListPublisher, upload
 
 
@@ -116,3 +120,30 @@ def test_two_relays_at_once_keep_order_without_duplicates(make_registry, engine)
     assert errors == []
     assert [e.event_id for e in shared.published] == [e["event_id"] for e in writer.read_log(0, limit=1000)]
     assert all(published_flags(engine))
+
+
+def test_relay_stops_at_the_first_event_another_relay_holds(pg_url):
+    """The interleaving behind a CI failure, made deterministic (PostgreSQL only: SQLite's BEGIN IMMEDIATE
+    serialises relays): another relay holds events 2-4 while this one scans; it may take event 1 but not 5-7,
+    which would leave before 2-4."""
+    engine = make_engine(pg_url)
+    try:
+        publisher = ListPublisher()
+        writer = RegistryService(SqlUnitOfWorkFactory(engine), publisher=None)
+        relay = RegistryService(SqlUnitOfWorkFactory(engine), publisher=publisher)
+        for i in range(7):
+            writer.create_package("alice", f"p{i}", public=True, public_attrs={}, actor="x")
+        log = writer.read_log(0)
+        with engine.connect() as other:
+            other.begin()
+            other.execute(select(events.c.position).where(events.c.position.in_([e["position"] for e in log[1:4]]))
+                          .with_for_update())
+            assert relay.relay_pending(limit=7) == 1
+            assert [e.event_id for e in publisher.published] == [log[0]["event_id"]]
+            assert relay.relay_pending(limit=7) == 0          # 2-4 still held: nothing may overtake them
+            other.rollback()
+        assert relay.relay_pending(limit=7) == 6
+        assert [e.event_id for e in publisher.published] == [e["event_id"] for e in log]
+        assert all(published_flags(engine))
+    finally:
+        engine.dispose()

@@ -34,9 +34,16 @@ def test_transfer_moves_everything(reg, engine, commits):
     pkg = reg.transfer_package("Alice", "demo", "ACME", actor="alice", correlation_id="t1")
     [ev] = reg.read_stream("alice", n)
     assert ev["type"] == "package_transferred" and ev["stream_id"] == "alice" and ev["correlation_id"] == "t1"
-    assert ev["data"] == {"owner": "alice", "package": "demo", "to_owner": "acme"}
+    assert ev["data"] == {"owner": "alice", "package": "demo", "to_owner": "acme", "received": True}
     Event.from_wire(ev)
-    assert reg.read_stream("acme", 0) == [] and commits.count == woken + 1
+    # the target stream gets the package with every file restated (labels, visibility, original upload time)
+    [got] = reg.read_stream("acme", 0)
+    assert got["type"] == "package_received" and got["correlation_id"] == "t1" and commits.count == woken + 1
+    assert got["data"]["from_owner"] == "alice" and got["data"]["owner"] == "acme"
+    assert [(f["basename"], f["labels"], f["public"]) for f in got["data"]["files"]] == [
+        (f["basename"], f["labels"], False) for f in original["files"]]
+    assert [f["uploaded_at"][:19] for f in got["data"]["files"]] == [f["upload_time"][:19] for f in original["files"]]
+    Event.from_wire(got)
     assert pkg["full_name"] == "acme/demo" and pkg["owner"] == {"login": "acme"} and pkg["public"] is False
     assert pkg["versions"] == ["1.0", "2.0"] and pkg["summary"] == "Demo"
     assert [f["full_name"] for f in pkg["files"]] == [f"acme/demo/1.0/{A}", f"acme/demo/2.0/{B}"]
@@ -60,7 +67,7 @@ def test_transfer_moves_everything(reg, engine, commits):
     assert reg.get_staged(st["dist_id"])["owner"] == "acme"
     f = reg.commit(st["dist_id"], blob_meta(b"sdist", "demo-2.0.tar.gz"), "alice")
     assert f["full_name"] == "acme/demo/2.0/demo-2.0.tar.gz"
-    assert [e["type"] for e in reg.read_stream("acme", 0)] == ["file_uploaded"]
+    assert [e["type"] for e in reg.read_stream("acme", 0)] == ["package_received", "file_uploaded"]
     # the old name is free again in the old namespace
     reg.create_package("alice", "demo", public=True, public_attrs={}, actor="alice")
     assert reg.get_package("alice", "demo", False)["files"] == []
@@ -73,7 +80,8 @@ def test_transfer_and_back(reg, engine):
     reg.transfer_package("alice", "demo", "acme", actor="alice")
     pkg = reg.transfer_package("acme", "demo", "alice", actor="acme")
     assert pkg["full_name"] == "alice/demo" and len(pkg["files"]) == 2
-    assert [e["type"] for e in reg.read_stream("acme", 0)] == ["package_transferred"]
+    assert [e["type"] for e in reg.read_stream("acme", 0)] == ["package_received", "package_transferred"]
+    assert [e["type"] for e in reg.read_stream("alice", 0)][-2:] == ["package_transferred", "package_received"]
     before = dump(engine)
     reg.rebuild_projections()
     assert dump(engine) == before
@@ -110,4 +118,4 @@ def test_commit_racing_a_transfer_lands_at_the_new_owner(reg):
     reg.get_staged = get_staged_then_transfer
     f = reg.commit(st["dist_id"], blob_meta(b"sdist", "demo-2.0.tar.gz"), "alice")
     assert calls == ["alice"] and f["full_name"] == "acme/demo/2.0/demo-2.0.tar.gz"
-    assert [e["type"] for e in reg.read_stream("acme", 0)] == ["file_uploaded"]
+    assert [e["type"] for e in reg.read_stream("acme", 0)] == ["package_received", "file_uploaded"]

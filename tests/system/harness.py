@@ -40,6 +40,7 @@ class Wharf:
         self.mode, self.base_url, self.env, self.workdir = mode, base_url, env, workdir
         self.procs: dict[str, subprocess.Popen] = {}
         self.logs: dict[str, Path] = {}
+        self.metrics_ports: dict[str, int] = {}    # nameko process -> its WHARF_METRICS_PORT
 
     @property
     def api(self) -> str:
@@ -48,11 +49,11 @@ class Wharf:
     def conda(self, owner: str, label: str | None = None) -> str:
         return f"{self.base_url}/conda/{owner}" + (f"/label/{label}" if label else "")
 
-    def spawn(self, name: str, args: list[str]) -> subprocess.Popen:
+    def spawn(self, name: str, args: list[str], env: dict | None = None) -> subprocess.Popen:
         log = self.workdir / f"{name}.log"
         self.logs[name] = log
-        p = subprocess.Popen([WHARF, *args], env=self.env, stdout=open(log, "wb"), stderr=subprocess.STDOUT,
-                             cwd=self.workdir, start_new_session=True)
+        p = subprocess.Popen([WHARF, *args], env={**self.env, **(env or {})}, stdout=open(log, "wb"),
+                             stderr=subprocess.STDOUT, cwd=self.workdir, start_new_session=True)
         self.procs[name] = p
         return p
 
@@ -91,9 +92,10 @@ def base_env(workdir: Path) -> dict:
     return env
 
 
-def start_embedded(workdir: Path, port: int) -> Wharf:
+def start_embedded(workdir: Path, port: int, extra_env: dict | None = None) -> Wharf:
     env = base_env(workdir)
     env.update(WHARF_DATA_DIR=str(workdir / "data"), WHARF_PUBLIC_URL=f"http://127.0.0.1:{port}")
+    env.update(extra_env or {})
     w = Wharf("embedded", f"http://127.0.0.1:{port}", env, workdir)
     w.restart = lambda: _restart_embedded(w, port)
     _restart_embedded(w, port)
@@ -106,7 +108,15 @@ def _restart_embedded(w: Wharf, port: int) -> None:
     wait_http(w.api, procs=[p])
 
 
-def start_distributed(workdir: Path, port: int, amqp_uri: str, db_urls: dict, s3: dict) -> Wharf:
+def _free_port() -> int:
+    from tests.conftest import free_port
+    return free_port()
+
+
+def start_distributed(workdir: Path, port: int, amqp_uri: str, db_urls: dict, s3: dict, indexers: int = 1,
+                      extra_env: dict | None = None) -> Wharf:
+    """``indexers``: how many indexer processes (replicas ``indexer``, ``indexer-2``, ...) share the work.
+    Every nameko process gets its own ``WHARF_METRICS_PORT`` (``Wharf.metrics_ports``)."""
     env = base_env(workdir)
     env.update(
         WHARF_MODE="distributed", WHARF_SECRET_KEY="test-secret-" + os.urandom(8).hex(),
@@ -118,15 +128,35 @@ def start_distributed(workdir: Path, port: int, amqp_uri: str, db_urls: dict, s3
         WHARF_S3_SECRET_KEY=s3["s3_secret_key"], WHARF_S3_BUCKET=s3["s3_bucket"],
         WHARF_DATA_DIR=str(workdir / "data"), WHARF_INDEX_MAX_AGE="1",
     )
+    env.update(extra_env or {})
     w = Wharf("distributed", f"http://127.0.0.1:{port}", env, workdir)
-    for svc in ("storage", "auth", "registry", "indexer"):
-        w.spawn(svc, ["run", svc])
+    names = ["storage", "auth", "registry"] + ["indexer" if i == 1 else f"indexer-{i}" for i in range(1, indexers + 1)]
+    for name in names:
+        w.metrics_ports[name] = _free_port()
+        w.spawn(name, ["run", name.split("-")[0]],
+                env={"WHARF_METRICS_PORT": str(w.metrics_ports[name]), "WHARF_INSTANCE_ID": name})
     for svc in ("storage", "auth", "registry", "indexer"):
         _wait_health(w, svc)
+    for name in names[4:]:       # further replicas: up once their metrics endpoint answers
+        _wait_metrics(w, name)
     gw = w.spawn("gateway", ["run", "gateway"])
     wait_http(w.api, procs=[gw])
     w.restart = lambda: None
     return w
+
+
+def _wait_metrics(w: Wharf, name: str, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if w.procs[name].poll() is not None:
+            raise RuntimeError(f"{name} exited: {w.dump_logs()}")
+        try:
+            if requests.get(f"http://127.0.0.1:{w.metrics_ports[name]}/metrics", timeout=2).ok:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.3)
+    raise TimeoutError(f"{name} never served its metrics:\n{w.dump_logs()}")
 
 
 def _wait_health(w: Wharf, svc: str, timeout: float = 90.0) -> None:

@@ -157,11 +157,7 @@ def test_move(wharf, world):
                                                                      "2.0": ["frozen", "main", "rc"]}
 
 
-def test_copy_to_label_and_owner(wharf, world, request):
-    # Known bug, open in the issue-3 note: in distributed mode a copy to another owner is recorded (registry
-    # events) but the target org's channel index did not list it within the test's wait. Still run, still report.
-    request.applymarker(pytest.mark.xfail(wharf.mode == "distributed", strict=False,
-                                          reason="cross-owner copy not yet visible in the target's distributed index"))
+def test_copy_to_label_and_owner(wharf, world):
     lea, p2, p1 = world["lea"], world["files"]["p2"].name, world["files"]["p1"].name
     # same owner, one file, onto another label
     out = lea.out("copy", f"lea/lblpkg/2.0/noarch/{p2}", "--from-label", "rc", "--to-label", "prod")

@@ -104,6 +104,49 @@ def test_index_http_semantics(wharf, alice):
                         timeout=10).status_code == 404
     assert requests.get(wharf.conda("alice") + "/osx-arm64/repodata_shards.msgpack.zst",
                         timeout=10).status_code == 404
+    # channeldata.json (CEP-38 shape): every package of the label with its subdirs and newest version
+    cd_url = wharf.conda("alice") + "/channeldata.json"
+    cd = requests.get(cd_url, timeout=10)
+    assert cd.status_code == 200 and cd.headers["Content-Type"] == "application/json"
+    doc = cd.json()
+    assert doc["channeldata_version"] == 1 and doc["subdirs"] == ["linux-64", "noarch"]
+    assert doc["packages"]["wharfdemo"]["subdirs"] == ["noarch"] and doc["packages"]["wharfdemo"]["version"] == "1.0"
+    assert doc["packages"]["wharftool"]["subdirs"] == ["linux-64"]
+    assert requests.get(cd_url, headers={"If-None-Match": cd.headers["ETag"]}, timeout=10).status_code == 304
+    dev = requests.get(wharf.conda("alice", "dev") + "/channeldata.json", timeout=10).json()
+    assert dev["packages"]["wharfdemo"]["version"] == "2.0" and "wharftool" not in dev["packages"]
+    assert requests.get(wharf.conda("nobody") + "/channeldata.json", timeout=10).status_code == 404
+    # a token with characters no Wharf token has is refused before any lookup, wherever conda puts it
+    for bad in ("bad!tok", "a%20b", "x" * 201):
+        assert requests.get(f"{wharf.base_url}/conda/t/{bad}/alice/noarch/repodata.json",
+                            timeout=10).status_code == 401
+        assert requests.get(f"{wharf.base_url}/t/{bad}/conda/alice/noarch/repodata.json",
+                            timeout=10).status_code == 401
+
+
+def _shard_of(wharf, name: str, subdir: str = "noarch") -> str:
+    import msgpack
+    import zstandard
+    idx = requests.get(f"{wharf.conda('alice')}/{subdir}/repodata_shards.msgpack.zst", timeout=10)
+    assert idx.status_code == 200
+    return msgpack.unpackb(zstandard.ZstdDecompressor().decompressobj().decompress(idx.content))["shards"][name].hex()
+
+
+def test_a_shard_index_just_replaced_still_resolves(wharf, alice, tmp_path):
+    """A client that read the shard index just before a publish fetches the shard it names afterwards: 200 (for
+    WHARF_SHARD_GRACE seconds), not a 404 that would fail its solve."""
+    alice.run("upload", "-u", "alice", str(make_conda_package(tmp_path / "1", "shardy", "1.0", build="0",
+                                                              subdir="noarch", fmt=".conda")))
+    wait_for_repodata(wharf.conda("alice") + "/noarch/repodata.json", "shardy-1.0-0.conda")
+    old = _shard_of(wharf, "shardy")
+    alice.run("upload", "-u", "alice", str(make_conda_package(tmp_path / "2", "shardy", "1.1", build="0",
+                                                              subdir="noarch", fmt=".conda")))
+    wait_for_repodata(wharf.conda("alice") + "/noarch/repodata.json", "shardy-1.1-0.conda")
+    new = _shard_of(wharf, "shardy")
+    assert new != old
+    for sha in (old, new):
+        r = requests.get(f"{wharf.conda('alice')}/noarch/shards/{sha}.msgpack.zst", timeout=10)
+        assert r.status_code == 200 and hashlib.sha256(r.content).hexdigest() == sha
 
 
 def test_upload_to_org_and_download(wharf, alice, pkgs, tmp_path):

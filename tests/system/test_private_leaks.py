@@ -76,6 +76,8 @@ def _listings(wharf) -> dict[str, str]:
         "label main": f"{a}/channels/pia/main",
         "repodata": f"{c}/noarch/repodata.json",
         "repodata zst": f"{c}/noarch/repodata.json.zst",
+        "channeldata": f"{c}/channeldata.json",
+        "channeldata label": f"{c}/label/hush/channeldata.json",
         "user": f"{a}/user/pia",
     }
 
@@ -141,6 +143,13 @@ def test_listings_do_not_mention_it(wharf, world, who):
         json.dumps(_get(f"{wharf.api}/channels/pia", world["owner"]).json())
     if SECRET not in owner_view or "hush" not in owner_view:
         problems["owner"] = "the owner does not see the package in the listings"
+    # channeldata: the owner's lists it in both subdirs; the reader's has the public package only
+    owner_cd = _get(f"{wharf.base_url}/conda/pia/channeldata.json", world["owner"]).json()
+    if owner_cd["packages"].get(SECRET, {}).get("subdirs") != ["linux-64", "noarch"]:
+        problems["owner channeldata"] = owner_cd
+    reader_cd = _get(f"{wharf.base_url}/conda/pia/channeldata.json", tok).json()
+    if set(reader_cd["packages"]) != {"openpkg"} or reader_cd["subdirs"] != ["noarch"]:
+        problems["channeldata"] = reader_cd
     assert not problems, problems
 
 

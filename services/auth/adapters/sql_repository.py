@@ -10,8 +10,10 @@ from datetime import datetime
 from typing import Iterator
 
 from sqlalchemy import and_, exc, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
+from services.kernel.adapters.db import database_unavailable
 from services.kernel.errors import Conflict, Unavailable
 
 from ..domain.model import Account, Token
@@ -19,7 +21,7 @@ from .rows import ACCOUNT_COLUMNS, TOKEN_COLUMNS
 from .rows import account as _account
 from .rows import token as _token
 from .sql_groups import SqlGroupQueries
-from .tables import accounts, org_memberships, tokens
+from .tables import accounts, org_memberships, rate_limits, tokens
 
 
 class SqlAuthRepository(SqlGroupQueries):
@@ -88,6 +90,23 @@ class SqlAuthRepository(SqlGroupQueries):
         self.conn.execute(update(tokens).where(tokens.c.id == token_id, tokens.c.revoked_at.is_(None))
                           .values(revoked_at=at))
 
+    # ---------------------------------------------------------------------------------------- rate limits
+    def attempts(self, key: str, now: float, window: int, add: int = 0) -> tuple[int, float]:
+        """(count, window_start) of ``key``'s current fixed window after adding ``add`` (row-locked)."""
+        ins = postgresql.insert if self.conn.dialect.name == "postgresql" else sqlite.insert
+        self.conn.execute(ins(rate_limits).values(key=key, window_start=now, count=0)
+                          .on_conflict_do_nothing(index_elements=["key"]))
+        row = self.conn.execute(select(rate_limits.c.window_start, rate_limits.c.count)
+                                .where(rate_limits.c.key == key).with_for_update()).one()
+        start, count = float(row.window_start), int(row.count)
+        if now - start >= window:
+            start, count = now, 0
+        if add or start != float(row.window_start):
+            count += add
+            self.conn.execute(update(rate_limits).where(rate_limits.c.key == key)
+                              .values(window_start=start, count=count))
+        return count, start
+
 
 class SqlUnitOfWork:
     """``with uow() as repo:`` one transaction (SQLite: BEGIN IMMEDIATE, so writers serialise)."""
@@ -102,5 +121,7 @@ class SqlUnitOfWork:
                 yield SqlAuthRepository(conn)
         except exc.IntegrityError as e:
             raise Conflict(f"conflicting write: {e.orig.__class__.__name__}")
-        except (exc.OperationalError, exc.InterfaceError) as e:
-            raise Unavailable(f"auth database unavailable: {e.orig.__class__.__name__}")
+        except (exc.DBAPIError, OSError) as e:
+            if database_unavailable(e):
+                raise Unavailable(f"auth database unavailable: {getattr(e, 'orig', e).__class__.__name__}")
+            raise

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import (JSON, CheckConstraint, Column, DateTime, ForeignKey, ForeignKeyConstraint, Index,
-                        MetaData, String, Table, Text, text)
+from sqlalchemy import (JSON, CheckConstraint, Column, DateTime, Float, ForeignKey, ForeignKeyConstraint, Index,
+                        Integer, MetaData, String, Table, Text, text)
 from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
 
@@ -120,5 +120,17 @@ tokens = Table(
 )
 
 
+# fixed-window counters of password logins and token creations, per account and per client address (shared by
+# every gateway worker and auth replica, so the limits hold across processes)
+rate_limits = Table(
+    "rate_limits", metadata,
+    Column("key", String(300), primary_key=True),
+    Column("window_start", Float, nullable=False),
+    Column("count", Integer, nullable=False),
+)
+
+
 def create_tables(engine: Engine) -> None:
+    """The tables straight from the metadata, without Alembic's version table (the service migrates instead:
+    schema.py); tests/deploy/test_migrations.py shows the two give the same schema."""
     metadata.create_all(engine, checkfirst=True)

@@ -77,6 +77,10 @@ class AuthRepository(Protocol):
 
     def revoke(self, token_id: str, at: datetime) -> None: ...
 
+    def attempts(self, key: str, now: float, window: int, add: int = 0) -> tuple[int, float]:
+        """Rate-limit counter: ``(count, window_start)`` of ``key``'s current fixed window of ``window`` seconds
+        (a new window starts at ``now`` when the last one is over) after adding ``add``."""
+
 
 class UnitOfWork(Protocol):
     """``with uow() as repo:`` runs one transaction; it commits when the block returns, rolls back on error."""

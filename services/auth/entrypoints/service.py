@@ -10,6 +10,7 @@ from nameko.rpc import rpc
 
 from services.kernel.errors import WharfError
 from services.kernel.settings import Settings
+from services.nameko_telemetry import Telemetry
 
 from ..bootstrap import bootstrap
 
@@ -29,6 +30,7 @@ class AuthFacade(DependencyProvider):
 class AuthRpc:
     name = "auth"
     auth = AuthFacade()
+    telemetry = Telemetry()     # metrics endpoint, RPC timings, correlation id per worker
 
     @expected
     def create_user(self, login, password, email=None, name=None):
@@ -114,8 +116,8 @@ class AuthRpc:
                                       remote_addr=remote_addr, application=application)
 
     @expected
-    def authenticate_password(self, login, password):
-        return self.auth.authenticate_password(login, password)
+    def authenticate_password(self, login, password, remote_addr=None):
+        return self.auth.authenticate_password(login, password, remote_addr)
 
     @expected
     def authenticate(self, token):

@@ -13,11 +13,12 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from services.kernel import names, signing
-from services.kernel.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
+from services.kernel.errors import BadRequest, Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized
 
 from ..domain import roles, rules, tokens
 from ..domain.model import ORG, USER, Account, Token
 from ..domain.ports import AuthRepository, PasswordHasher, UnitOfWork
+from ..domain.throttle import RateLimits
 from . import lookups
 from .access import Access
 from .groups import Groups
@@ -34,13 +35,15 @@ _known = lookups.known
 
 
 class AuthService:
-    def __init__(self, uow: UnitOfWork, hasher: PasswordHasher, secret_key: str, clock: Clock | None = None):
+    def __init__(self, uow: UnitOfWork, hasher: PasswordHasher, secret_key: str, clock: Clock | None = None,
+                 limits: RateLimits | None = None):
         if not secret_key:
             raise ValueError("the auth service needs a secret key (token digests)")
         self._uow = uow
         self._hasher = hasher
         self._secret = secret_key
         self._clock = clock or _utcnow
+        self._limits = limits or RateLimits()
         # verified against when the login is unknown, so that costs as much as a wrong password
         self._dummy_hash = hasher.hash(secrets.token_urlsafe(16))
         self._groups = Groups(uow, self._now)
@@ -139,6 +142,7 @@ class AuthService:
         max_age = rules.max_age(max_age)
         fail_if_exists = rules.fail_if_exists(fail_if_exists)
         org = None if org in (None, "") else names.owner(org)
+        self._throttle(login, remote_addr, count=True)
         user = self._check_password(login, password)
         if org == user.login:
             org = None  # "my own namespace" is a personal token
@@ -161,10 +165,16 @@ class AuthService:
                     raise BadRequest(f"a token named {note!r} already exists")
         raise AssertionError("unreachable")
 
-    def authenticate_password(self, login, password) -> dict:
+    def authenticate_password(self, login, password, remote_addr=None) -> dict:
         """A principal for HTTP Basic login/password (twine, pip): ``{login, token_id: None, scopes: None,
-        org: None, expires: None}``; Unauthorized on a bad login or password (constant work either way)."""
-        user = self._check_password(login, password)
+        org: None, expires: None}``; Unauthorized on a bad login or password (constant work either way);
+        TooManyRequests once the account or address has failed too often in the window."""
+        self._throttle(login, remote_addr, count=False)
+        try:
+            user = self._check_password(login, password)
+        except Unauthorized:
+            self._throttle(login, remote_addr, count=True, raise_=False)
+            raise
         return {"login": user.login, "token_id": None, "scopes": None, "org": None, "expires": None}
 
     def authenticate(self, token) -> dict:
@@ -218,6 +228,20 @@ class AuthService:
             raise BadRequest(f"a token named {token.note!r} already exists")
         for old in existing:
             repo.revoke(old.id, now)
+
+    def _throttle(self, login, remote_addr, count: bool, raise_: bool = True) -> None:
+        """Count one attempt (``count``) or only look, per account and per address; TooManyRequests when over."""
+        name = _known(login) if isinstance(login, str) else None
+        now = self._clock().timestamp()
+        limits = self._limits
+        over = None
+        with self._uow() as repo:
+            for key, limit in limits.keys(name, remote_addr if isinstance(remote_addr, str) else None):
+                n, start = repo.attempts(key, now, limits.window, 1 if count else 0)
+                if (n > limit if count else n >= limit) and over is None:
+                    over = (key.split(":", 1)[0], limits.retry_after(start, now))
+        if over and raise_:
+            raise TooManyRequests(f"too many login attempts for this {over[0]}; retry after {over[1]} seconds")
 
     def _check_password(self, login, password) -> Account:
         name = _known(login) if isinstance(login, str) else None

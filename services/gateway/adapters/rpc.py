@@ -1,15 +1,29 @@
 """Service clients over nameko RPC. Each gateway thread keeps its own ClusterRpcProxy (they are not
 thread-safe); remote domain errors are rebuilt from their class name, so views see the same exceptions as in
-embedded mode."""
+embedded mode. Every call carries the request's correlation id as nameko context data (the
+``nameko.correlation_id`` header), which the services' telemetry dependency puts back in their context."""
 from __future__ import annotations
 
+import logging
 import threading
 import types
 
-from nameko.exceptions import RemoteError, RpcTimeout
+from amqp.exceptions import AMQPError
+from kombu.exceptions import KombuError
+from nameko.exceptions import RemoteError, ReplyQueueExpiredWithPendingReplies, RpcTimeout, UnknownService
 from nameko.standalone.rpc import ClusterRpcProxy
 
-from services.kernel.errors import Unavailable, from_remote
+from services.kernel import context
+from services.kernel.errors import ERROR_CLASSES, Unavailable, from_remote
+
+log = logging.getLogger("wharf.gateway")
+
+
+# What the proxy raises while the broker restarts or a service's queue is not (yet) declared again: the call
+# did not get an answer, and a retry may well work, so the client gets a 503 and this thread a new proxy.
+# RuntimeError is nameko's "This consumer has been disconnected, and can no longer be used".
+BROKER_TROUBLE = (OSError, ConnectionError, AMQPError, KombuError, UnknownService,
+                  ReplyQueueExpiredWithPendingReplies, RuntimeError)
 
 
 class RpcClient:
@@ -22,8 +36,16 @@ class RpcClient:
     def _proxy(self):
         proxy = getattr(self._local, "proxy", None)
         if proxy is None:
-            self._local.runner = ClusterRpcProxy(self._config, timeout=self._timeout)
+            # nameko keeps this very dict as the proxy's context data and sends it with every call
+            self._local.context_data = {}
+            self._local.runner = ClusterRpcProxy(self._config, context_data=self._local.context_data,
+                                                 timeout=self._timeout)
             proxy = self._local.proxy = self._local.runner.start()
+        cid = context.current()
+        if cid:
+            self._local.context_data["correlation_id"] = cid
+        else:
+            self._local.context_data.pop("correlation_id", None)
         return getattr(proxy, self._service)
 
     def _reset(self):
@@ -43,11 +65,14 @@ class RpcClient:
             try:
                 return getattr(self._proxy(), method)(*args, **kwargs)
             except RemoteError as exc:
+                if exc.exc_type not in ERROR_CLASSES:
+                    log.error("the %s service failed in %s: %s: %s", self._service, method, exc.exc_type,
+                              exc.value)
                 raise from_remote(exc.exc_type, exc.value) from None
             except RpcTimeout:
                 self._reset()
                 raise Unavailable(f"the {self._service} service did not answer in time")
-            except (OSError, ConnectionError) as exc:
+            except BROKER_TROUBLE as exc:
                 self._reset()
                 raise Unavailable(f"the {self._service} service is unreachable: {exc.__class__.__name__}")
         return call

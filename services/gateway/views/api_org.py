@@ -6,7 +6,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from services.kernel import names
 from services.kernel.errors import BadRequest, NotFound
 
-from ..identity import current_reader, private_packages, require_login, require_package
+from ..identity import current_reader, private_packages, require_login, require_package, search_scope
 from ..schemas import GroupBody
 
 bp = Blueprint("api_org", __name__)
@@ -127,12 +127,7 @@ def search():
     query = request.args.get("name", "")
     if len(query) > 200:
         raise BadRequest("query too long")
-    scope = {"owners": [], "packages": []}
-    if not reader.anonymous and reader.may("api:read"):
-        scope = clients().auth.visible_scope(reader.login)
-        if reader.org:
-            scope = {"owners": [o for o in scope["owners"] if o == reader.org],
-                     "packages": [p for p in scope["packages"] if p[0] == reader.org]}
+    scope = search_scope(clients(), reader)
     return jsonify(clients().registry.search(
         query, package_type=request.args.get("type") or None, platform=request.args.get("platform") or None,
         viewer=None if reader.anonymous or reader.org else reader.login,

@@ -1,6 +1,9 @@
 """Packages, releases and files: the anaconda-client upload, show, remove and download calls."""
 from __future__ import annotations
 
+import os
+import logging
+
 from flask import Blueprint, Response, current_app, g, jsonify, redirect, request, send_file
 
 from services.kernel import names
@@ -11,6 +14,7 @@ from ..schemas import CommitBody, PackageBody, ReleaseBody, StageBody, TransferB
 from ..uploads import finalize_and_commit
 
 bp = Blueprint("api_packages", __name__)
+log = logging.getLogger("wharf.gateway")
 
 
 def clients():
@@ -190,16 +194,40 @@ def commit(owner, package, version, basename):
 def download(owner, package, version, basename):
     owner, package, version, basename = _names(owner, package, version, basename)
     f = clients().registry.get_file(owner, package, version, basename, readable(owner, package))
-    return send_blob(f["blob_key"], basename.rsplit("/", 1)[-1], f.get("sha256"))
+    return send_blob(f["blob_key"], basename.rsplit("/", 1)[-1], f.get("sha256"),
+                     count=(owner, package, version, basename))
 
 
-def send_blob(key: str, filename: str, sha256: str | None):
-    """Redirect to a presigned URL (S3) or stream from local disk (embedded), with ETag/Range support."""
+def count_download(owner: str, package: str, version: str, basename: str) -> None:
+    """Count a download of a file's bytes (shown as ``ndownloads``): GET requests that fetch the file from its
+    start; HEAD, revalidations (If-None-Match/If-Modified-Since) and resumed ranges are not counted. Never fails
+    the download."""
+    if request.method != "GET" or request.if_none_match or request.if_modified_since:
+        return
+    rng = request.headers.get("Range", "")
+    if rng and not rng.replace(" ", "").startswith("bytes=0-"):
+        return
+    try:
+        clients().registry.count_download(owner, package, version, basename)
+    except Exception:  # noqa: BLE001 - a counter must never cost a download
+        log.warning("could not count a download of %s/%s/%s/%s", owner, package, version, basename, exc_info=True)
+
+
+def send_blob(key: str, filename: str, sha256: str | None, count: tuple | None = None):
+    """Redirect to a presigned URL (S3) or stream from local disk (embedded), with ETag/Range support.
+    ``count`` = (owner, package, version, basename): count the download of that file."""
+    if count is not None:
+        count_download(*count)
     storage = clients().storage
     url = storage.blob_url(key, filename)
     if url:
         return redirect(url, code=302)
-    resp = send_file(storage.open_blob(key), mimetype="application/octet-stream", as_attachment=True, download_name=filename,
+    blob = storage.open_blob(key)
+    path = getattr(blob, "name", None)
+    if isinstance(path, str) and os.path.isfile(path):
+        blob.close()      # a local file: by path, so its size is known and Range requests are answered (206/416)
+        blob = path
+    resp = send_file(blob, mimetype="application/octet-stream", as_attachment=True, download_name=filename,
                      etag=sha256 or True, conditional=True, max_age=31536000)
     resp.headers["Cache-Control"] = "public, max-age=31536000, immutable"
     return resp

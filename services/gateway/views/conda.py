@@ -20,7 +20,7 @@ from services.kernel import names
 from services.kernel.errors import NotFound
 from services.kernel.signing import blob_key_for
 
-from .. import partial_index
+from .. import channeldata, partial_index
 from ..identity import current_reader, private_packages
 from .api_packages import send_blob
 
@@ -28,6 +28,7 @@ bp = Blueprint("conda", __name__)
 
 INDEX_FILES = {"repodata.json": "application/json", "repodata.json.zst": "application/zstd",
                "repodata_shards.msgpack.zst": "application/octet-stream"}
+MIMETYPES = dict(INDEX_FILES, **{"channeldata.json": "application/json"})
 SHARD = re.compile(r"^([0-9a-f]{64})\.msgpack\.zst$")
 
 
@@ -67,6 +68,12 @@ def serve(parts: list[str], token: str | None):
     shard = len(parts) >= 2 and parts[-2] == "shards"
     if shard:
         parts = parts[:-2] + parts[-1:]
+    if parts[-1] == "channeldata.json" and (len(parts) == 2 or (len(parts) == 4 and parts[1] == "label")):
+        owner = names.owner(parts[0])
+        label = names.label(parts[2]) if len(parts) == 4 else "main"
+        reader = current_reader(clients(), token)
+        whole, allowed = private_packages(clients(), reader, owner, "conda:download")
+        return _channeldata(owner, label, "private" if whole else "public", frozenset(allowed))
     if len(parts) == 5 and parts[1] == "label":
         owner, label, subdir, fname = parts[0], parts[2], parts[3], parts[4]
     elif len(parts) == 3:
@@ -75,7 +82,13 @@ def serve(parts: list[str], token: str | None):
         raise NotFound("not found")
     owner, label, subdir = names.owner(owner), names.label(label), names.subdir(subdir)
     reader = current_reader(clients(), token)
-    whole, allowed = private_packages(clients(), reader, owner, "conda:download")
+    if reader.anonymous:
+        # anonymous readers see the public audience of any existing namespace: remembered for the cache's
+        # ttl, so a conditional GET (304) reaches no service, database or object store
+        whole, allowed = cache().get_meta(("anonymous", owner),
+                                          lambda: private_packages(clients(), reader, owner, "conda:download"))
+    else:
+        whole, allowed = private_packages(clients(), reader, owner, "conda:download")
     audience = "private" if whole else "public"
     if shard:
         return _shard(owner, label, subdir, fname, audience, bool(allowed))
@@ -94,7 +107,8 @@ def serve(parts: list[str], token: str | None):
             if hit is not None and hit["package"] not in allowed:
                 hit = None
         if hit:
-            return send_blob(blob_key_for(hit["sha256"]), fname, hit["sha256"])
+            return send_blob(blob_key_for(hit["sha256"]), fname, hit["sha256"],
+                             count=(owner, hit["package"], hit["version"], hit["basename"]))
     raise NotFound(f"{fname} not found")
 
 
@@ -118,18 +132,46 @@ def _empty_entry(subdir: str, fname: str) -> dict:
     raise NotFound(f"{subdir}/{fname} not found")
 
 
-def _partial_index(owner: str, label: str, subdir: str, fname: str, allowed: frozenset[str]):
-    pub = _entry(owner, label, subdir, fname.replace(".zst", ""), "public")
-    priv = _entry(owner, label, subdir, fname.replace(".zst", ""), "private")
+def _partial_entry(owner: str, label: str, subdir: str, fname: str, allowed: frozenset[str]) -> dict | None:
+    """The index of a reader who may see only ``allowed`` private packages: ``{"sha256": key, "make": build}``,
+    or None when the subdir has no private index. The key is derived from both inputs' hashes and the package
+    set, so it is a strong validator and the cache key of the built bytes."""
+    base = fname.replace(".zst", "")
+    pub = _entry(owner, label, subdir, base, "public")
+    priv = _entry(owner, label, subdir, base, "private")
     if priv is None:
-        return _respond(_empty_entry(subdir, fname), fname, "private")
+        return None
     compressed = fname.endswith(".zst")
-    key = partial_index.cache_key(pub["sha256"] if pub else "-", priv["sha256"], allowed, compressed)
+    return {"sha256": partial_index.cache_key(pub["sha256"] if pub else "-", priv["sha256"], allowed, compressed),
+            "make": lambda: partial_index.build(_bytes(pub) if pub else _empty_doc(subdir), _bytes(priv), allowed,
+                                                compressed)}
 
-    def make() -> bytes:
-        return partial_index.build(_bytes(pub) if pub else _empty_doc(subdir), _bytes(priv), allowed, compressed)
-    # the key is derived from both inputs' hashes and the package set, so it is a strong validator
-    return _respond({"sha256": key, "data": cache().get_bytes(key, make)}, fname, "private")
+
+def _partial_index(owner: str, label: str, subdir: str, fname: str, allowed: frozenset[str]):
+    entry = _partial_entry(owner, label, subdir, fname, allowed)
+    if entry is None:
+        return _respond(_empty_entry(subdir, fname), fname, "private")
+    return _respond({"sha256": entry["sha256"], "data": cache().get_bytes(entry["sha256"], entry["make"])},
+                    fname, "private")
+
+
+def _channeldata(owner: str, label: str, audience: str, allowed: frozenset[str]):
+    """channeldata.json from the reader's own view of each subdir's repodata.json (see channeldata.py)."""
+    subdirs = cache().get_meta((owner, label, "channeldata", "subdirs"),
+                               lambda: clients().indexer.list_subdirs(owner, label))
+    views: dict[str, dict] = {}
+    for subdir in subdirs:
+        entry = (_partial_entry(owner, label, subdir, "repodata.json", allowed) if allowed
+                 else _entry(owner, label, subdir, "repodata.json", audience))
+        if entry is not None:
+            views[subdir] = entry
+    key = channeldata.cache_key([(s, e["sha256"]) for s, e in views.items()])
+
+    def view_bytes(e: dict) -> bytes:
+        return cache().get_bytes(e["sha256"], e["make"]) if "make" in e else _bytes(e)
+
+    data = cache().get_bytes(key, lambda: channeldata.build({s: view_bytes(e) for s, e in views.items()}))
+    return _respond({"sha256": key, "data": data}, "channeldata.json", "private" if allowed else audience)
 
 
 def _bytes(entry: dict) -> bytes:
@@ -174,7 +216,7 @@ def _respond(entry: dict, fname: str, audience: str):
         resp.vary.add("Authorization")
         return resp
     data = _bytes(entry)
-    resp = Response(data, mimetype=INDEX_FILES[fname])
+    resp = Response(data, mimetype=MIMETYPES[fname])
     resp.set_etag(entry["sha256"])
     resp.headers["Cache-Control"] = cache_control
     resp.vary.add("Authorization")

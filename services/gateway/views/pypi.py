@@ -147,7 +147,8 @@ def _file(owner: str, label: str, project: str, filename: str, audience: str):
         if not hit.get("core_metadata_key"):
             raise NotFound(f"{filename} not found")
         return send_blob(hit["core_metadata_key"], filename, hit.get("core_metadata_sha256"))
-    return send_blob(hit["blob_key"], fn, hit["sha256"])
+    return send_blob(hit["blob_key"], fn, hit["sha256"],
+                     count=(owner, hit["package"], hit["version"], hit["basename"]))
 
 
 # ---------------------------------------------------------------------------------------------- twine upload

@@ -30,6 +30,9 @@ def receive():
         raise PayloadTooLarge("upload exceeds the maximum allowed size")
     form = request.form.to_dict()
     info = clients().storage.check_upload({k: form.get(k) for k in ("key", "policy", "signature")})
+    # a policy is good for its own stage only while that stage is open: replayed after the commit (or after a
+    # refusal discarded the stage) it would leave bytes nobody will ever commit
+    clients().registry.get_staged(info["dist_id"])
     upload = request.files.get("file")
     if upload is None:
         raise BadRequest("the form has no file field")

@@ -60,6 +60,38 @@ class SqlFileTable:
             self.conn.execute(self.labels.insert(), rows)
         return fid
 
+    def existing_refs(self, refs: list[tuple[str, str, str, str]]) -> set[tuple[str, str, str, str]]:
+        """Those of the (owner, package, version, basename) refs that name a file of this table."""
+        f = self.files.c
+        wanted = set(refs)
+        out: set = set()
+        by_owner: dict[str, set[str]] = {}
+        for owner, package, _v, _b in wanted:
+            by_owner.setdefault(owner, set()).add(package)
+        for owner, packages in sorted(by_owner.items()):
+            for chunk in chunks(sorted(packages)):
+                q = select(f.owner, f.package, f.version, f.basename).where(f.owner == owner, f.package.in_(chunk))
+                out |= {tuple(r) for r in self.conn.execute(q)} & wanted
+        return out
+
+    def insert_files(self, items: list[tuple[dict, Iterable[str]]]) -> list[set]:
+        """Insert new files with their labels in bulk; returns the keys each one touches (like ``touched``)."""
+        out: list[set] = []
+        for start in range(0, len(items), CHUNK):
+            part = items[start:start + CHUNK]
+            ids = list(self.conn.execute(self.files.insert().returning(self.files.c.id,
+                                                                       sort_by_parameter_order=True),
+                                         [row for row, _labels in part]).scalars())
+            label_rows = []
+            for fid, (row, labels) in zip(ids, part):
+                mine = sorted(set(labels))
+                label_rows += [{"file_id": fid, "label": label} for label in mine]
+                out.append({self._key_type(row["owner"], label, *(row[c] for c in self._key_columns))
+                            for label in mine})
+            if label_rows:   # RETURNING: multi-row INSERTs ("insertmanyvalues"), not one per row
+                self.conn.execute(self.labels.insert().returning(self.labels.c.file_id), label_rows).all()
+        return out
+
     def delete_files(self, ids: list[int]) -> None:
         for chunk in chunks(ids):
             self.conn.execute(delete(self.labels).where(self.labels.c.file_id.in_(chunk)))

@@ -1,4 +1,5 @@
-"""Additive schema upgrade of an indexer database created before sharded repodata (until Alembic arrives).
+"""Additive schema upgrade of an indexer database created before sharded repodata and before Alembic (which
+then adopts it with its baseline revision: uow.prepare_schema).
 
 ``metadata.create_all`` creates missing tables but never adds columns to existing ones. ``upgrade`` adds the
 columns that appeared since (``indexer_files.name`` and ``run_exports_json``, ``indexer_dirty.changed_at``

@@ -8,9 +8,10 @@ PyPI pages.
 """
 from __future__ import annotations
 
+import time
 from typing import Iterable, Mapping
 
-from sqlalchemy import and_, case, delete, select, update
+from sqlalchemy import and_, case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -19,7 +20,8 @@ from .file_table import SqlFileTable
 from .pypi_repository import PypiIndexMixin
 from .pypi_tables import PYPI_TABLES, pypi_file_labels, pypi_files
 from .shard_repository import ShardMixin
-from .tables import CONDA_TABLES, dirty, file_labels, files, published, stream_positions
+from .tables import (CONDA_TABLES, PUBLICATIONS_KEPT, dirty, file_labels, files, publications, published,
+                     stream_positions)
 
 
 class SqlIndexRepository(ShardMixin, PypiIndexMixin):
@@ -98,6 +100,28 @@ class SqlIndexRepository(ShardMixin, PypiIndexMixin):
              .order_by(dirty.c.owner, dirty.c.label, dirty.c.subdir))
         return [(ChannelKey(o, lb, s), g) for o, lb, s, g in self.conn.execute(q)]
 
+    def generations(self, key: ChannelKey) -> tuple[int, int]:
+        """(generation, published_generation) of the channel; (0, 0) when unknown."""
+        row = self.conn.execute(select(dirty.c.generation, dirty.c.published_generation)
+                                .where(self._where(dirty, key))).first()
+        return (0, 0) if row is None else (int(row[0]), int(row[1]))
+
+    def publication_log(self, key: ChannelKey | None = None) -> list[dict]:
+        q = select(publications).order_by(publications.c.id)
+        if key is not None:
+            q = q.where(self._where(publications, key))
+        return [dict(r._mapping) for r in self.conn.execute(q)]
+
+    def _log_publication(self, key: ChannelKey, generation: int, replica: str, now_ms: int,
+                         latency_ms: int | None) -> None:
+        where = self._where(publications, key)
+        self.conn.execute(self._insert(publications).values(**key._asdict(), generation=generation,
+                                                            replica=replica, published_at=now_ms,
+                                                            latency_ms=latency_ms))
+        oldest_kept = (select(publications.c.id).where(where).order_by(publications.c.id.desc())
+                       .offset(PUBLICATIONS_KEPT - 1).limit(1).scalar_subquery())
+        self.conn.execute(delete(publications).where(where, publications.c.id < oldest_kept))
+
     def _where(self, table, key: ChannelKey):
         return and_(table.c.owner == key.owner, table.c.label == key.label, table.c.subdir == key.subdir)
 
@@ -108,9 +132,12 @@ class SqlIndexRepository(ShardMixin, PypiIndexMixin):
         return {"private": int(row[0] or 0) if row else 0, "public": int(row[1] or 0) if row else 0}
 
     def flip(self, key: ChannelKey, generation: int, pointers: dict[str, dict[str, dict]],
-             shards: dict[str, dict[str, dict | None]] | None = None) -> bool:
+             shards: dict[str, dict[str, dict | None]] | None = None, replica: str = "-",
+             changed_at: int = 0, shard_grace_ms: int = 0) -> bool:
         """Point the channel at new index files (and, when given, record its new shards: {audience: {name:
-        pointer or None when the name is gone}}), unless this generation or a newer one is published already."""
+        pointer or None when the name is gone}}), unless this generation or a newer one is published already.
+        Logs the publication (``replica``; ``changed_at``: epoch ms of the newest change included, 0 unknown).
+        Replaced shards stay readable for ``shard_grace_ms`` (``ShardMixin.write_shards``)."""
         where = self._where(dirty, key)
         done = self.conn.execute(select(dirty.c.published_generation).where(where).with_for_update()
                                  ).scalar_one_or_none()
@@ -123,9 +150,11 @@ class SqlIndexRepository(ShardMixin, PypiIndexMixin):
                 self.conn.execute(stmt.on_conflict_do_update(
                     index_elements=["owner", "label", "subdir", "audience", "filename"],
                     set_={"key": p["key"], "sha256": p["sha256"], "size": p["size"]}))
-        self.write_shards(key, shards or {})
+        now_ms = int(time.time() * 1000)
+        self.write_shards(key, shards or {}, now_ms, shard_grace_ms)
         self.clear_dirty_names(key, generation)
         self.conn.execute(update(dirty).where(where).values(published_generation=generation))
+        self._log_publication(key, generation, replica, now_ms, now_ms - changed_at if changed_at else None)
         return True
 
     def get_index(self, key: ChannelKey, audience: str) -> dict[str, dict] | None:
@@ -141,3 +170,26 @@ class SqlIndexRepository(ShardMixin, PypiIndexMixin):
     def reset(self) -> None:
         for table in CONDA_TABLES + PYPI_TABLES:
             self.conn.execute(delete(table))
+
+    # ------------------------------------------------------------------------------------ verify
+    def inventory(self) -> dict:
+        """Every published pointer (conda indexes, shards, PyPI pages), the stream positions and how many
+        channels/pages are still dirty: read-only facts for ``wharf verify``."""
+        from .pypi_tables import pypi_dirty, pypi_published
+        from .tables import shards
+        pointers = []
+        for kind, table, place in (("conda", published, "subdir"), ("pypi", pypi_published, "project")):
+            for r in self.conn.execute(select(table).order_by(*table.primary_key.columns)):
+                pointers.append({"kind": kind, "owner": r.owner, "label": r.label, "place": r._mapping[place],
+                                 "audience": r.audience, "filename": r.filename, "key": r.key,
+                                 "sha256": r.sha256, "size": int(r.size)})
+        for r in self.conn.execute(select(shards).order_by(*shards.primary_key.columns)):
+            pointers.append({"kind": "shard", "owner": r.owner, "label": r.label, "place": r.subdir,
+                             "audience": r.audience, "filename": r.name, "key": r.key, "sha256": r.sha256,
+                             "size": int(r.size)})
+        streams = {sid: int(seq) for sid, seq in self.conn.execute(
+            select(stream_positions.c.stream_id, stream_positions.c.last_sequence))}
+        pending = len(self.dirty()) + self.conn.execute(
+            select(func.count()).select_from(pypi_dirty)
+            .where(pypi_dirty.c.generation > pypi_dirty.c.published_generation)).scalar_one()
+        return {"pointers": pointers, "streams": streams, "pending": int(pending)}

@@ -7,9 +7,9 @@ from typing import Iterable
 
 from sqlalchemy import delete, select
 
-from ..domain.keys import ChannelKey, ShardKey
+from ..domain.keys import REPODATA, ChannelKey, ShardKey
 from .file_table import chunks
-from .tables import dirty, dirty_names, file_labels, files, shards
+from .tables import dirty, dirty_names, file_labels, files, published, retired_shards, shards
 
 
 class ShardMixin:
@@ -50,27 +50,86 @@ class ShardMixin:
             out += [(n, fn, js, rx, bool(pub)) for n, fn, js, rx, pub in self.conn.execute(q)]
         return out
 
+    def channel_rows(self, key: ChannelKey, names: list[str] | None = None) -> list[tuple]:
+        """(name, filename, package, version, basename, record_json, run_exports_json, public) of the channel's
+        files, all of them or only those of ``names``; unordered."""
+        cols = (files.c.name, files.c.filename, files.c.package, files.c.version, files.c.basename,
+                files.c.record_json, files.c.run_exports_json, files.c.public)
+        base = (select(*cols).select_from(files.join(file_labels, file_labels.c.file_id == files.c.id))
+                .where(files.c.owner == key.owner, files.c.subdir == key.subdir, file_labels.c.label == key.label))
+        if names is None:
+            return [(*r[:7], bool(r[7])) for r in self.conn.execute(base)]
+        out = []
+        for chunk in chunks(sorted(names)):
+            out += [(*r[:7], bool(r[7])) for r in self.conn.execute(base.where(files.c.name.in_(chunk)))]
+        return out
+
+    def publish_state(self, key: ChannelKey) -> tuple:
+        """What identifies the channel's published state: (published generation, sha256 of the private and of
+        the public repodata.json)."""
+        gen = self.conn.execute(select(dirty.c.published_generation).where(self._where(dirty, key))
+                                ).scalar_one_or_none()
+        shas = dict(self.conn.execute(select(published.c.audience, published.c.sha256).where(
+            self._where(published, key), published.c.filename == REPODATA)).all())
+        return (gen, shas.get("private"), shas.get("public"))
+
     def shard_map(self, key: ChannelKey, audience: str) -> dict[str, str]:
         """name -> sha256 of the shards the channel's current index lists for ``audience``."""
         q = select(shards.c.name, shards.c.sha256).where(self._where(shards, key), shards.c.audience == audience)
         return dict(self.conn.execute(q).all())
 
-    def write_shards(self, key: ChannelKey, by_audience: dict[str, dict[str, dict | None]]) -> None:
+    def write_shards(self, key: ChannelKey, by_audience: dict[str, dict[str, dict | None]], now_ms: int = 0,
+                     grace_ms: int = 0) -> None:
+        """Record the new shard of each name ({audience: {name: pointer, or None when the name is gone}}). With
+        ``grace_ms``, a shard replaced by another stays readable until ``now_ms + grace_ms`` (``get_shard``);
+        a name that leaves the audience's view loses its retired shards at once (a package made private is
+        private on this path too). Retired shards past their grace are dropped here."""
         for audience, by_name in sorted(by_audience.items()):
             gone = sorted(n for n, p in by_name.items() if p is None)
             for chunk in chunks(gone):
                 self.conn.execute(delete(shards).where(self._where(shards, key), shards.c.audience == audience,
                                                        shards.c.name.in_(chunk)))
+                self.conn.execute(delete(retired_shards).where(
+                    self._where(retired_shards, key), retired_shards.c.audience == audience,
+                    retired_shards.c.name.in_(chunk)))
             rows = [{**key._asdict(), "audience": audience, "name": n, **p}
                     for n, p in sorted(by_name.items()) if p is not None]
+            if rows and grace_ms > 0:
+                self._retire(key, audience, {r["name"]: r["sha256"] for r in rows}, now_ms)
             if rows:
                 stmt = self._insert(shards)
                 self.conn.execute(stmt.on_conflict_do_update(
                     index_elements=["owner", "label", "subdir", "audience", "name"],
                     set_={"key": stmt.excluded.key, "sha256": stmt.excluded.sha256, "size": stmt.excluded.size}),
                     rows)
+        if grace_ms > 0:
+            self.conn.execute(delete(retired_shards).where(retired_shards.c.retired_at < now_ms - grace_ms))
 
-    def get_shard(self, key: ChannelKey, audience: str, sha256: str) -> dict | None:
+    def _retire(self, key: ChannelKey, audience: str, new: dict[str, str], now_ms: int) -> None:
+        """Copy the current shards of ``new``'s names that are about to be replaced into ``retired_shards``."""
+        old = []
+        for chunk in chunks(sorted(new)):
+            old += [r for r in self.conn.execute(
+                select(shards.c.name, shards.c.key, shards.c.sha256, shards.c.size).where(
+                    self._where(shards, key), shards.c.audience == audience, shards.c.name.in_(chunk)))
+                    if r.sha256 != new[r.name]]
+        if old:
+            stmt = self._insert(retired_shards)
+            self.conn.execute(stmt.on_conflict_do_update(
+                index_elements=["owner", "label", "subdir", "audience", "sha256"],
+                set_={"retired_at": stmt.excluded.retired_at}),
+                [{**key._asdict(), "audience": audience, "name": r.name, "key": r.key, "sha256": r.sha256,
+                  "size": r.size, "retired_at": now_ms} for r in old])
+
+    def get_shard(self, key: ChannelKey, audience: str, sha256: str, retired_since_ms: int | None = None
+                  ) -> dict | None:
+        """The shard if the current index of ``audience`` lists it, or (with ``retired_since_ms``) if it was
+        replaced at or after that time."""
         row = self.conn.execute(select(shards.c.key, shards.c.sha256, shards.c.size).where(
             self._where(shards, key), shards.c.audience == audience, shards.c.sha256 == sha256).limit(1)).first()
+        if row is None and retired_since_ms is not None:
+            row = self.conn.execute(select(retired_shards.c.key, retired_shards.c.sha256, retired_shards.c.size)
+                                    .where(self._where(retired_shards, key), retired_shards.c.audience == audience,
+                                           retired_shards.c.sha256 == sha256,
+                                           retired_shards.c.retired_at >= retired_since_ms)).first()
         return None if row is None else {"key": row.key, "sha256": row.sha256, "size": int(row.size)}

@@ -1,4 +1,5 @@
-"""The indexer's tables (SQLAlchemy Core). ``metadata.create_all(engine)`` creates them (bootstrap).
+"""The indexer's tables (SQLAlchemy Core). Alembic revisions in ``migrations/`` create them (schema.py,
+``wharf migrate indexer``); the revisions must give exactly this metadata (tests/deploy/test_migrations.py).
 
 - ``files``: one row per conda file; ``record_json`` is the canonical repodata fragment (domain/records.py),
   ``name`` the package name of its record (its shard), ``run_exports_json`` its run_exports (NULL = unknown).
@@ -14,8 +15,15 @@
 - ``dirty_names``: package names whose shards must be rebuilt, with the channel generation that marked them;
   publishing generation G clears the names marked at G or before.
 - ``published``: pointers to the current index blobs of each (owner, label, subdir, audience, filename).
+- ``publications``: the publication log: one row per pointer flip of a conda channel (generation, replica,
+  epoch ms, latency from the newest included change), written in the flip's transaction while the channel's
+  ``dirty`` row is locked, so per channel the ids follow the publish order; the last ``PUBLICATIONS_KEPT``
+  rows of each channel are kept (operators: who published what, when; tests: order and work sharing).
 - ``shards``: the shard of each (owner, label, subdir, audience, package name) that the current shard index
   lists (written in the transaction that flips the pointers).
+- ``retired_shards``: shards a flip replaced, with when (epoch ms). They stay readable for the shard grace
+  period, because a client (or the gateway's cache) may hold the previous shard index a little longer and must
+  not get a 404 for a shard it names; a name that leaves an audience's view takes its retired shards with it.
 
 PyPI tables are in pypi_tables.py (same ``metadata``).
 """
@@ -105,4 +113,33 @@ shards = Table(
     Index("ix_indexer_shards_sha256", "owner", "label", "subdir", "audience", "sha256"),
 )
 
-CONDA_TABLES = (file_labels, published, shards, dirty_names, dirty, stream_positions, files)   # children first
+retired_shards = Table(
+    "indexer_retired_shards", metadata,
+    Column("owner", String(200), primary_key=True),
+    Column("label", String(200), primary_key=True),
+    Column("subdir", String(64), primary_key=True),
+    Column("audience", String(16), primary_key=True),
+    Column("sha256", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("key", String(300), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("retired_at", BigInteger, nullable=False),          # epoch ms
+    Index("ix_indexer_retired_shards_at", "retired_at"),
+)
+
+publications = Table(
+    "indexer_publications", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("owner", String(200), nullable=False),
+    Column("label", String(200), nullable=False),
+    Column("subdir", String(64), nullable=False),
+    Column("generation", Integer, nullable=False),
+    Column("replica", String(200), nullable=False),
+    Column("published_at", BigInteger, nullable=False),        # epoch ms
+    Column("latency_ms", BigInteger, nullable=True),           # published_at - newest included change
+    Index("ix_indexer_publications_channel", "owner", "label", "subdir", "id"),
+)
+PUBLICATIONS_KEPT = 100
+
+# children first
+CONDA_TABLES = (file_labels, published, shards, retired_shards, dirty_names, dirty, stream_positions, files, publications)

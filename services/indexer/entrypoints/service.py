@@ -10,6 +10,7 @@ from nameko.rpc import RpcProxy, rpc
 from services.kernel.adapters.amqp_publisher import AmqpEventPublisher
 from services.kernel.errors import BadRequest
 from services.kernel.settings import Settings
+from services.nameko_telemetry import Telemetry
 
 from ..bootstrap import bootstrap
 from .registry_events import registry_events
@@ -56,6 +57,7 @@ class IndexerRpc:
     name = "indexer"
 
     indexer = IndexerFacade()
+    telemetry = Telemetry()     # metrics endpoint, RPC timings, correlation id per worker
     registry = RpcProxy("registry")
 
     @rpc

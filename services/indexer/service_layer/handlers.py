@@ -65,17 +65,41 @@ def _row_of(d: dict, occurred_at: str) -> tuple[str, dict] | None:
 
 
 def file_uploaded(repo: IndexRepository, ev: Event) -> set:
-    d = ev.data
-    touched: set = set()
-    for table in _tables(repo):   # --force replaced the file: the new upload wins, with its own labels
-        existing = table.file_id(d["owner"], d["package"], d["version"], d["basename"])
-        if existing is not None:
-            touched |= _drop(table, [existing])
-    target = _row_of(d, ev.occurred_at)
-    if target is None:
-        return touched
-    table = repo.conda if target[0] == "conda" else repo.pypi
-    return touched | table.touched([table.insert_file(target[1], d["labels"])])
+    return _upload(repo, ev.data, ev.occurred_at)
+
+
+def fresh_uploads(repo: IndexRepository, events: list[Event]) -> list[tuple[Event, set]]:
+    """Apply the leading events of ``events`` that are uploads of files the indexer does not hold yet (and that
+    no earlier event of the run uploads again), or events no handler acts on, with one bulk insert per table;
+    returns (event, touched keys) of each event applied, in order. When the first event is anything else it is
+    applied alone, by its handler. Same rows and keys as applying each event by itself."""
+    run: list[Event] = []
+    for ev in events:
+        if ev.type != "file_uploaded" and ev.type in HANDLERS:
+            break
+        run.append(ev)
+    refs = [(ev.data["owner"], ev.data["package"], ev.data["version"], ev.data["basename"])
+            for ev in run if ev.type == "file_uploaded"]
+    held = set().union(*(t.existing_refs(refs) for t in _tables(repo))) if refs else set()
+    seen: set = set()
+    for n, ev in enumerate(run):
+        if ev.type == "file_uploaded":
+            ref = (ev.data["owner"], ev.data["package"], ev.data["version"], ev.data["basename"])
+            if ref in held or ref in seen:
+                run = run[:n]
+                break
+            seen.add(ref)
+    if not run:
+        return [(events[0], apply(repo, events[0]))]
+    targets = [_row_of(ev.data, ev.occurred_at) if ev.type == "file_uploaded" else None for ev in run]
+    keys: list[set] = [set() for _ in run]
+    for kind, table in (("conda", repo.conda), ("pypi", repo.pypi)):
+        picked = [(i, t[1]) for i, t in enumerate(targets) if t is not None and t[0] == kind]
+        if picked:
+            touched = table.insert_files([(row, run[i].data["labels"]) for i, row in picked])
+            for (i, _row), k in zip(picked, touched):
+                keys[i] = k
+    return list(zip(run, keys))
 
 
 def file_removed(repo: IndexRepository, ev: Event) -> set:
@@ -145,10 +169,40 @@ def label_removed(repo: IndexRepository, ev: Event) -> set:
     return _remove_label(repo, ev.data["owner"], ev.data["label"], ev.data["files"])
 
 
+def _upload(repo: IndexRepository, d: dict, occurred_at: str) -> set:
+    """Index one uploaded file (``file_uploaded`` data): a file already there under that name is replaced."""
+    touched: set = set()
+    for table in _tables(repo):   # --force replaced the file: the new upload wins, with its own labels
+        existing = table.file_id(d["owner"], d["package"], d["version"], d["basename"])
+        if existing is not None:
+            touched |= _drop(table, [existing])
+    target = _row_of(d, occurred_at)
+    if target is None:
+        return touched
+    table = repo.conda if target[0] == "conda" else repo.pypi
+    return touched | table.touched([table.insert_file(target[1], d["labels"])])
+
+
+def package_received(repo: IndexRepository, ev: Event) -> set:
+    """The target half of a transfer: every file arrives with its labels and original upload time (so records
+    are the same as before the move). Stale rows of that package name in the target are dropped first."""
+    d = ev.data
+    touched: set = set()
+    for table in _tables(repo):
+        touched |= _drop(table, table.file_ids(d["owner"], d["package"]))
+    for f in d["files"]:
+        touched |= _upload(repo, dict(f, owner=d["owner"], package=d["package"]), f["uploaded_at"])
+    return touched
+
+
 def package_transferred(repo: IndexRepository, ev: Event) -> set:
+    """The source half of a transfer. ``received``: the target stream has ``package_received``, so only drop
+    here; otherwise (version-1 events of older logs) move the files to the new owner."""
     d = ev.data
     if d["to_owner"] == d["owner"]:
         return set()
+    if d.get("received"):
+        return set().union(*(_drop(t, t.file_ids(d["owner"], d["package"])) for t in _tables(repo)))
     touched: set = set()
     for table in _tables(repo):
         ids = table.file_ids(d["owner"], d["package"])
@@ -171,6 +225,7 @@ HANDLERS: dict[str, Handler] = {
     "label_copied": label_copied,
     "label_removed": label_removed,
     "package_transferred": package_transferred,
+    "package_received": package_received,
 }
 
 

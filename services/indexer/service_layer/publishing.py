@@ -29,8 +29,12 @@ def compress(data: bytes) -> bytes:
 
 def build_index_files(key: ChannelKey, entries: list[tuple[str, str, bool]]) -> dict[str, dict[str, bytes]]:
     """``entries``: (filename, record_json, public) -> {audience: {file name: bytes}}."""
-    out = {}
+    out: dict[str, dict[str, bytes]] = {}
+    everyone = all(public for _fn, _js, public in entries)
     for audience in AUDIENCES:
+        if everyone and out:      # no private file: every audience sees the same bytes, built once
+            out[audience] = dict(next(iter(out.values())))
+            continue
         chosen = [(fn, js) for fn, js, public in entries if public or audience == "private"]
         raw = build_repodata(key.subdir, chosen)
         out[audience] = {REPODATA: raw, REPODATA_ZST: compress(raw)}
@@ -49,9 +53,11 @@ def store(blobs: BlobStore, filename: str, data: bytes, sha256: str | None = Non
 def store_index_files(blobs: BlobStore, files: dict[str, dict[str, bytes]]) -> dict[str, dict[str, dict]]:
     stored: dict[str, dict] = {}     # by sha256: public and private bytes are often identical
     pointers: dict[str, dict[str, dict]] = {}
+    digests: dict[int, str] = {}     # by id(): the audiences often share the very same bytes object
     for audience, by_name in files.items():
         for filename, data in by_name.items():
-            sha256 = hashlib.sha256(data).hexdigest()
+            sha256 = digests.get(id(data)) or hashlib.sha256(data).hexdigest()
+            digests[id(data)] = sha256
             if sha256 not in stored:
                 stored[sha256] = store(blobs, filename, data, sha256)
             pointers.setdefault(audience, {})[filename] = dict(stored[sha256])

@@ -9,30 +9,43 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 import re
+import socket
+import time
 
 from marshmallow import ValidationError
 from packaging.utils import canonicalize_name
 
+from services.kernel import context, metrics
 from services.kernel.errors import BadRequest, Unavailable
 from services.kernel.events import DATA_SCHEMAS, EnvelopeSchema, Event
 from services.kernel.ports import EventPublisher
 
-from ..domain.keys import AUDIENCES, ROOT, ChannelKey, ProjectKey, ShardChange, event_file_name
+from ..domain.keys import AUDIENCES, REPODATA, ROOT, ChannelKey, ProjectKey, ShardChange, event_file_name
 from ..domain.ports import LogReader, UnitOfWork
 from ..domain.records import epoch_millis
-from .handlers import apply
+from .handlers import HANDLERS, apply, fresh_uploads
+from .channel_rows import ChannelRows, RowsCache
 from .publishing import build_index_files, store_index_files
 from .pypi_publishing import build_pages
 from .shard_publishing import rebuild_shards, shard_indexes
 
 log = logging.getLogger("wharf.indexer")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_ENVELOPE = EnvelopeSchema()
 
 
 def parse_event(wire: dict) -> Event:
     """``Event.from_wire``; an event of a type this kernel does not know (a newer registry) is returned with its
-    raw data so its sequence can still be consumed. Invalid data of a known type is a ``BadRequest``."""
+    raw data so its sequence can still be consumed. Invalid data of a known type is a ``BadRequest``. The data
+    of a type no indexer handler reads (package and release creation, ...) is not validated: only its stream
+    and sequence matter here."""
+    if isinstance(wire, dict) and wire.get("type") not in HANDLERS:
+        try:
+            return Event(**_ENVELOPE.load(wire))
+        except ValidationError as exc:
+            raise BadRequest(f"invalid event envelope: {exc.messages}")
     try:
         return Event.from_wire(wire)
     except BadRequest:
@@ -43,6 +56,22 @@ def parse_event(wire: dict) -> Event:
         if env["type"] in DATA_SCHEMAS:
             raise
         return Event(**env)
+
+
+def _stamp(stamps: dict, keys: set, ev: Event) -> None:
+    """Keep per channel the newest ``occurred_at`` of the events touching it: (any file, a public file)."""
+    when = epoch_millis(ev.occurred_at) if keys else 0
+    for k in keys:
+        if isinstance(k, ShardChange):
+            anyone, public = stamps.get(k.channel, (0, 0))
+            stamps[k.channel] = (max(anyone, when), max(public, when) if k.public else public)
+
+
+def _mark_dirty(repo, touched: set, stamps: dict) -> None:
+    """Mark what applied events touched: channels (with their ``changed_at`` stamps), shard names, PyPI pages."""
+    repo.mark_dirty(stamps)
+    repo.mark_names_dirty(k.shard for k in touched if isinstance(k, ShardChange))
+    repo.mark_projects_dirty(k for k in touched if isinstance(k, ProjectKey))
 
 
 def _no_log(stream_id: str, after_sequence: int) -> list:
@@ -57,11 +86,14 @@ def _audience(audience: str) -> str:
 
 class IndexerService:
     def __init__(self, uow: UnitOfWork, blobs, publisher: EventPublisher | None = None,
-                 log_reader: LogReader | None = None):
+                 log_reader: LogReader | None = None, replica: str | None = None, shard_grace: float = 600):
         self.uow = uow
+        self.shard_grace_ms = max(0, int(shard_grace * 1000))   # how long a replaced shard stays readable
         self.blobs = blobs
         self.publisher = publisher
         self.log_reader = log_reader or _no_log
+        self.replica = replica or f"{socket.gethostname()}:{os.getpid()}"   # names this replica's publications
+        self._rows = RowsCache()
 
     def with_log_reader(self, log_reader: LogReader) -> "IndexerService":
         """The same service reading missing events through another port (nameko binds its RPC proxy per worker)."""
@@ -72,25 +104,71 @@ class IndexerService:
     # ------------------------------------------------------------------------------------------------ events
     def handle(self, event_wire: dict) -> None:
         event = parse_event(event_wire)
+        with context.correlated(event.correlation_id or context.current()):
+            applied = self._apply(event)
+            if not applied:
+                metrics.EVENTS_DUPLICATE.inc()
+                log.debug("skipped duplicate %s %s#%d", event.type, event.stream_id, event.sequence)
+                return
+            now = time.time()
+            for ev in applied:     # after the commit: counted once, however often a delivery is retried
+                lag = max(0.0, now - epoch_millis(ev.occurred_at) / 1000.0)
+                metrics.EVENTS_APPLIED.labels(ev.type).inc()
+                metrics.APPLY_LAG.observe(lag)
+                log.info("applied %s %s#%d%s", ev.type, ev.stream_id, ev.sequence,
+                         "" if ev is event else " (gap filled)", extra={"correlation_id": ev.correlation_id})
+            if len(applied) > 1:
+                metrics.EVENTS_GAP_FILLED.inc(len(applied) - 1)
+            metrics.QUEUE_LAG.labels(str(metrics.partition_of(event.stream_id))).set(lag)
+
+    def _apply(self, event: Event) -> list[Event]:
+        """Apply ``event`` (after the missing ones before it) in one transaction; the events applied."""
         with self.uow.begin() as repo:
             last = repo.lock_stream(event.stream_id)
             if event.sequence <= last:
-                return      # duplicate delivery (at-least-once), already applied
+                return []   # duplicate delivery (at-least-once), already applied
             todo = self._missing(event, last) if event.sequence > last + 1 else []
             touched: set = set()
             stamps: dict[ChannelKey, tuple[int, int]] = {}   # newest occurred_at per channel: (any, public)
             for ev in todo + [event]:
                 keys = apply(repo, ev)
-                when = epoch_millis(ev.occurred_at) if keys else 0
-                for k in keys:
-                    if isinstance(k, ShardChange):
-                        anyone, public = stamps.get(k.channel, (0, 0))
-                        stamps[k.channel] = (max(anyone, when), max(public, when) if k.public else public)
+                _stamp(stamps, keys, ev)
                 touched |= keys
             repo.set_stream(event.stream_id, event.sequence)
-            repo.mark_dirty(stamps)
-            repo.mark_names_dirty(k.shard for k in touched if isinstance(k, ShardChange))
-            repo.mark_projects_dirty(k for k in touched if isinstance(k, ProjectKey))
+            _mark_dirty(repo, touched, stamps)
+        return todo + [event]
+
+    def handle_many(self, event_wires: list[dict]) -> None:
+        """``handle`` of each event in order, in one transaction (replay feeds the log through this in pages).
+        Runs of uploads of files the indexer does not hold yet are inserted in bulk (``fresh_uploads``); every
+        other event goes through its handler. The effects are exactly those of handling the events one by one:
+        same rows, stream positions, dirty marks and ``changed_at`` stamps."""
+        events = [parse_event(w) for w in event_wires]
+        with self.uow.begin() as repo:
+            last: dict[str, int] = {}
+            todo: list[Event] = []
+            for event in events:
+                sid = event.stream_id
+                if sid not in last:
+                    last[sid] = repo.lock_stream(sid)
+                if event.sequence <= last[sid]:
+                    continue
+                if event.sequence > last[sid] + 1:
+                    todo.extend(self._missing(event, last[sid]))
+                todo.append(event)
+                last[sid] = event.sequence
+            touched: set = set()
+            stamps: dict[ChannelKey, tuple[int, int]] = {}
+            i = 0
+            while i < len(todo):
+                applied = fresh_uploads(repo, todo[i:])
+                for ev, keys in applied:
+                    _stamp(stamps, keys, ev)
+                    touched |= keys
+                i += max(1, len(applied))
+            for sid in sorted(last):
+                repo.set_stream(sid, last[sid])
+            _mark_dirty(repo, touched, stamps)
 
     def _missing(self, event: Event, last: int) -> list[Event]:
         """Events last+1 .. event.sequence-1 of the stream, read from the registry's log."""
@@ -121,40 +199,79 @@ class IndexerService:
         published = []
         for key, generation in work:
             published.extend(self._publish_one(key, generation))
-        for key, generation in pages:
+        # project pages before the project lists that name them: a client following a list finds the page
+        for key, generation in sorted(pages, key=lambda kg: (kg[0].project == ROOT, kg[0])):
             published.extend(self._publish_page(key, generation))
         return published
 
+    def _exclusively(self, kind: str, key, publish) -> list[dict]:
+        """``publish()`` while holding the index's publishing lock: replicas never build one index at once; a
+        replica that finds the lock taken leaves the index to its holder (it stays dirty if it changes again
+        meanwhile, so the next round of whichever replica gets the lock publishes it)."""
+        with self.uow.exclusive(f"{kind}:{key.owner}/{key.label}/{key.subdir}") as mine:
+            if not mine:
+                metrics.PUBLISH_SKIPPED.labels(kind, "busy").inc()
+                return []
+            return publish()
+
     def _publish_one(self, key: ChannelKey, generation: int) -> list[dict]:
+        """Rebuild and flip one channel subdir (under its publishing lock)."""
+        return self._exclusively("conda", key, lambda: self._publish_locked(key, generation))
+
+    def _publish_locked(self, key: ChannelKey, generation: int) -> list[dict]:
         with self.uow.begin() as repo:
+            # read again under the lock (before the files it covers): another replica may have published the
+            # listed generation meanwhile; then only a newer one is worth building
+            latest, done = repo.generations(key)
+            if done >= generation:
+                if latest <= done:
+                    return []
+                generation = latest
             names = repo.dirty_names(key)      # read before the shard map: see ShardMixin / docs
-            entries = repo.index_entries(key)
-            rows = repo.shard_entries(key, names)
+            by_name = self._rows.get(key, repo.publish_state(key))
+            if by_name is None:
+                by_name = ChannelRows.group(repo.channel_rows(key))
+            else:      # only the dirty names changed since the state cached: fetch just theirs
+                by_name.replace(names, repo.channel_rows(key, names))
             current = {audience: repo.shard_map(key, audience) for audience in AUDIENCES}
             changed_at = repo.changed_at(key)
-        files = build_index_files(key, entries)
-        updates = rebuild_shards(self.blobs, names, rows)          # shards first, then the index naming them
+        rows = by_name.rows(names)
+        files = build_index_files(key, by_name.entries())
+        updates = rebuild_shards(self.blobs, names, [(r[0], r[1], r[5], r[6], r[7]) for r in rows])
         for audience, extra in shard_indexes(key, changed_at, current, updates).items():
-            files[audience].update(extra)
+            files[audience].update(extra)    # shards first (stored above), then the index naming them
         pointers = store_index_files(self.blobs, files)
         with self.uow.begin() as repo:
-            if not repo.flip(key, generation, pointers, updates):
-                return []    # another replica published this state or a newer one
+            if not repo.flip(key, generation, pointers, updates, replica=self.replica,
+                             changed_at=changed_at["private"], shard_grace_ms=self.shard_grace_ms):
+                metrics.PUBLISH_SKIPPED.labels("conda", "stale").inc()
+                self._rows.drop(key)
+                return []    # reset meanwhile, or another replica published this state or a newer one
+        self._rows.put(key, (generation, pointers["private"][REPODATA]["sha256"],
+                             pointers["public"][REPODATA]["sha256"]), by_name)
+        metrics.PUBLISHES.labels("conda").inc()
+        if changed_at["private"]:
+            metrics.PUBLISH_LATENCY.labels("conda").observe(max(0.0, time.time() - changed_at["private"] / 1000))
         data = [{"owner": key.owner, "label": key.label, "subdir": key.subdir,
                  "files": {event_file_name(aud, fn): p for fn, p in sorted(pointers[aud].items())}}
                 for aud in AUDIENCES]
         self._announce(data, lambda repo: repo.mark_dirty([key]))
         log.info("published %s/%s/%s generation %d (%d files, %d shards rebuilt)", *key, generation,
-                 len(entries), len(names))
+                 len(by_name), len(names))
         return data
 
     def _publish_page(self, key: ProjectKey, generation: int) -> list[dict]:
+        return self._exclusively("pypi", key, lambda: self._publish_page_locked(key, generation))
+
+    def _publish_page_locked(self, key: ProjectKey, generation: int) -> list[dict]:
         with self.uow.begin() as repo:
             pages = build_pages(repo, key)
         pointers = store_index_files(self.blobs, pages)
         with self.uow.begin() as repo:
             if not repo.pypi_flip(key, generation, pointers):
+                metrics.PUBLISH_SKIPPED.labels("pypi", "stale").inc()
                 return []
+        metrics.PUBLISHES.labels("pypi").inc()
         data = [{"owner": key.owner, "label": key.label, "subdir": key.subdir,
                  "files": {event_file_name(aud, fn): p for fn, p in sorted(pointers.get(aud, {}).items())}}
                 for aud in AUDIENCES]
@@ -190,12 +307,14 @@ class IndexerService:
 
     def get_shard(self, owner: str, label: str, subdir: str, audience: str, sha256: str) -> dict | None:
         """``{key, sha256, size}`` of the shard ``<sha256>.msgpack.zst`` if the channel's current shard index
-        for ``audience`` lists it, else None (a private shard is never readable through ``public``)."""
+        for ``audience`` lists it, or listed it until less than the shard grace period ago (a client may still
+        hold that index); else None (a private shard is never readable through ``public``)."""
         _audience(audience)
         if not isinstance(sha256, str) or not _SHA256.match(sha256):
             return None
+        since = int(time.time() * 1000) - self.shard_grace_ms if self.shard_grace_ms else None
         with self.uow.begin() as repo:
-            return repo.get_shard(ChannelKey(owner.lower(), label, subdir), audience, sha256)
+            return repo.get_shard(ChannelKey(owner.lower(), label, subdir), audience, sha256, since)
 
     def lookup_file(self, owner: str, label: str, subdir: str, filename: str, audience: str) -> dict | None:
         """The package file ``filename`` as the channel lists it for ``audience`` (the index a reader sees):
@@ -223,6 +342,22 @@ class IndexerService:
         with self.uow.begin() as repo:
             return repo.lookup_pypi_file(owner.lower(), label, filename, _audience(audience) == "public")
 
+    def verify_inventory(self) -> dict:
+        """Read-only facts for ``wharf verify``: ``{pointers: [{kind: conda|pypi|shard, owner, label, place
+        (subdir or project), audience, filename, key, sha256, size}], streams: {stream_id: last applied
+        sequence}, pending: channels and pages still to publish}``."""
+        with self.uow.begin() as repo:
+            return repo.inventory()
+
+    def publication_log(self, owner: str | None = None, label: str | None = None,
+                        subdir: str | None = None) -> list[dict]:
+        """The publication log (every channel, or one): ``{id, owner, label, subdir, generation, replica,
+        published_at, latency_ms}`` in publish order per channel."""
+        key = ChannelKey(owner.lower(), label, subdir) if owner and label and subdir else None
+        with self.uow.begin() as repo:
+            return repo.publication_log(key)
+
     def reset(self) -> None:
         with self.uow.begin() as repo:
             repo.reset()
+        self._rows.clear()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 
 from services.kernel.ports import BlobStore
 
@@ -16,6 +17,7 @@ from ..domain.shards import build_shard, build_shard_index
 from .publishing import compress, store
 
 SHARD_SUFFIX = ".msgpack.zst"
+STORE_THREADS = 8
 
 
 def shard_file_name(sha256: str) -> str:
@@ -29,22 +31,30 @@ def rebuild_shards(blobs: BlobStore, names: list[str], rows: list[tuple]) -> dic
     by_name: dict[str, list[tuple]] = defaultdict(list)
     for row in rows:
         by_name[row[0]].append(row)
-    stored: dict[str, dict] = {}     # by sha256: public and private shards are often identical
-    out: dict[str, dict[str, dict | None]] = {}
+    todo: dict[str, bytes] = {}      # by sha256: public and private shards are often identical
+    chosen: dict[str, dict[str, str | None]] = {}
     for audience in AUDIENCES:
-        out[audience] = {}
+        chosen[audience] = {}
         for name in sorted(set(names)):
             raw = build_shard((fn, js, rx) for _n, fn, js, rx, public in by_name.get(name, ())
                               if public or audience == "private")
             if raw is None:
-                out[audience][name] = None
+                chosen[audience][name] = None
                 continue
             data = compress(raw)
             sha256 = hashlib.sha256(data).hexdigest()
-            if sha256 not in stored:
-                stored[sha256] = store(blobs, shard_file_name(sha256), data, sha256)
-            out[audience][name] = dict(stored[sha256])
-    return out
+            todo.setdefault(sha256, data)
+            chosen[audience][name] = sha256
+    stored: dict[str, dict] = {}
+    if len(todo) > 1:    # many small objects (a full rebuild): in parallel, as object stores like it
+        with ThreadPoolExecutor(STORE_THREADS) as pool:
+            for sha256, pointer in zip(todo, pool.map(
+                    lambda item: store(blobs, shard_file_name(item[0]), item[1], item[0]), todo.items())):
+                stored[sha256] = pointer
+    else:
+        stored = {sha256: store(blobs, shard_file_name(sha256), data, sha256) for sha256, data in todo.items()}
+    return {audience: {name: None if sha is None else dict(stored[sha]) for name, sha in by.items()}
+            for audience, by in chosen.items()}
 
 
 def shard_indexes(key: ChannelKey, changed_at: dict[str, int], current: dict[str, dict[str, str]],

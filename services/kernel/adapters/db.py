@@ -6,7 +6,41 @@ import os
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.pool import NullPool
+
+
+# SQLSTATEs that mean "the server is not there right now", whatever exception class the driver picks for them
+# (pg8000 raises ProgrammingError for all of these): class 08 (connection exception), admin_shutdown,
+# crash_shutdown, cannot_connect_now (starting up, recovering), too_many_connections.
+_UNAVAILABLE_STATES = ("57P01", "57P02", "57P03", "53300")
+
+
+def sqlstate(orig: BaseException | None) -> str | None:
+    """The SQLSTATE of a driver exception (pg8000: the server's fields in ``args[0]``; psycopg: ``sqlstate``)."""
+    if orig is None:
+        return None
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if code:
+        return str(code)
+    args = getattr(orig, "args", ())
+    if args and isinstance(args[0], dict):
+        return args[0].get("C")
+    return None
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether a SQLAlchemy error means the database cannot be reached (restarting, recovering, network) rather
+    than a bad statement: callers answer 503 for these, and the client may retry. pg8000 lets a reset socket's
+    ``ConnectionResetError`` (an OSError) through unwrapped when the server drops the connection first."""
+    if isinstance(exc, (OperationalError, InterfaceError, OSError)):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    code = sqlstate(exc.orig)
+    return bool(code) and (code.startswith("08") or code in _UNAVAILABLE_STATES)
 
 
 def normalise_url(url: str) -> str:

@@ -72,22 +72,40 @@ class EventLog:
             select(events).where(events.c.stream_id == stream_id, events.c.sequence > after_sequence)
             .order_by(events.c.sequence).limit(limit)))
 
+    def read_stream_mentioning(self, stream_id: str, text: str) -> list:
+        """Events of a stream whose JSON data contains ``text`` (a pre-filter; callers check exactly)."""
+        return list(self.conn.execute(
+            select(events).where(events.c.stream_id == stream_id, events.c.data.contains(text, autoescape=True))
+            .order_by(events.c.sequence)))
+
     def read_log(self, after_position: int, limit: int) -> list:
         return list(self.conn.execute(
             select(events).where(events.c.position > after_position).order_by(events.c.position).limit(limit)))
 
     # ------------------------------------------------------------------------------------------ outbox
     def claim_unpublished(self, limit: int) -> list:
-        """Lock the oldest unpublished events (skipping rows another relay holds). When another relay holds
-        older ones, claim nothing, so events leave in log order."""
+        """Lock the oldest unpublished events (skipping rows another relay holds) and keep only the run of them
+        that no other relay's rows interrupt, so events leave in log order.
+
+        Two relays scanning at once can interleave their row locks: one may lock 42, skip 43-49 (the other's) and
+        go on to lock 50-55. Checking only that the batch starts at the oldest pending event would then publish
+        42, 50-55 before 43-49 (seen once in CI). So the batch is cut at the first pending event it does not
+        hold; what it holds beyond that is released at commit, unpublished, for the next round."""
         rows = list(self.conn.execute(
             select(events).where(events.c.published.is_(False)).order_by(events.c.position).limit(limit)
             .with_for_update(skip_locked=True)))
         if not rows:
             return []
-        oldest = self.conn.execute(select(func.min(events.c.position))
-                                   .where(events.c.published.is_(False))).scalar()
-        return rows if oldest == rows[0].position else []
+        pending = self.conn.execute(
+            select(events.c.position).where(events.c.published.is_(False),
+                                            events.c.position <= rows[-1].position)
+            .order_by(events.c.position)).scalars()
+        run = []
+        for row, position in zip(rows, pending):
+            if row.position != position:
+                break
+            run.append(row)
+        return run
 
     def mark_published(self, positions: list[int]) -> None:
         for i in range(0, len(positions), 500):
@@ -97,3 +115,8 @@ class EventLog:
     def count_unpublished(self) -> int:
         return self.conn.execute(select(func.count()).select_from(events)
                                  .where(events.c.published.is_(False))).scalar_one()
+
+    def stream_heads(self) -> dict[str, int]:
+        """stream_id -> highest sequence in the log (``wharf verify`` compares consumers' positions)."""
+        return {sid: int(seq) for sid, seq in self.conn.execute(
+            select(events.c.stream_id, func.max(events.c.sequence)).group_by(events.c.stream_id))}

@@ -167,7 +167,9 @@ def label_lock_changed(conn, ev, pos):
 
 def package_transferred(conn, ev, pos):
     """The package and everything under it (releases, files, labels, collaborators) changes owner. Label locks
-    belong to owners and stay; staged uploads are moved by the command (they are not a projection)."""
+    belong to owners and stay; staged uploads are moved by the command (they are not a projection). The
+    ``package_received`` event of the same command (target stream) restates the files for stream-by-stream
+    consumers and changes nothing more here."""
     d = ev.data
     for t in (file_labels, files, releases, collaborators):
         conn.execute(update(t).where(_pkg_where(t, d["owner"], d["package"])).values(owner=d["to_owner"]))
@@ -200,3 +202,116 @@ def apply(conn: Connection, event: Event, position: int) -> None:
     handler = HANDLERS.get(event.type)
     if handler is not None:
         handler(conn, event, position)
+
+
+# ---------------------------------------------------------------------------------------------- bulk (replay)
+_BULK = ("package_created", "release_created", "file_uploaded")
+_CHUNK = 500
+
+
+def _existing(conn: Connection, table, cols: tuple, keys: set) -> set:
+    """Those of ``keys`` (tuples over ``cols``, the first two being owner and package) present in ``table``."""
+    out: set = set()
+    by_owner: dict = {}
+    for k in keys:
+        by_owner.setdefault(k[0], set()).add(k[1])
+    for owner, pkgs in sorted(by_owner.items()):
+        pkgs = sorted(pkgs)
+        for i in range(0, len(pkgs), _CHUNK):
+            q = select(*(table.c[c] for c in cols)).where(table.c[cols[0]] == owner,
+                                                          table.c[cols[1]].in_(pkgs[i:i + _CHUNK]))
+            out |= {tuple(r) for r in conn.execute(q)} & keys
+    return out
+
+
+def _bulk_run(conn: Connection, items: list[tuple[Event, int]]) -> int:
+    """Apply the leading events of ``items`` that only create packages, releases and files that do not exist
+    yet, with one multi-row insert per table; returns how many were applied (0: the first one needs
+    ``apply``). The tables end up exactly as if each event had been applied by its handler, in order."""
+    run = []
+    for ev, pos in items:
+        if ev.type not in _BULK:
+            break
+        run.append((ev, pos))
+    pkey = lambda d: (d["owner"], d["package"])  # noqa: E731
+    rkey = lambda d: (d["owner"], d["package"], d["version"])  # noqa: E731
+    fkey = lambda d: (d["owner"], d["package"], d["version"], d["basename"])  # noqa: E731
+    pk_db = _existing(conn, packages, ("owner", "name"), {pkey(ev.data) for ev, _ in run})
+    rel_db = _existing(conn, releases, ("owner", "package", "version"),
+                       {rkey(ev.data) for ev, _ in run if ev.type != "package_created"})
+    file_db = _existing(conn, files, ("owner", "package", "version", "basename"),
+                        {fkey(ev.data) for ev, _ in run if ev.type == "file_uploaded"})
+    pk_now, rel_now, files_seen = set(pk_db), set(rel_db), set(file_db)
+    new_pk, new_rel, new_files, new_labels = {}, {}, [], []
+    pk_mod, rel_mod = {}, {}
+    done = 0
+    for ev, pos in run:
+        d = ev.data
+        if ev.type == "package_created":
+            if pkey(d) in pk_now:
+                break
+            pk_now.add(pkey(d))
+            new_pk[pkey(d)] = dict(owner=d["owner"], name=d["package"], package_id=ev.event_id, public=d["public"],
+                                   summary=d["summary"], public_attrs=_j(d["public_attrs"]),
+                                   package_types=_j(d["package_types"]), created_at=ev.occurred_at,
+                                   modified_at=ev.occurred_at, created_pos=pos)
+            pk_mod[pkey(d)] = ev.occurred_at
+        elif ev.type == "release_created":
+            if rkey(d) in rel_now:
+                break
+            rel_now.add(rkey(d))
+            new_rel[rkey(d)] = dict(owner=d["owner"], package=d["package"], version=d["version"],
+                                    attrs=_j(d["attrs"]), created_at=ev.occurred_at, modified_at=ev.occurred_at,
+                                    created_pos=pos)
+            rel_mod[rkey(d)] = ev.occurred_at
+            if pkey(d) in pk_now:
+                pk_mod[pkey(d)] = ev.occurred_at
+        else:
+            if fkey(d) in files_seen:
+                break
+            files_seen.add(fkey(d))
+            new_files.append(dict(
+                owner=d["owner"], package=d["package"], version=d["version"], basename=d["basename"],
+                file_id=ev.event_id, filename=d["filename"], distribution_type=d["distribution_type"],
+                subdir=d["subdir"], blob_key=d["blob_key"], sha256=d["sha256"], md5=d["md5"], size=d["size"],
+                record=None if d["record"] is None else _j(d["record"]), attrs=_j(d["attrs"]),
+                metadata=_j(d["metadata"]), description=d["description"], upload_time=ev.occurred_at,
+                uploader=ev.actor, created_pos=pos))
+            new_labels += [dict(owner=d["owner"], package=d["package"], version=d["version"],
+                                basename=d["basename"], label=label) for label in dict.fromkeys(d["labels"])]
+            if pkey(d) in pk_now:
+                pk_mod[pkey(d)] = ev.occurred_at
+            if rkey(d) in rel_now:
+                rel_mod[rkey(d)] = ev.occurred_at
+        done += 1
+    if done == 0:
+        return 0
+    for key, when in pk_mod.items():
+        if key in new_pk:
+            new_pk[key]["modified_at"] = when
+        else:
+            conn.execute(update(packages).where(packages.c.owner == key[0], packages.c.name == key[1])
+                         .values(modified_at=when))
+    for key, when in rel_mod.items():
+        if key in new_rel:
+            new_rel[key]["modified_at"] = when
+        else:
+            conn.execute(update(releases).where(_rel_where(releases, *key)).values(modified_at=when))
+    # RETURNING makes SQLAlchemy send multi-row INSERTs (its "insertmanyvalues"), not one statement per row
+    for table, rows in ((packages, list(new_pk.values())), (releases, list(new_rel.values())),
+                        (files, new_files), (file_labels, new_labels)):
+        if rows:
+            conn.execute(insert(table).returning(table.c.owner), rows).all()
+    return done
+
+
+def apply_many(conn: Connection, items: list[tuple[Event, int]]) -> None:
+    """``apply`` of each (event, position) in order; runs of creations of what does not exist yet (what a
+    replay of uploads mostly is) go through multi-row inserts."""
+    i = 0
+    while i < len(items):
+        n = _bulk_run(conn, items[i:]) if items[i][0].type in _BULK else 0
+        if n == 0:
+            apply(conn, *items[i])
+            n = 1
+        i += n

@@ -3,16 +3,16 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
-from .tables import collaborators, file_labels, files, label_locks, packages, releases, staged
+from .tables import collaborators, downloads, file_labels, files, label_locks, packages, releases, staged
 
 _JSON = {"public_attrs", "package_types", "attrs", "metadata", "record", "labels", "dependencies"}
 
 
-def _row(row) -> dict:
-    out = dict(row._mapping)
+def _row(row, keys=None) -> dict:
+    out = dict(zip(keys, row)) if keys is not None else dict(row._mapping)
     for k in _JSON & out.keys():
         if out[k] is not None:
             out[k] = json.loads(out[k])
@@ -20,6 +20,21 @@ def _row(row) -> dict:
         if k in out:
             out[k] = bool(out[k])
     return out
+
+
+def _carries(table, label: str):
+    """``table``'s row (files or file_labels) belongs to a file that carries ``label``."""
+    fl = file_labels.alias("carrying")
+    return select(fl.c.owner).where(fl.c.owner == table.c.owner, fl.c.package == table.c.package,
+                                    fl.c.version == table.c.version, fl.c.basename == table.c.basename,
+                                    fl.c.label == label).exists()
+
+
+def _rows(result) -> list[dict]:
+    """Every row of a result as a dict; the column names are read once (``row._mapping`` rebuilds them per
+    row, which dominated listing a namespace with hundreds of packages)."""
+    keys = tuple(result.keys())
+    return [_row(r, keys) for r in result]
 
 
 class ReadRepository:
@@ -32,16 +47,19 @@ class ReadRepository:
                                                        packages.c.name == name)).first()
         return _row(row) if row else None
 
-    def packages(self, owner: str) -> list[dict]:
-        return [_row(r) for r in self.conn.execute(
-            select(packages).where(packages.c.owner == owner).order_by(packages.c.name))]
+    def packages(self, owner: str, names=None) -> list[dict]:
+        """The owner's packages by name; only those in ``names`` when given."""
+        q = select(packages).where(packages.c.owner == owner)
+        if names is not None:
+            q = q.where(packages.c.name.in_(sorted(set(names))))
+        return _rows(self.conn.execute(q.order_by(packages.c.name)))
 
     def find_packages(self, query: str = "") -> list[dict]:
         """Packages of every owner whose name contains ``query`` (case-insensitive), by owner and name."""
         q = select(packages)
         if query:
             q = q.where(func.lower(packages.c.name).contains(query.lower(), autoescape=True))
-        return [_row(r) for r in self.conn.execute(q.order_by(packages.c.owner, packages.c.name))]
+        return _rows(self.conn.execute(q.order_by(packages.c.owner, packages.c.name)))
 
     # -------------------------------------------------------------------------------------------- releases
     def release(self, owner: str, package: str, version: str) -> dict | None:
@@ -53,40 +71,67 @@ class ReadRepository:
         q = select(releases).where(releases.c.owner == owner)
         if package is not None:
             q = q.where(releases.c.package == package)
-        return [_row(r) for r in self.conn.execute(q.order_by(releases.c.created_pos))]
+        return _rows(self.conn.execute(q.order_by(releases.c.created_pos)))
 
     # -------------------------------------------------------------------------------------------- files
     def files(self, owner: str, package: str | None = None, version: str | None = None,
-              basename: str | None = None) -> list[dict]:
-        """Files (with their ``labels``) in upload order, filtered by package/version/basename."""
+              basename: str | None = None, label: str | None = None) -> list[dict]:
+        """Files (with their ``labels``) in upload order, filtered by package/version/basename and by a label
+        they carry."""
         q, lq = select(files).where(files.c.owner == owner), select(file_labels).where(file_labels.c.owner == owner)
         for col, value in (("package", package), ("version", version), ("basename", basename)):
             if value is not None:
                 q = q.where(files.c[col] == value)
                 lq = lq.where(file_labels.c[col] == value)
+        if label is not None:
+            q = q.where(_carries(files, label))
+            lq = lq.where(_carries(file_labels, label))
         labels: dict[tuple, list[str]] = {}
         for r in self.conn.execute(lq.order_by(file_labels.c.label)):
             labels.setdefault((r.package, r.version, r.basename), []).append(r.label)
-        out = []
-        for r in self.conn.execute(q.order_by(files.c.created_pos)):
-            f = _row(r)
-            f["labels"] = labels.get((r.package, r.version, r.basename), [])
-            out.append(f)
+        out = _rows(self.conn.execute(q.order_by(files.c.created_pos)))
+        for f in out:
+            f["labels"] = labels.get((f["package"], f["version"], f["basename"]), [])
         return out
+
+    def label_counts(self, owner: str, private_ok: bool) -> dict[str, int]:
+        """``{label: number of files carrying it}`` over the owner's packages (public ones unless
+        ``private_ok``), counted in the database."""
+        joined = file_labels.join(packages, and_(packages.c.owner == file_labels.c.owner,
+                                                 packages.c.name == file_labels.c.package))
+        q = select(file_labels.c.label, func.count()).select_from(joined).where(file_labels.c.owner == owner)
+        if not private_ok:
+            q = q.where(packages.c.public.is_(True))
+        return {r[0]: r[1] for r in self.conn.execute(q.group_by(file_labels.c.label))}
+
+    def file_facets(self, owner: str, package: str | None = None) -> list[dict]:
+        """Per file only what package summaries need (package, distribution_type, subdir, attrs), in upload
+        order: listing a namespace or searching reads no records, metadata or labels."""
+        q = select(files.c.package, files.c.distribution_type, files.c.subdir, files.c.attrs).where(
+            files.c.owner == owner)
+        if package is not None:
+            q = q.where(files.c.package == package)
+        return _rows(self.conn.execute(q.order_by(files.c.created_pos)))
 
     def file(self, owner: str, package: str, version: str, basename: str) -> dict | None:
         found = self.files(owner, package, version, basename)
         return found[0] if found else None
 
-    # -------------------------------------------------------------------------------------------- labels
-    def labels(self, owner: str) -> dict[str, int]:
-        """label -> number of files carrying it."""
-        out: dict[str, int] = {}
-        for r in self.conn.execute(select(file_labels.c.label).where(file_labels.c.owner == owner)
-                                   .order_by(file_labels.c.label)):
-            out[r.label] = out.get(r.label, 0) + 1
-        return out
+    # -------------------------------------------------------------------------------------------- downloads
+    def download_counts(self, file_ids: list[str]) -> dict[str, int]:
+        if not file_ids:
+            return {}
+        return {r.file_id: r.count for r in self.conn.execute(
+            select(downloads).where(downloads.c.file_id.in_(list(file_ids))))}
 
+    def count_download(self, file_id: str) -> None:
+        """+1 (an UPDATE, or the first INSERT; a concurrent first INSERT surfaces as IntegrityError)."""
+        done = self.conn.execute(update(downloads).where(downloads.c.file_id == file_id)
+                                 .values(count=downloads.c.count + 1))
+        if not done.rowcount:
+            self.conn.execute(insert(downloads).values(file_id=file_id, count=1))
+
+    # -------------------------------------------------------------------------------------------- labels
     def locked_labels(self, owner: str) -> set[str]:
         return {r.label for r in self.conn.execute(
             select(label_locks.c.label).where(label_locks.c.owner == owner, label_locks.c.locked.is_(True)))}
@@ -123,3 +168,21 @@ class ReadRepository:
         """Staged uploads follow their package when it is transferred."""
         self.conn.execute(update(staged).where(staged.c.owner == owner, staged.c.package == package)
                           .values(owner=to_owner))
+
+    # -------------------------------------------------------------------------------------------- verify
+    def file_refs(self) -> list[dict]:
+        """Every file record's blob references, for ``wharf verify``."""
+        q = select(files.c.owner, files.c.package, files.c.version, files.c.basename, files.c.blob_key,
+                   files.c.sha256, files.c.size, files.c.metadata).order_by(files.c.owner, files.c.created_pos)
+        out = []
+        for r in self.conn.execute(q):
+            meta = json.loads(r.metadata) if r.metadata else {}
+            meta = meta if isinstance(meta, dict) else {}
+            out.append({"owner": r.owner, "package": r.package, "version": r.version, "basename": r.basename,
+                        "blob_key": r.blob_key, "sha256": r.sha256, "size": int(r.size),
+                        "core_metadata_key": meta.get("core_metadata_key"),
+                        "core_metadata_sha256": meta.get("core_metadata_sha256")})
+        return out
+
+    def staged_ids(self) -> list[str]:
+        return list(self.conn.execute(select(staged.c.dist_id).order_by(staged.c.dist_id)).scalars())

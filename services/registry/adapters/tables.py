@@ -133,5 +133,13 @@ staged = Table(
     Column("created_at", String(40), nullable=False),
 )
 
+# download counters per file (``file_id`` = the id of the event that uploaded it, so it survives replay and
+# transfer). Not derived from the log, so not a read table: rebuild_projections keeps it.
+downloads = Table(
+    "downloads", metadata,
+    Column("file_id", String(64), primary_key=True),
+    Column("count", BigInteger, nullable=False),
+)
+
 # truncated and re-applied by rebuild_projections, children first
 READ_TABLES = (file_labels, files, releases, collaborators, packages, label_locks)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from sqlalchemy import delete, select, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from services.kernel.adapters.db import database_unavailable
 from services.kernel.errors import Unavailable
 from services.kernel.events import Event
 
@@ -24,7 +25,9 @@ from .tables import READ_TABLES, events, metadata
 def _translate(exc: BaseException) -> BaseException | None:
     if isinstance(exc, IntegrityError):
         return StaleStream("a concurrent change to the same namespace won; try again")
-    if isinstance(exc, OperationalError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
+    # InterfaceError: the driver could not reach the server at all (pg8000: "Can't create a connection");
+    # a server starting up or shutting down answers SQLSTATE 57P0x, which pg8000 raises as ProgrammingError
+    if database_unavailable(exc):
         return Unavailable(f"registry database unavailable: {exc.__class__.__name__}")
     return None
 
@@ -81,6 +84,9 @@ class SqlUnitOfWork:
     def read_stream(self, stream_id: str, after_sequence: int, limit: int) -> list[dict]:
         return [row_to_wire(r) for r in self.log.read_stream(stream_id, after_sequence, limit)]
 
+    def read_stream_mentioning(self, stream_id: str, text: str) -> list[dict]:
+        return [row_to_wire(r) for r in self.log.read_stream_mentioning(stream_id, text)]
+
     def read_log(self, after_position: int, limit: int) -> list[dict]:
         return [row_to_wire(r) for r in self.log.read_log(after_position, limit)]
 
@@ -106,8 +112,7 @@ class SqlUnitOfWork:
                                           .order_by(events.c.position).limit(page)))
             if not rows:
                 return count
-            for r in rows:
-                projector.apply(self.conn, Event.from_wire(row_to_wire(r)), r.position)
+            projector.apply_many(self.conn, [(Event.from_wire(row_to_wire(r)), r.position) for r in rows])
             count += len(rows)
             after = rows[-1].position
 

@@ -2,7 +2,7 @@
 package transfers. Inputs are read-model rows (dicts; file rows carry ``labels``); outputs are events.
 
 Copy modes, as the CLI sends them: ``add`` (POST; a file already there is a conflict), ``replace`` (PUT; the
-target file is removed and uploaded again from the source) and ``update`` (PATCH; an existing target file is
+target file is superseded by one ``file_uploaded`` with ``replaced`` set: no moment without it) and ``update`` (PATCH; an existing target file is
 kept and only gets the label).
 """
 from __future__ import annotations
@@ -83,10 +83,11 @@ def copy_across(src_pkg: dict, src_release: dict, source: list[dict], to_owner: 
                 if to_label not in old["labels"]:
                     relabel.append(file_ref(old))
                 continue
-            out.append(new("file_removed", {"version": version, "basename": f["basename"]}))
+        # replace: ONE file_uploaded that supersedes the old row (replaced=True), so every reader sees the old
+        # file or the new one, never a moment without it (a removal then an upload could be indexed apart)
         data = {k: f[k] for k in _COPIED}
         data.update(version=version, basename=f["basename"], labels=[to_label], public=public,
-                    dependencies=f["metadata"].get("dependencies"), replaced=False,
+                    dependencies=f["metadata"].get("dependencies"), replaced=old is not None,
                     copied_from={"owner": f["owner"], "package": name, "version": version,
                                  "basename": f["basename"]})
         out.append(new("file_uploaded", data))
@@ -96,13 +97,27 @@ def copy_across(src_pkg: dict, src_release: dict, source: list[dict], to_owner: 
     return out
 
 
-def transfer(pkg, target, owner: str, package: str, to_owner: str, actor: str, cid) -> list[Event]:
-    """``package_transferred`` lives in the SOURCE owner's stream (the one that loses the package)."""
+_RECEIVED = ("version", "basename", "filename", "distribution_type", "subdir", "labels", "blob_key", "sha256",
+             "md5", "size", "record", "metadata")
+
+
+def transfer(pkg, target, files: list[dict], owner: str, package: str, to_owner: str, actor: str,
+             cid) -> list[Event]:
+    """Two events, one per stream, so each stream is self-contained: ``package_transferred`` (received=True) in
+    the SOURCE owner's stream (the package leaves it) and ``package_received`` in the TARGET owner's stream,
+    restating every file (``files``: the package's file rows with labels) with its labels and upload time. A
+    consumer that applies streams independently (the indexer) never depends on their relative order."""
     if to_owner == owner:
         raise BadRequest(f"package {owner}/{package} already belongs to {owner}")
     if pkg is None:
         raise NotFound(f"package {owner}/{package} not found")
     if target is not None:
         raise Conflict(f"package {to_owner}/{package} already exists")
-    return [Event.new("package_transferred", owner, {"owner": owner, "package": package, "to_owner": to_owner},
+    moved = [dict({k: f[k] for k in _RECEIVED}, public=pkg["public"], uploaded_at=f["upload_time"])
+             for f in files]
+    return [Event.new("package_transferred", owner,
+                      {"owner": owner, "package": package, "to_owner": to_owner, "received": True},
+                      actor=actor, correlation_id=cid),
+            Event.new("package_received", to_owner,
+                      {"owner": to_owner, "package": package, "from_owner": owner, "files": moved},
                       actor=actor, correlation_id=cid)]

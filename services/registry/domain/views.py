@@ -31,7 +31,7 @@ def file_view(pkg: dict, f: dict) -> dict:
         "sha256": f["sha256"],
         "upload_time": iso(f["upload_time"]),
         "uploader": f["uploader"],
-        "ndownloads": 0,
+        "ndownloads": f.get("ndownloads", 0),
         "dependencies": f["metadata"].get("dependencies"),
         "blob_key": f["blob_key"],
         "record": f["record"],

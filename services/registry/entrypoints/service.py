@@ -15,6 +15,7 @@ from nameko.rpc import rpc
 from services.kernel.adapters.amqp_publisher import AmqpEventPublisher
 from services.kernel.errors import WharfError
 from services.kernel.settings import Settings
+from services.nameko_telemetry import Telemetry
 
 from ..bootstrap import bootstrap
 
@@ -59,6 +60,7 @@ class RegistryDependency(DependencyProvider):
 class RegistryRpc:
     name = "registry"
     registry = RegistryDependency()
+    telemetry = Telemetry()     # metrics endpoint, RPC timings, correlation id per worker
 
     @rpc
     def ping(self):
@@ -115,12 +117,24 @@ class RegistryRpc:
         return self.registry.get_staged(dist_id)
 
     @domain_rpc
+    def discard_staged(self, dist_id):
+        return self.registry.discard_staged(dist_id)
+
+    @domain_rpc
     def commit(self, dist_id, blob_meta, actor="system", correlation_id=None):
         return self.registry.commit(dist_id, blob_meta, actor, correlation_id)
 
     @domain_rpc
     def remove_file(self, owner, package, version, basename, actor="system", correlation_id=None):
         return self.registry.remove_file(owner, package, version, basename, actor, correlation_id)
+
+    @domain_rpc
+    def package_history(self, owner, package, limit=200):
+        return self.registry.package_history(owner, package, limit)
+
+    @domain_rpc
+    def count_download(self, owner, package, version, basename):
+        return self.registry.count_download(owner, package, version, basename)
 
     @domain_rpc
     def list_labels(self, owner, private_ok=False):

@@ -47,14 +47,14 @@ class CopyMethods:
     def transfer_package(self, owner: str, package: str, to_owner: str, actor: str = "system",
                          correlation_id: str | None = None) -> dict:
         """Move a package (releases, files, labels, collaborators, staged uploads) to ``to_owner``; returns its
-        detail there. The ``package_transferred`` event lives in the SOURCE owner's stream (``owner``); the new
-        owner's stream gets nothing. NotFound when missing, Conflict when ``to_owner`` has a package of that
-        name, BadRequest when ``to_owner == owner``."""
+        detail there. ``package_transferred`` goes to the SOURCE owner's stream (``owner``),
+        ``package_received`` (every file restated) to the new owner's. NotFound when missing, Conflict when
+        ``to_owner`` has a package of that name, BadRequest when ``to_owner == owner``."""
         owner, package, to_owner = names.owner(owner), names.package(package), names.owner(to_owner)
 
         def d(uow):
-            out = decide.transfer(uow.repo.package(owner, package), uow.repo.package(to_owner, package), owner,
-                                  package, to_owner, actor, correlation_id)
+            out = decide.transfer(uow.repo.package(owner, package), uow.repo.package(to_owner, package),
+                                  uow.repo.files(owner, package), owner, package, to_owner, actor, correlation_id)
             uow.repo.move_staged(owner, package, to_owner)  # not a projection: moved by the command itself
             return out
         return self._command((owner, to_owner), d,

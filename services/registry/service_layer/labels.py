@@ -15,9 +15,12 @@ def _opt(check, value):
 
 class LabelMethods:
     @staticmethod
-    def _owner_files(uow, owner: str, private_ok: bool = True, package=None, version=None, basename=None):
-        pkgs = {p["name"]: p for p in uow.repo.packages(owner) if p["public"] or private_ok}
-        files = [f for f in uow.repo.files(owner, package, version, basename) if f["package"] in pkgs]
+    def _owner_files(uow, owner: str, private_ok: bool = True, package=None, version=None, basename=None,
+                     label=None):
+        files = uow.repo.files(owner, package, version, basename, label)
+        wanted = {f["package"] for f in files} if (package or label) else None   # else: most packages anyway
+        pkgs = {p["name"]: p for p in uow.repo.packages(owner, wanted) if p["public"] or private_ok}
+        files = [f for f in files if f["package"] in pkgs]
         return pkgs, files
 
     def list_labels(self, owner: str, private_ok: bool = False) -> dict:
@@ -25,11 +28,7 @@ class LabelMethods:
         owner = names.owner(owner)
 
         def q(uow):
-            _pkgs, files = self._owner_files(uow, owner, private_ok)
-            locked, counts = uow.repo.locked_labels(owner), {}
-            for f in files:
-                for lb in f["labels"]:
-                    counts[lb] = counts.get(lb, 0) + 1
+            locked, counts = uow.repo.locked_labels(owner), uow.repo.label_counts(owner, private_ok)
             return {lb: {"is_locked": lb in locked, "num_files": n} for lb, n in sorted(counts.items())}
         return self._query(q)
 
@@ -38,8 +37,8 @@ class LabelMethods:
         owner, label = names.owner(owner), names.label(label)
 
         def q(uow):
-            pkgs, files = self._owner_files(uow, owner, private_ok)
-            carrying = [views.file_view(pkgs[f["package"]], f) for f in files if label in f["labels"]]
+            pkgs, files = self._owner_files(uow, owner, private_ok, label=label)
+            carrying = [views.file_view(pkgs[f["package"]], f) for f in files]
             if not carrying:
                 raise NotFound(f"label {owner}/{label} not found")
             return {"name": label, "is_locked": label in uow.repo.locked_labels(owner), "files": carrying}

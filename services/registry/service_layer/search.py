@@ -17,6 +17,19 @@ def _pairs(values) -> set[tuple[str, str]]:
     return out
 
 
+FEW = 20  # up to this many hits in one owner are read package by package
+
+
+def grouped_by_package(uow, owner: str) -> tuple[dict, dict]:
+    """The owner's releases and files, each grouped by package name."""
+    rels, fls = {}, {}
+    for r in uow.repo.releases(owner):
+        rels.setdefault(r["package"], []).append(r)
+    for f in uow.repo.file_facets(owner):
+        fls.setdefault(f["package"], []).append(f)
+    return rels, fls
+
+
 class SearchMethods:
     def search(self, query: str | None = "", package_type: str | None = None, platform: str | None = None,
                viewer: str | None = None, private_owners=(), private_packages=()) -> list[dict]:
@@ -33,13 +46,18 @@ class SearchMethods:
         def q(uow):
             collab = set(uow.repo.collaborations(names.login(viewer))) if viewer else set()
             found = [p for p in uow.repo.find_packages(query) if rules.visible(p, owners, pairs, collab)]
-            out, by_owner = [], {}
+            out, per_owner, by_owner = [], {}, {}
             for p in found:
-                if p["owner"] not in by_owner:
-                    by_owner[p["owner"]] = (uow.repo.releases(p["owner"]), uow.repo.files(p["owner"]))
-                rels, fls = by_owner[p["owner"]]
-                summary = views.package_summary(p, [r for r in rels if r["package"] == p["name"]],
-                                                [f for f in fls if f["package"] == p["name"]])
+                per_owner[p["owner"]] = per_owner.get(p["owner"], 0) + 1
+            for p in found:
+                if per_owner[p["owner"]] <= FEW:  # a few hits: read just their releases and files
+                    rels = uow.repo.releases(p["owner"], p["name"])
+                    fls = uow.repo.file_facets(p["owner"], p["name"])
+                else:  # many hits in one owner: read the owner's releases and files once, grouped
+                    if p["owner"] not in by_owner:
+                        by_owner[p["owner"]] = grouped_by_package(uow, p["owner"])
+                    rels, fls = (group.get(p["name"], []) for group in by_owner[p["owner"]])
+                summary = views.package_summary(p, rels, fls)
                 if rules.matches(summary, package_type, platform):
                     out.append(summary)
             return sorted(out, key=lambda s: s["full_name"])

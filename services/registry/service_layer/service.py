@@ -6,12 +6,13 @@ nothing and changes nothing. Losing a race on a stream (``StaleStream``) retries
 """
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
 from typing import Callable
 
-from services.kernel import names
+from services.kernel import metrics, names
 from services.kernel.errors import Conflict, NotFound, Unavailable
 from services.kernel.ports import EventPublisher
 
@@ -20,7 +21,7 @@ from ..domain.errors import StaleStream
 from .collaborators import CollaboratorMethods
 from .copying import CopyMethods
 from .labels import LabelMethods
-from .search import SearchMethods
+from .search import SearchMethods, grouped_by_package
 
 log = logging.getLogger("wharf.registry")
 MAX_ATTEMPTS = 20
@@ -69,6 +70,9 @@ class RegistryService(LabelMethods, CollaboratorMethods, CopyMethods, SearchMeth
                 if attempt == MAX_ATTEMPTS:
                     raise Conflict("too many concurrent changes to this namespace; try again")
                 time.sleep(random.uniform(0, 0.01 * attempt))
+        for ev in new_events or ():
+            metrics.EVENTS_RECORDED.labels(ev.type).inc()
+            log.info("recorded %s in %s", ev.type, ev.stream_id, extra={"correlation_id": ev.correlation_id})
         if new_events and self._on_commit is not None:
             try:
                 self._on_commit()
@@ -88,16 +92,23 @@ class RegistryService(LabelMethods, CollaboratorMethods, CopyMethods, SearchMeth
             return fn(uow)
 
     @staticmethod
-    def _detail(uow, pkg: dict) -> dict:
-        return views.package_detail(pkg, uow.repo.releases(pkg["owner"], pkg["name"]),
-                                    uow.repo.files(pkg["owner"], pkg["name"]))
+    def _counted(uow, files: list[dict]) -> list[dict]:
+        counts = uow.repo.download_counts([f["file_id"] for f in files])
+        for f in files:
+            f["ndownloads"] = counts.get(f["file_id"], 0)
+        return files
 
-    @staticmethod
-    def _release(uow, pkg: dict, version: str) -> dict:
+    @classmethod
+    def _detail(cls, uow, pkg: dict) -> dict:
+        return views.package_detail(pkg, uow.repo.releases(pkg["owner"], pkg["name"]),
+                                    cls._counted(uow, uow.repo.files(pkg["owner"], pkg["name"])))
+
+    @classmethod
+    def _release(cls, uow, pkg: dict, version: str) -> dict:
         rel = uow.repo.release(pkg["owner"], pkg["name"], version)
         if rel is None:
             raise NotFound(f"release {pkg['owner']}/{pkg['name']}/{version} not found")
-        return views.release_view(pkg, rel, uow.repo.files(pkg["owner"], pkg["name"], version))
+        return views.release_view(pkg, rel, cls._counted(uow, uow.repo.files(pkg["owner"], pkg["name"], version)))
 
     # ------------------------------------------------------------------------------------------ packages
     def get_package(self, owner: str, package: str, private_ok: bool = False) -> dict:
@@ -115,9 +126,8 @@ class RegistryService(LabelMethods, CollaboratorMethods, CopyMethods, SearchMeth
         def q(uow):
             allowed = extra | ({p for o, p in uow.repo.collaborations(names.login(viewer), owner)}
                                if viewer else set())
-            rels, fls = uow.repo.releases(owner), uow.repo.files(owner)
-            return [views.package_summary(p, [r for r in rels if r["package"] == p["name"]],
-                                          [f for f in fls if f["package"] == p["name"]])
+            rels, fls = grouped_by_package(uow, owner)
+            return [views.package_summary(p, rels.get(p["name"], []), fls.get(p["name"], []))
                     for p in uow.repo.packages(owner) if p["public"] or private_ok or p["name"] in allowed]
         return self._query(q)
 
@@ -188,7 +198,7 @@ class RegistryService(LabelMethods, CollaboratorMethods, CopyMethods, SearchMeth
             f = uow.repo.file(owner, package, version, basename)
             if f is None:
                 raise NotFound(f"file {owner}/{package}/{version}/{basename} not found")
-            return views.file_view(pkg, f)
+            return views.file_view(pkg, self._counted(uow, [f])[0])
         return self._query(q)
 
     def stage(self, owner: str, package: str, version: str, basename: str, distribution_type: str,
@@ -215,6 +225,14 @@ class RegistryService(LabelMethods, CollaboratorMethods, CopyMethods, SearchMeth
         if staged is None:
             raise NotFound(f"no staged upload {dist_id!r}")
         return staged
+
+    def discard_staged(self, dist_id: str) -> None:
+        """Forget a stage whose bytes storage refused (the upload can only start over); no event."""
+        if not isinstance(dist_id, str):
+            return
+        with self._uow() as uow:
+            uow.repo.delete_staged(dist_id)
+            uow.commit()
 
     def commit(self, dist_id: str, blob_meta: dict, actor: str = "system",
                correlation_id: str | None = None) -> dict:
@@ -255,9 +273,41 @@ class RegistryService(LabelMethods, CollaboratorMethods, CopyMethods, SearchMeth
         self._command(owner, decide)
         return removed
 
+    def count_download(self, owner: str, package: str, version: str, basename: str) -> bool:
+        """Count one download of a file (the gateway calls this when it serves the file's bytes). Not an event:
+        a counter beside the read tables. False when no such file exists (nothing counted)."""
+        owner, package = names.owner(owner), names.package(package)
+        version, basename = names.version(version), names.basename(basename)
+        for attempt in (1, 2):
+            try:
+                with self._uow() as uow:
+                    f = uow.repo.file(owner, package, version, basename)
+                    if f is None:
+                        return False
+                    uow.repo.count_download(f["file_id"])
+                    uow.commit()
+                return True
+            except StaleStream:  # two first downloads raced on the INSERT: the second one updates
+                if attempt == 2:
+                    raise Conflict("download counter busy; try again")
+        return False
+
     # ------------------------------------------------------------------------------------------ the log
     def read_stream(self, stream_id: str, after_sequence: int = 0, limit: int = 1000) -> list[dict]:
         return self._query(lambda uow: uow.read_stream(stream_id, int(after_sequence), int(limit)))
+
+    def package_history(self, owner: str, package: str, limit: int = 200) -> list[dict]:
+        """The events of ``owner``'s stream that name ``package`` (its own events, and label events listing its
+        files), newest first, at most ``limit`` (wire dicts). Visibility is the caller's business."""
+        owner, package = names.owner(owner), names.package(package)
+
+        def mentions(ev: dict) -> bool:
+            data = ev.get("data") or {}
+            if data.get("package") == package:
+                return True
+            return any(isinstance(f, dict) and f.get("package") == package for f in data.get("files") or [])
+        found = self._query(lambda uow: uow.read_stream_mentioning(owner, json.dumps(package)))
+        return [ev for ev in reversed(found) if mentions(ev)][:max(0, int(limit))]
 
     def read_log(self, after_position: int = 0, limit: int = 1000) -> list[dict]:
         return self._query(lambda uow: uow.read_log(int(after_position), int(limit)))
@@ -278,7 +328,16 @@ class RegistryService(LabelMethods, CollaboratorMethods, CopyMethods, SearchMeth
                 return 0
             uow.mark_published([pos for pos, _ev in claimed])
             uow.commit()
+        metrics.EVENTS_RELAYED.inc(len(claimed))
         return len(claimed)
+
+    def verify_inventory(self) -> dict:
+        """Read-only facts for ``wharf verify``: every file record's blob references, the head sequence of each
+        stream, how many events wait for the relay and which uploads are staged."""
+        def q(uow):
+            return {"files": uow.repo.file_refs(), "streams": uow.log.stream_heads(),
+                    "unpublished": uow.count_unpublished(), "staged": uow.repo.staged_ids()}
+        return self._query(q)
 
     def rebuild_projections(self) -> int:
         """Truncate the read tables and re-apply the whole log; returns the number of events applied."""

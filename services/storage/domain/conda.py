@@ -6,16 +6,17 @@ The package must agree with itself (``info/index.json`` vs its file name) and wi
 from __future__ import annotations
 
 import json
+import posixpath
 import zipfile
 from typing import BinaryIO
 
-from conda_package_streaming.package_streaming import stream_conda_info
+from conda_package_streaming.package_streaming import stream_conda_component, stream_conda_info
 
 from services.kernel import names
 from services.kernel.errors import InvalidName, InvalidPackage
 
-from .inspection import (Budget, Digests, Inspection, expansion_budget, read_limited, refusing_corruption,
-                         verify_zip)
+from .inspection import (Budget, Digests, Inspection, check_member_name, expansion_budget, read_limited,
+                         refusing_corruption, verify_zip)
 
 RECORD_EXCLUDED = frozenset({"arch", "platform", "has_prefix", "mtime", "ucs", "requires_features", "binstar",
                              "target-triplet", "machine", "operatingsystem"})
@@ -76,12 +77,34 @@ def _read_info(fileobj: BinaryIO, fn: str, size: int) -> dict[str, bytes]:
         fileobj.seek(0)
         for tar, member in stream_conda_info(fn, fileobj):
             budget.spend(member.size)
+            _check_member(member)
             name = member.name[2:] if member.name.startswith("./") else member.name
             if name in _WANTED and member.isfile():
                 if name in found:
                     raise InvalidPackage(f"{name} appears twice in {fn!r}")
                 found[name] = read_limited(tar.extractfile(member), name)
+        if fn.endswith(".conda"):
+            # the payload's member names (never its bytes) must stay inside the package too
+            fileobj.seek(0)
+            for _tar, member in stream_conda_component(fn, fileobj, "pkg"):
+                budget.spend(member.size)
+                _check_member(member)
     return found
+
+
+def _check_member(member) -> None:
+    """A member's path, and where its link points, must stay inside the package (a relative symlink is
+    resolved from its own directory: ``lib/libz.so -> libz.so.1`` and ``bin/x -> ../lib/x`` are fine)."""
+    check_member_name(member.name)
+    if member.islnk():
+        check_member_name(member.linkname)
+    elif member.issym():
+        target = member.linkname or ""
+        if target.startswith(("/", "\\")) or "\x00" in target:
+            check_member_name(target)
+        resolved = posixpath.normpath(posixpath.join(posixpath.dirname(member.name), target))
+        if resolved == ".." or resolved.startswith("../"):
+            raise InvalidPackage(f"archive member {member.name[:200]!r} links outside the package")
 
 
 def _check_zip(zf: zipfile.ZipFile, budget: Budget) -> None:

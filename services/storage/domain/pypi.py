@@ -2,6 +2,7 @@
 ``.tar.gz`` or ``.zip``). Names compare canonicalized (PEP 503) and versions normalized (PEP 440)."""
 from __future__ import annotations
 
+import gzip
 import hashlib
 import tarfile
 import zipfile
@@ -101,6 +102,17 @@ def _zip_pkg_info(fileobj: BinaryIO, budget: Budget) -> bytes:
 
 def _tar_pkg_info(fileobj: BinaryIO, budget: Budget) -> bytes:
     """Walk the whole tar once (every member name is checked, truncation is detected)."""
+    # a tar stream read with "r|gz" ends quietly where a truncated gzip ends: check the gzip stream to its
+    # end-of-stream marker first (gzip raises EOFError), bounded like the walk itself
+    check = Budget(budget.limit)
+    fileobj.seek(0)
+    with gzip.GzipFile(fileobj=fileobj, mode="rb") as gz:
+        while True:
+            chunk = gz.read(1024 * 1024)
+            if not chunk:
+                break
+            check.spend(len(chunk))
+    fileobj.seek(0)
     found: list[bytes] = []
     with tarfile.open(fileobj=fileobj, mode="r|gz") as tf:
         for member in tf:

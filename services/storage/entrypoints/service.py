@@ -8,6 +8,7 @@ from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
 
 from services.kernel.settings import Settings
+from services.nameko_telemetry import Telemetry
 
 from ..bootstrap import bootstrap
 
@@ -23,6 +24,7 @@ class Storage(DependencyProvider):
 class StorageRpc:
     name = "storage"
     storage = Storage()
+    telemetry = Telemetry()     # metrics endpoint, RPC timings, correlation id per worker
 
     @rpc
     def upload_form(self, dist_id):

@@ -6,13 +6,15 @@ in-process). Arguments and results are JSON-serialisable; errors are kernel erro
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import logging
+import time
 from typing import BinaryIO
 
-from services.kernel import names, signing
+from services.kernel import metrics, names, signing
 from services.kernel.errors import (BadRequest, BlobNotFound, ChecksumMismatch, NotFound, PayloadTooLarge,
-                                    Unavailable)
+                                    Unavailable, WharfError)
 from services.kernel.ports import BlobStore
 
 from ..domain.inspect import inspect_upload
@@ -62,6 +64,22 @@ class StorageService:
     # ------------------------------------------------------------------------------------------ finalize
     def finalize(self, dist_id: str, owner: str, package: str, version: str, basename: str,
                  distribution_type: str, sha256: str | None = None) -> dict:
+        """``_finalize``, timed (``wharf_storage_finalize_duration_seconds{outcome}``) and logged."""
+        started, outcome = time.perf_counter(), "error"
+        try:
+            meta = self._finalize(dist_id, owner, package, version, basename, distribution_type, sha256)
+            outcome = "ok"
+            metrics.FINALIZE_BYTES.inc(int(meta.get("size") or 0))
+            log.info("stored %s/%s/%s/%s (%s bytes)", owner, package, version, basename, meta.get("size"))
+            return meta
+        except WharfError:
+            outcome = "refused"
+            raise
+        finally:
+            metrics.FINALIZE.labels(outcome).observe(time.perf_counter() - started)
+
+    def _finalize(self, dist_id: str, owner: str, package: str, version: str, basename: str,
+                  distribution_type: str, sha256: str | None = None) -> dict:
         """Check and inspect the staged bytes, store them content-addressed, drop the stage; see ARCHITECTURE.md.
 
         Any refusal (bad name, too large, checksum, invalid package) deletes the staged blob, so nothing is left
@@ -116,3 +134,27 @@ class StorageService:
         """A readable file object (in-process only); ``BlobNotFound`` when absent."""
         return self.blobs.open(key)
 
+
+    # ------------------------------------------------------------------------------------------ verify
+    def list_blobs(self, prefix: str = "") -> list[str]:
+        """Every stored key under ``prefix`` (``wharf verify``: orphans, staging leftovers)."""
+        return list(self.blobs.keys(prefix))
+
+    def blob_digest(self, key: str, hash_bytes: bool = True) -> dict | None:
+        """``{size, sha256}`` of a stored blob read back in full (``sha256`` None when ``hash_bytes`` is
+        false: size only), or None when it is absent."""
+        if not hash_bytes:
+            size = self.blobs.stat(key)
+            return None if size is None else {"size": size, "sha256": None}
+        h, size = hashlib.sha256(), 0
+        try:
+            with self.blobs.open(key) as f:
+                while True:
+                    chunk = f.read(1024 * 1024)
+                    if not chunk:
+                        break
+                    h.update(chunk)
+                    size += len(chunk)
+        except BlobNotFound:
+            return None
+        return {"size": size, "sha256": h.hexdigest()}

@@ -1,0 +1,10 @@
+"""The auth database's Alembic migrations (script directory ``migrations/``, version table
+``alembic_version_auth``); see services/kernel/adapters/migrations.py (``prepare``, ``upgrade``) and
+deploy/runbooks/upgrade.md."""
+from __future__ import annotations
+
+from services.kernel.adapters.migrations import Schema, script_location
+
+from .tables import metadata
+
+SCHEMA = Schema("auth", script_location(__file__), metadata)

@@ -1,0 +1,109 @@
+"""Browser sessions and CSRF protection.
+
+The session is Flask's signed cookie (HttpOnly, SameSite=Lax, Secure when ``WHARF_WEB_SECURE_COOKIE``), keyed
+by a key derived from ``WHARF_SECRET_KEY``. Signing in checks the password with the auth service and creates a
+server-side Wharf token (note ``web-session-…``, scope ``all``, expiring with the session) kept in the cookie;
+every request authenticates that token like any other, so revoking it (sign-out, or from the token page) ends
+the session at once. Every POST must carry the session's CSRF token (a hidden ``csrf_token`` field).
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+
+from flask import Flask, abort, current_app, g, request, session
+
+from services.kernel.errors import Unauthorized
+from services.kernel.settings import Settings
+
+from ..identity import Reader, current_reader
+
+SESSION_NOTE_PREFIX = "web-session-"
+CSRF_FIELD = "csrf_token"
+
+
+def configure(app: Flask, settings: Settings) -> None:
+    if not app.secret_key:
+        app.secret_key = hmac.new(settings.secret_key.encode(), b"wharf web session cookie",
+                                  hashlib.sha256).hexdigest()
+    app.config.update(
+        SESSION_COOKIE_NAME="wharf_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.web_secure_cookie,
+        PERMANENT_SESSION_LIFETIME=timedelta(seconds=settings.web_session_max_age),
+    )
+
+    @app.context_processor
+    def _web_context():
+        return {"csrf_token": csrf_token, "me": g.get("wharf_reader") or Reader(),
+                "public_url": settings.public_url}
+
+
+def csrf_token() -> str:
+    tok = session.get("csrf")
+    if not tok:
+        tok = session["csrf"] = secrets.token_urlsafe(32)
+    return tok
+
+
+def check_csrf() -> None:
+    sent = request.form.get(CSRF_FIELD, "")
+    expected = session.get("csrf", "")
+    if not expected or not sent or not hmac.compare_digest(sent.encode(), expected.encode()):
+        abort(400, description="The form's security token is missing or stale; reload the page and try again.")
+
+
+def clients():
+    return current_app.extensions["wharf.clients"]
+
+
+def load_reader() -> Reader:
+    """The reader behind this browser: the session's token, authenticated like any API token. A revoked or
+    expired session token signs the browser out (anonymous), it never fails the page."""
+    token = session.get("token")
+    if not token:
+        g.wharf_reader, g.wharf_token = Reader(), None
+        return g.wharf_reader
+    try:
+        return current_reader(clients(), path_token=token)
+    except Unauthorized:
+        session.clear()
+        g.wharf_reader, g.wharf_token = Reader(), None
+        return g.wharf_reader
+
+
+def reader() -> Reader:
+    return g.get("wharf_reader") or load_reader()
+
+
+def signed_in() -> bool:
+    r = g.get("wharf_reader")
+    return r is not None and not r.anonymous
+
+
+def sign_in(login: str, password: str) -> dict:
+    """Check the password and create the session token; Unauthorized on a bad login or password."""
+    max_age = current_app.config["WHARF_SETTINGS"].web_session_max_age
+    created = clients().auth.create_token(
+        login, password, note=SESSION_NOTE_PREFIX + secrets.token_hex(6), scopes=["all"], max_age=max_age,
+        remote_addr=request.remote_addr, application="wharf web UI",
+        hostname=(request.user_agent.string or "")[:200] or None)
+    session.clear()  # a fresh session (and CSRF token) at every sign-in: no fixation
+    session.permanent = True
+    session["token"] = created["token"]
+    session["login"] = created["user"] if isinstance(created.get("user"), str) else login
+    csrf_token()
+    return created
+
+
+def sign_out() -> None:
+    token = session.get("token")
+    if token:
+        try:
+            clients().auth.revoke_token(token)
+        except Unauthorized:
+            pass  # already revoked or expired
+    session.clear()

@@ -1,0 +1,90 @@
+"""The rows of a channel subdir kept in memory between publishes, so a publish reads from the database only
+the rows of the package names that changed (the dirty names) instead of every row of the subdir.
+
+Why that is exact: every event that changes a file of a channel marks the file's package name dirty at a
+generation newer than any publish already under way, and a publish of generation G clears only names marked at
+G or before. So the rows of a name that is not dirty are still those read when it was last read. The cache of
+a channel is only used while the channel's published state is the one this process published itself
+(``publish_state``: published generation and both repodata.json hashes); after another replica published, a
+failed flip or a reset, the next publish reads every row again.
+
+A row: (name, filename, package, version, basename, record_json, run_exports_json, public). Rows are ordered
+in Python by (filename, package, version, basename), code point order, on both paths, so the bytes never
+depend on which path built them.
+"""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+MAX_CACHED_ROWS = 1_000_000      # across channels; the least recently published channels are dropped first
+
+
+def _order(row: tuple) -> tuple:
+    return row[1], row[2], row[3], row[4]
+
+
+class ChannelRows:
+    def __init__(self, by_name: dict[str, list[tuple]]):
+        self.by_name = by_name
+
+    @classmethod
+    def group(cls, rows: list[tuple]) -> "ChannelRows":
+        by_name: dict[str, list[tuple]] = {}
+        for r in rows:
+            by_name.setdefault(r[0], []).append(r)
+        return cls(by_name)
+
+    def replace(self, names: list[str], rows: list[tuple]) -> None:
+        """The current rows of ``names`` (all of their rows; a name without rows is gone)."""
+        for n in names:
+            self.by_name.pop(n, None)
+        for r in rows:
+            self.by_name.setdefault(r[0], []).append(r)
+
+    def rows(self, names: list[str]) -> list[tuple]:
+        """The rows of ``names``, in a stable order."""
+        return sorted((r for n in set(names) for r in self.by_name.get(n, ())), key=_order)
+
+    def entries(self) -> list[tuple[str, str, bool]]:
+        """(filename, record_json, public) of every row, in a stable order (a later duplicate file name wins)."""
+        rows = sorted((r for rs in self.by_name.values() for r in rs), key=_order)
+        return [(r[1], r[5], r[7]) for r in rows]
+
+    def __len__(self) -> int:
+        return sum(len(rs) for rs in self.by_name.values())
+
+
+class RowsCache:
+    def __init__(self, max_rows: int = MAX_CACHED_ROWS):
+        self.max_rows = max_rows
+        self._by_key: "OrderedDict[tuple, tuple[tuple, ChannelRows, int]]" = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key, state: tuple) -> ChannelRows | None:
+        """The cached rows of ``key`` if they are those of the published ``state`` (taken out of the cache:
+        the caller owns them until it ``put``s them back)."""
+        with self._lock:
+            hit = self._by_key.pop(key, None)
+        if hit is None or hit[0] != state or state[0] is None:
+            return None
+        return hit[1]
+
+    def put(self, key, state: tuple, rows: ChannelRows) -> None:
+        size = len(rows)
+        if size > self.max_rows:
+            return
+        with self._lock:
+            self._by_key[key] = (state, rows, size)
+            total = sum(v[2] for v in self._by_key.values())
+            while total > self.max_rows and self._by_key:
+                _k, (_s, _r, n) = self._by_key.popitem(last=False)
+                total -= n
+
+    def drop(self, key) -> None:
+        with self._lock:
+            self._by_key.pop(key, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._by_key.clear()

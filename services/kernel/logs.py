@@ -1,0 +1,76 @@
+"""Logging setup shared by every process: plain text (default) or one JSON object per line
+(``WHARF_LOG_FORMAT=json``) with ``time``, ``level``, ``service``, ``logger``, ``message``, ``correlation_id``
+(from context.py, or a record's own ``correlation_id`` extra) and, on errors, ``exc_info``.
+
+``configure(service)`` sets up the root logger of a plain process (gateway, CLI, embedded mode);
+``dict_config(service)`` is the same as a ``logging.config.dictConfig`` mapping, for nameko's ``LOGGING``.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import logging.config
+import os
+from datetime import datetime, timezone
+
+from . import context
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s"
+
+
+class CorrelationFilter(logging.Filter):
+    """Gives every record ``service`` and ``correlation_id`` attributes (the record's own extra wins)."""
+
+    def __init__(self, service: str = "wharf"):
+        super().__init__()
+        self.service = service
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "correlation_id", None) is None:
+            record.correlation_id = context.current() or "-"
+        if not hasattr(record, "service"):
+            record.service = self.service
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        cid = getattr(record, "correlation_id", None)
+        if cid is None:
+            cid = context.current()
+        doc = {
+            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds")
+                    .replace("+00:00", "Z"),
+            "level": record.levelname,
+            "service": getattr(record, "service", None) or "wharf",
+            "logger": record.name,
+            "message": record.getMessage(),
+            "correlation_id": None if cid in (None, "-") else cid,
+        }
+        if record.exc_info:
+            doc["exc_info"] = self.formatException(record.exc_info)
+        return json.dumps(doc, ensure_ascii=False, default=str)
+
+
+def log_format() -> str:
+    return "json" if os.environ.get("WHARF_LOG_FORMAT", "text").strip().lower() == "json" else "text"
+
+
+def dict_config(service: str, level: str | None = None, fmt: str | None = None) -> dict:
+    level = level or os.environ.get("WHARF_LOG_LEVEL", "INFO")
+    fmt = fmt or log_format()
+    formatter = {"()": f"{__name__}.JsonFormatter"} if fmt == "json" else {"format": TEXT_FORMAT}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"correlation": {"()": f"{__name__}.CorrelationFilter", "service": service}},
+        "formatters": {"wharf": formatter},
+        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "wharf",
+                                 "filters": ["correlation"]}},
+        "root": {"level": level, "handlers": ["console"]},
+    }
+
+
+def configure(service: str, level: str | None = None, fmt: str | None = None) -> None:
+    logging.config.dictConfig(dict_config(service, level, fmt))
+    logging.captureWarnings(True)     # warnings (e.g. library deprecations) become log lines in the same format

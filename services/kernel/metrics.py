@@ -1,0 +1,106 @@
+"""Prometheus metrics of every Wharf process (prometheus-client). ARCHITECTURE.md "Observability" lists them.
+
+The gateway serves them on ``/metrics`` (under gunicorn with several workers, through prometheus-client's
+multiprocess mode: ``PROMETHEUS_MULTIPROC_DIR``, set by ``wharf run gateway``); every nameko service serves
+them on ``WHARF_METRICS_PORT`` (``wsgi_app``, served by services/nameko_telemetry.py). The embedded mode has
+every service in one process, so its ``/metrics`` holds them all. Only this module imports prometheus_client.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import zlib
+
+from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest,
+                               multiprocess)
+
+log = logging.getLogger("wharf.metrics")
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+PUBLISH_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0)
+
+# gateway
+HTTP_REQUESTS = Histogram("wharf_http_request_duration_seconds", "HTTP request latency by route",
+                          ("route", "method", "status"), buckets=LATENCY_BUCKETS)
+UPLOADS = Histogram("wharf_upload_duration_seconds",
+                    "Upload finalize+commit latency (storage verifies and stores the bytes, the registry commits)",
+                    ("outcome",), buckets=LATENCY_BUCKETS)
+# every nameko service
+RPC_CALLS = Histogram("wharf_rpc_duration_seconds", "Handling time of nameko entrypoints (RPC and events)",
+                      ("service", "method", "outcome"), buckets=LATENCY_BUCKETS)
+# storage
+FINALIZE = Histogram("wharf_storage_finalize_duration_seconds",
+                     "storage.finalize: hash, inspect and store one staged upload", ("outcome",),
+                     buckets=LATENCY_BUCKETS)
+FINALIZE_BYTES = Counter("wharf_storage_finalized_bytes", "Bytes of uploads stored by storage.finalize")
+# registry
+EVENTS_RECORDED = Counter("wharf_registry_events_recorded", "Events appended to the registry's log", ("type",))
+EVENTS_RELAYED = Counter("wharf_registry_events_relayed", "Events the outbox relay published to the broker")
+# indexer
+EVENTS_APPLIED = Counter("wharf_indexer_events_applied", "Registry events applied by this indexer replica",
+                         ("type",))
+EVENTS_DUPLICATE = Counter("wharf_indexer_events_duplicate",
+                           "Deliveries skipped because their sequence was already applied")
+EVENTS_GAP_FILLED = Counter("wharf_indexer_events_gap_filled",
+                            "Events read from the registry's log to fill a gap before a later one")
+QUEUE_LAG = Gauge("wharf_indexer_queue_lag_seconds",
+                  "Per stream partition: seconds from the registry commit (occurred_at) of the last applied event "
+                  "to its application", ("partition",), multiprocess_mode="max")
+APPLY_LAG = Histogram("wharf_indexer_apply_lag_seconds",
+                      "Seconds from an event's registry commit (occurred_at) to its application",
+                      buckets=PUBLISH_BUCKETS)
+PUBLISH_LATENCY = Histogram("wharf_indexer_publish_latency_seconds",
+                            "Seconds from the registry commit (occurred_at) of the newest change an index includes "
+                            "to the pointer flip that makes it visible", ("kind",), buckets=PUBLISH_BUCKETS)
+PUBLISHES = Counter("wharf_indexer_publishes", "Indexes published (pointer flips) by this replica", ("kind",))
+PUBLISH_SKIPPED = Counter("wharf_indexer_publishes_skipped",
+                          "Dirty indexes this replica left alone: 'busy' (another replica holds the index's lock), "
+                          "'stale' (a newer generation was flipped meanwhile)", ("kind", "reason"))
+
+PARTITIONS = max(1, int(os.environ.get("WHARF_INDEXER_PARTITIONS", "16") or 16))
+
+
+def partition_of(stream_id: str, partitions: int | None = None) -> int:
+    """Stable partition of an owner stream (crc32 modulo ``WHARF_INDEXER_PARTITIONS``): the label of the
+    per-partition metrics and of the publication log."""
+    return zlib.crc32(stream_id.encode("utf-8")) % (partitions or PARTITIONS)
+
+
+def render() -> tuple[bytes, str]:
+    """The exposition text of this process (of every gunicorn worker in multiprocess mode)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    from prometheus_client import REGISTRY
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+def metrics_port() -> int:
+    """``WHARF_METRICS_PORT`` (default 9100; 0 or empty turns the endpoint off)."""
+    return int(os.environ.get("WHARF_METRICS_PORT", "9100") or 0)
+
+
+def metrics_addr() -> str:
+    return os.environ.get("WHARF_METRICS_ADDR", "0.0.0.0")
+
+
+def wsgi_app(service: str = "wharf"):
+    """A WSGI app answering ``/metrics`` with ``render()`` and ``/healthz`` with ``{"status": "ok"}`` (HTTP
+    liveness probe: the process serves requests); nameko services serve it with eventlet.wsgi
+    (prometheus-client's own threaded server would block eventlet's hub)."""
+    def app(environ, start_response):
+        if environ.get("PATH_INFO", "/").rstrip("/") == "/healthz":
+            body = ('{"status": "ok", "service": "%s"}' % service).encode()
+            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+            return [body]
+        body, content_type = render()
+        start_response("200 OK", [("Content-Type", content_type), ("Content-Length", str(len(body)))])
+        return [body]
+    return app
+
+
+def mark_process_dead(pid: int) -> None:
+    """gunicorn ``child_exit`` hook in multiprocess mode."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.mark_process_dead(pid)

@@ -1,0 +1,105 @@
+"""Telemetry of the nameko services (distributed mode): one dependency every service class declares.
+
+- starts the process's Prometheus endpoint (``WHARF_METRICS_PORT``: ``/metrics``, and ``/healthz`` for HTTP
+  liveness probes; services/kernel/metrics.py) when the container starts;
+- per worker (RPC call or event): puts the caller's correlation id (nameko context data, i.e. the
+  ``nameko.correlation_id`` header the gateway's RPC client and the event publisher set) into
+  ``services.kernel.context`` so log lines and recorded events carry it, and observes the handling time in
+  ``wharf_rpc_duration_seconds{service, method, outcome}``.
+
+Lives outside the five service packages because it is framework glue shared by all of them (nameko is not
+allowed in the kernel).
+"""
+from __future__ import annotations
+
+import http
+import logging
+import sys
+import time
+
+import eventlet
+
+_http_server = sys.modules.get("http.server")
+import eventlet.wsgi  # noqa: E402 - must follow the line above
+
+# eventlet.wsgi imports eventlet.green.BaseHTTPServer, which re-imports http.server with green socketserver and
+# threading (patcher.inject) and leaves the ``http`` package's ``server`` attribute pointing at that green copy.
+# Any later ``http.server.ThreadingHTTPServer`` in the same process (tests, tools) then starts green threads
+# that never run without a hub, and its shutdown() parks the caller in eventlet's hub for ever. Put it back.
+if _http_server is not None:
+    http.server = _http_server
+elif getattr(http, "server", None) is not None and "http.server" not in sys.modules:
+    del http.server         # the next ``import http.server`` loads (and binds) the real module
+from nameko.extensions import DependencyProvider
+
+from services.kernel import context, metrics
+from services.kernel.errors import WharfError
+
+
+log = logging.getLogger("wharf.metrics")
+
+
+class _Quiet:
+    def write(self, _data):      # eventlet.wsgi's access log: scrapes are not worth a line each
+        pass
+
+
+class Telemetry(DependencyProvider):
+    def setup(self):
+        self._workers: dict = {}
+        self._sock = self._server = None
+
+    def start(self):
+        port = metrics.metrics_port()
+        if not port:
+            return
+        try:
+            self._sock = eventlet.listen((metrics.metrics_addr(), port))
+        except OSError as exc:
+            log.warning("metrics endpoint not started on port %d: %s", port, exc)
+            return
+        log.info("metrics on http://%s:%d/metrics", metrics.metrics_addr(), port)
+        app = metrics.wsgi_app(self.container.service_name)
+        self._server = self.container.spawn_managed_thread(
+            lambda: eventlet.wsgi.server(self._sock, app, log=_Quiet(), log_output=False),
+            identifier="telemetry.metrics_server")
+
+    def stop(self):
+        if self._server is not None:
+            self._server.kill()
+            self._server = None
+        if self._sock is not None:
+            try:
+                self._sock.close()
+            except OSError:
+                pass
+            self._sock = None
+
+    def kill(self):
+        self.stop()
+
+    def get_dependency(self, worker_ctx):
+        return None
+
+    def worker_setup(self, worker_ctx):
+        token = context.set_current(worker_ctx.data.get("correlation_id"))
+        self._workers[worker_ctx] = (token, time.perf_counter())
+
+    def worker_result(self, worker_ctx, result=None, exc_info=None):
+        token, started = self._workers.get(worker_ctx, (None, time.perf_counter()))
+        if exc_info is None:
+            outcome = "ok"
+        elif isinstance(exc_info[1], WharfError):
+            outcome = "refused"      # a domain answer (NotFound, Forbidden...), not a crash
+        else:
+            outcome = "error"
+        metrics.RPC_CALLS.labels(self.container.service_name, worker_ctx.entrypoint.method_name,
+                                 outcome).observe(time.perf_counter() - started)
+
+    def worker_teardown(self, worker_ctx):
+        token, _ = self._workers.pop(worker_ctx, (None, None))
+        if token is not None:
+            try:
+                context.reset(token)
+            except ValueError:     # set in another context: the greenthread ends anyway
+                pass

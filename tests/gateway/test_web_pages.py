@@ -1,0 +1,345 @@
+"""The web UI in-process (embedded facades, Flask test client): sign-in, CSRF, cookie flags, privacy (private
+packages 404 exactly as in the API), the forms' permission checks and their error pages. The browser-driven
+end-to-end tests are tests/system/test_web_browser.py."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import types
+
+import pytest
+
+from services.embedded import Embedded
+from services.gateway.app import create_app
+from services.kernel.settings import Settings
+from tests.helpers.packages import make_conda_package, make_wheel
+
+PW = {"ann": "ann-pw-12345", "bob": "bob-pw-12345"}
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("web")
+    settings = Settings(data_dir=str(tmp / "data"), public_url="http://wharf.test")
+    e = Embedded(settings, start_threads=False)
+    for login, pw in PW.items():
+        e.auth.create_user(login, pw, email=f"{login}@example.com")
+    e.auth.create_org("annorg", "ann")
+    app = create_app(e.clients, settings)
+    app.config["TESTING"] = False
+    token = e.auth.create_token("ann", PW["ann"], note="setup", scopes=["all"])["token"]
+    api = app.test_client()
+    h = {"Authorization": f"token {token}"}
+    pkg = make_conda_package(tmp / "p", "webpkg", "1.0")
+    _upload(api, h, "ann", pkg, "webpkg", "1.0", ["main", "dev"])
+    wheel = make_wheel(tmp / "w", "webwheel", "0.3")
+    _upload(api, h, "ann", wheel, "webwheel", "0.3", ["main"], dtype="pypi", basename=wheel.name)
+    api.post("/api/package/ann/secretpkg", headers=h, json={"public": False, "public_attrs": {"summary": "hidden"}})
+    api.post("/api/package/annorg/orgpkg", headers=h, json={"public": True, "public_attrs": {"summary": "org"}})
+    yield e, app
+    e.stop()
+
+
+def _upload(api, h, owner, path, package, version, labels, dtype="conda", basename=None):
+    assert api.post(f"/api/package/{owner}/{package}", headers=h,
+                    json={"public": True, "public_attrs": {"summary": "a web package", "license": "MIT",
+                                                           "home": "https://example.org"}}).status_code == 200
+    assert api.post(f"/api/release/{owner}/{package}/{version}", headers=h, json={}).status_code == 200
+    data = path.read_bytes()
+    basename = basename or f"noarch/{path.name}"
+    st = api.post(f"/api/stage/{owner}/{package}/{version}/{basename}", headers=h,
+                  json={"distribution_type": dtype, "sha256": hashlib.sha256(data).hexdigest(),
+                        "channels": labels}).get_json()
+    fields = dict(st["form_data"])
+    fields["Content-MD5"] = base64.b64encode(hashlib.md5(data).digest()).decode()
+    import io
+    fields["file"] = (io.BytesIO(data), path.name)
+    assert api.post("/api/_upload", data=fields, content_type="multipart/form-data").status_code == 201
+    assert api.post(f"/api/commit/{owner}/{package}/{version}/{basename}", headers=h,
+                    json={"dist_id": st["dist_id"]}).status_code == 200
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def signed_in(app, login):
+    c = app.test_client()
+    page = c.get("/login").get_data(as_text=True)
+    r = c.post("/login", data={"login": login, "password": PW[login], "csrf_token": csrf_of(page), "next": "/"})
+    assert r.status_code == 303, r.get_data(as_text=True)
+    return c
+
+
+def test_pages_answer_html_and_anonymous_sees_only_public(system):
+    _e, app = system
+    c = app.test_client()
+    home = c.get("/")
+    assert home.status_code == 200 and "text/html" in home.content_type
+    assert "default-src 'none'" in home.headers["Content-Security-Policy"]
+    ns = c.get("/ann").get_data(as_text=True)
+    assert "webpkg" in ns and "secretpkg" not in ns
+    # private: 404 in the UI exactly like the API, on every page of the package
+    for path in ("/ann/secretpkg", "/ann/secretpkg/files", "/ann/secretpkg/history", "/ann/secretpkg/settings"):
+        r = c.get(path)
+        assert r.status_code == 404, path
+        assert "text/html" in r.content_type and "Traceback" not in r.get_data(as_text=True)
+    assert c.get("/api/package/ann/secretpkg").status_code == 404
+    assert "secretpkg" not in c.get("/search?q=pkg").get_data(as_text=True)
+    # unknown namespace / invalid names: clean HTML errors
+    assert c.get("/nosuchowner").status_code == 404
+    bad = c.get("/ann/bad..name")
+    assert bad.status_code == 400 and "<html" in bad.get_data(as_text=True)
+
+
+def test_package_pages(system):
+    _e, app = system
+    c = app.test_client()
+    page = c.get("/ann/webpkg").get_data(as_text=True)
+    assert "a web package" in page and "MIT" in page and "https://example.org" in page
+    assert "conda install -c http://wharf.test/conda/ann webpkg" in page
+    assert "conda install -c http://wharf.test/conda/ann/label/dev webpkg" in page
+    assert "http://wharf.test/conda/t/&lt;TOKEN&gt;/ann webpkg" in page
+    files = c.get("/ann/webpkg/files").get_data(as_text=True)
+    assert "webpkg-1.0-0.conda" in files or "webpkg-1.0" in files
+    assert "noarch" in files and "dev" in files
+    assert "webpkg-1.0" not in c.get("/ann/webpkg/files?label=nolabel").get_data(as_text=True).split("</form>")[1]
+    hist = c.get("/ann/webpkg/history").get_data(as_text=True)
+    assert "package created (public)" in hist and "uploaded 1.0/noarch/" in hist and "version 1.0 created" in hist
+    wheel = c.get("/ann/webwheel").get_data(as_text=True)
+    assert "pip install --index-url http://wharf.test/pypi/ann/simple webwheel" in wheel
+    assert "pip install --index-url http://wharf.test/pypi/t/&lt;TOKEN&gt;/ann/simple webwheel" in wheel
+    assert "conda install" not in wheel
+    assert "Settings" not in c.get("/ann/webpkg").get_data(as_text=True).split("<main")[1].split("</nav>")[0]
+
+
+def test_sign_in_cookie_flags_and_bad_password(system):
+    _e, app = system
+    c = app.test_client()
+    page = c.get("/login")
+    cookie = page.headers.get("Set-Cookie", "")
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    bad = c.post("/login", data={"login": "ann", "password": "wrong-password", "csrf_token":
+                                 csrf_of(page.get_data(as_text=True))})
+    assert bad.status_code == 401 and "Wrong login or password" in bad.get_data(as_text=True)
+    c = signed_in(app, "ann")
+    ns = c.get("/ann").get_data(as_text=True)
+    assert "secretpkg" in ns and "private" in ns
+    assert c.get("/ann/secretpkg").status_code == 200
+    assert c.get("/ann/secretpkg").headers["Cache-Control"] == "private, no-store"
+
+
+def test_every_post_needs_the_csrf_token(system):
+    _e, app = system
+    c = signed_in(app, "ann")
+    for path, data in [("/ann/webpkg/settings/visibility", {"public": "0"}), ("/logout", {}),
+                       ("/ann/-/labels/copy", {"from_label": "dev", "to_label": "x"}),
+                       ("/settings/tokens", {"name": "t", "scopes": "all", "expires": "1", "password": PW["ann"]})]:
+        r = c.post(path, data=data)
+        assert r.status_code == 400, path
+        r = c.post(path, data=dict(data, csrf_token="forged"))
+        assert r.status_code == 400, path
+    assert c.get("/ann/webpkg").status_code == 200  # still public, still signed in
+    assert "Sign out" in c.get("/").get_data(as_text=True)
+    # an anonymous POST without a session is refused too
+    assert app.test_client().post("/login", data={"login": "ann", "password": PW["ann"]}).status_code == 400
+
+
+def test_forms_check_permissions(system):
+    _e, app = system
+    bob = signed_in(app, "bob")
+    csrf = csrf_of(bob.get("/").get_data(as_text=True))
+    # bob can see ann's public package but not change it: 403 page; the private one stays a 404
+    assert bob.get("/ann/webpkg/settings").status_code == 403
+    assert bob.post("/ann/webpkg/settings/visibility", data={"public": "0", "csrf_token": csrf}).status_code == 403
+    assert bob.post("/ann/secretpkg/settings/delete", data={"confirm": "secretpkg", "csrf_token": csrf}
+                    ).status_code == 404
+    assert bob.post("/ann/-/labels/copy", data={"from_label": "dev", "to_label": "x", "csrf_token": csrf}
+                    ).status_code == 403
+    assert bob.get("/annorg/-/members").status_code == 403
+    # deleting needs the typed confirmation
+    ann = signed_in(app, "ann")
+    csrf = csrf_of(ann.get("/").get_data(as_text=True))
+    r = ann.post("/ann/secretpkg/settings/delete", data={"confirm": "nope", "csrf_token": csrf})
+    assert r.status_code == 400 and "type the package name" in r.get_data(as_text=True)
+    assert ann.get("/ann/secretpkg").status_code == 200
+
+
+def test_tokens_page_create_use_revoke(system):
+    _e, app = system
+    ann = signed_in(app, "ann")
+    page = ann.get("/settings/tokens").get_data(as_text=True)
+    assert "this browser" in page
+    csrf = csrf_of(page)
+    r = ann.post("/settings/tokens", data={"name": "ci", "scopes": ["conda:download"], "expires": "7",
+                                            "password": "wrong-password", "csrf_token": csrf})
+    assert r.status_code == 401
+    r = ann.post("/settings/tokens", data={"name": "ci", "scopes": ["conda:download"], "expires": "7",
+                                            "password": PW["ann"], "csrf_token": csrf})
+    assert r.status_code == 200 and "no-store" in r.headers["Cache-Control"]
+    token = re.search(r'id="new-token"[^>]*value="(wt-[0-9a-f]+)"', r.get_data(as_text=True)).group(1)
+    anon = app.test_client()
+    assert anon.get("/api/packages/ann", headers={"Authorization": f"token {token}"}).status_code == 200
+    listing = ann.get("/settings/tokens").get_data(as_text=True)
+    assert ">ci" in listing and token not in listing
+    r = ann.post("/settings/tokens/revoke", data={"name": "ci", "csrf_token": csrf})
+    assert r.status_code == 303
+    assert anon.get("/api/packages/ann", headers={"Authorization": f"token {token}"}).status_code == 401
+
+
+def _sessions(e):
+    return {t["id"] for t in e.auth.list_tokens("ann") if t["note"].startswith("web-session-")}
+
+
+def test_sign_out_revokes_the_session_token(system):
+    e, app = system
+    before = _sessions(e)
+    ann = signed_in(app, "ann")
+    mine = _sessions(e) - before
+    assert len(mine) == 1
+    token_cookie = ann.get_cookie("wharf_session")
+    assert token_cookie is not None
+    csrf = csrf_of(ann.get("/").get_data(as_text=True))
+    assert ann.post("/logout", data={"csrf_token": csrf}).status_code == 303
+    assert "Sign in" in ann.get("/").get_data(as_text=True)
+    assert not mine & _sessions(e)  # the session's server-side token is revoked
+    # replaying the old cookie gives an anonymous browser, not ann
+    replay = app.test_client()
+    replay.set_cookie("wharf_session", token_cookie.value)
+    assert "secretpkg" not in replay.get("/ann").get_data(as_text=True)
+
+
+def test_settings_actions(system):
+    e, app = system
+    ann = signed_in(app, "ann")
+    csrf = csrf_of(ann.get("/").get_data(as_text=True))
+    r = ann.post("/ann/secretpkg/settings/collaborators", data={"action": "add", "login": "bob", "csrf_token": csrf})
+    assert r.status_code == 303
+    bob = signed_in(app, "bob")
+    assert bob.get("/ann/secretpkg").status_code == 200  # a collaborator sees the private package
+    assert "secretpkg" in bob.get("/ann").get_data(as_text=True)
+    assert ann.post("/ann/secretpkg/settings/collaborators",
+                    data={"action": "remove", "login": "bob", "csrf_token": csrf}).status_code == 303
+    assert bob.get("/ann/secretpkg").status_code == 404
+    # transfer to an organization ann administers
+    settings_page = ann.get("/ann/secretpkg/settings").get_data(as_text=True)
+    assert '<option value="annorg">' in settings_page
+    r = ann.post("/ann/secretpkg/settings/transfer", data={"to_owner": "annorg", "csrf_token": csrf})
+    assert r.status_code == 303 and r.headers["Location"].endswith("/annorg/secretpkg")
+    assert ann.get("/annorg/secretpkg").status_code == 200 and ann.get("/ann/secretpkg").status_code == 404
+    r = ann.post("/annorg/secretpkg/settings/transfer", data={"to_owner": "bob", "csrf_token": csrf})
+    assert r.status_code == 403  # ann does not administer bob
+    # delete it (typed confirmation)
+    assert ann.post("/annorg/secretpkg/settings/delete",
+                    data={"confirm": "secretpkg", "csrf_token": csrf}).status_code == 303
+    assert ann.get("/annorg/secretpkg").status_code == 404
+
+
+def test_download_counts(system):
+    e, app = system
+    c = app.test_client()
+    f = e.registry.get_package("ann", "webpkg", True)["files"][0]
+    url = f"/api/download/ann/webpkg/{f['version']}/{f['basename']}"
+    before = f["ndownloads"]
+    assert c.get(url).status_code == 200
+    assert c.get(url, headers={"Range": "bytes=0-99"}).status_code in (200, 206)  # from the start
+    assert c.head(url).status_code == 200                                    # not a download
+    assert c.get(url, headers={"Range": "bytes=100-"}).status_code in (200, 206)  # resumed: not again
+    assert c.get(url, headers={"If-None-Match": f'"{f["sha256"]}"'}).status_code == 304
+    after = e.registry.get_package("ann", "webpkg", True)["files"][0]["ndownloads"]
+    assert after == before + 2
+    assert e.registry.get_file("ann", "webpkg", f["version"], f["basename"])["ndownloads"] == after
+    files = c.get("/ann/webpkg/files").get_data(as_text=True)
+    assert re.search(rf'<td class="num">{after}</td></tr>', files)
+    # replaying the log keeps the counters (they are not a projection of it)
+    e.registry.rebuild_projections()
+    assert e.registry.get_package("ann", "webpkg", True)["files"][0]["ndownloads"] == after
+
+
+def test_anonymous_is_sent_to_sign_in_and_back(system):
+    _e, app = system
+    c = app.test_client()
+    r = c.get("/settings/tokens")
+    assert r.status_code == 302 and "/login?next=" in r.headers["Location"]
+    page = c.get(r.headers["Location"]).get_data(as_text=True)
+    assert 'name="next" value="/settings/tokens"' in page
+    r = c.post("/login", data={"login": "ann", "password": PW["ann"], "csrf_token": csrf_of(page),
+                               "next": "/settings/tokens"})
+    assert r.status_code == 303 and r.headers["Location"].endswith("/settings/tokens")
+    # never an open redirect
+    page = c.get("/login").get_data(as_text=True)
+    r = c.post("/login", data={"login": "ann", "password": PW["ann"], "csrf_token": csrf_of(page),
+                               "next": "//evil.example/x"})
+    assert r.headers["Location"] in ("/", "http://localhost/")
+
+
+def test_label_forms(system):
+    e, app = system
+    bob = signed_in(app, "bob")
+    csrf = csrf_of(bob.get("/").get_data(as_text=True))
+    f = e.registry.get_package("ann", "webpkg", True)["files"][0]
+    sel = f"webpkg|{f['version']}|{f['basename']}"
+    assert bob.post("/ann/-/labels/dev/move", data={"file": sel, "to_label": "x", "csrf_token": csrf}
+                    ).status_code == 403
+    ann = signed_in(app, "ann")
+    csrf = csrf_of(ann.get("/").get_data(as_text=True))
+    assert ann.post("/ann/-/labels/dev/move", data={"to_label": "x", "csrf_token": csrf}).status_code == 400
+    assert ann.post("/ann/-/labels/dev/move", data={"file": "a|b", "to_label": "x", "csrf_token": csrf}
+                    ).status_code == 400
+    r = ann.post("/ann/-/labels/dev/move", data={"file": sel, "to_label": "beta", "csrf_token": csrf})
+    assert r.status_code == 303
+    assert sorted(e.registry.get_file("ann", "webpkg", f["version"], f["basename"])["labels"]) == ["beta", "main"]
+    assert ann.post("/ann/-/labels/copy", data={"from_label": "beta", "to_label": "gamma", "csrf_token": csrf}
+                    ).status_code == 303
+    assert "gamma" in e.registry.get_file("ann", "webpkg", f["version"], f["basename"])["labels"]
+    assert ann.post("/ann/-/labels/remove", data={"label": "gamma", "csrf_token": csrf}).status_code == 303
+    assert ann.post("/ann/-/labels/copy", data={"from_label": "nolabel", "to_label": "x", "csrf_token": csrf}
+                    ).status_code == 404
+    labels = ann.get("/ann/-/labels").get_data(as_text=True)
+    assert "beta" in labels and "gamma" not in labels
+
+
+def test_org_members_page(system):
+    e, app = system
+    e.auth.create_group("annorg", "readers", "read", "ann")
+    e.auth.add_group_member("annorg", "readers", "bob", "ann")
+    page = signed_in(app, "bob").get("/annorg/-/members").get_data(as_text=True)
+    assert "readers" in page and ">read<" in page and "bob" in page and "ann" in page and "admin" in page
+
+
+def test_stylesheet_is_cached_and_needs_no_session(system):
+    _e, app = system
+    ann = signed_in(app, "ann")
+    r = ann.get("/static/web/web.css")
+    assert r.status_code == 200 and "text/css" in r.content_type
+    assert "max-age=3600" in r.headers["Cache-Control"] and "no-store" not in r.headers["Cache-Control"]
+
+
+def test_auth_answers_are_remembered_for_one_page_request_only(system):
+    """Several helpers of one page ask the auth service the same question (an RPC each in the distributed
+    mode): the web UI asks once per request, and asks again on the next request."""
+    _e, app = system
+    base = app.extensions["wharf.clients"]
+    calls = []
+
+    class Counting:
+        def __getattr__(self, name):
+            fn = getattr(base.auth, name)
+
+            def call(*args, **kwargs):
+                calls.append(name)
+                return fn(*args, **kwargs)
+            return call
+
+    app.extensions["wharf.clients"] = types.SimpleNamespace(**{**vars(base), "auth": Counting()})
+    try:
+        anon = app.test_client()
+        assert anon.get("/ann").status_code == 200
+        assert calls.count("access") == 1 and calls.count("get_user") == 1
+        assert anon.get("/ann").status_code == 200
+        assert calls.count("access") == 2 and calls.count("get_user") == 2
+        page = anon.get("/ann").get_data(as_text=True)
+        assert "secretpkg" not in page and "webpkg" in page
+    finally:
+        app.extensions["wharf.clients"] = base

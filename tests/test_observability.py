@@ -1,0 +1,121 @@
+"""Unit checks of the shared observability pieces: the correlation-id context, the JSON log format, events
+stamped with the current correlation id, the metrics exposition and its WSGI endpoint (/metrics, /healthz)."""
+from __future__ import annotations
+
+import io
+import json
+import logging
+import subprocess
+import sys
+import threading
+
+from services.kernel import context, logs, metrics
+from services.kernel.events import Event
+
+
+def _logger(fmt: str) -> tuple[logging.Logger, io.StringIO]:
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.addFilter(logs.CorrelationFilter("registry"))
+    handler.setFormatter(logs.JsonFormatter() if fmt == "json" else logging.Formatter(logs.TEXT_FORMAT))
+    logger = logging.getLogger(f"test.observability.{fmt}")
+    logger.handlers[:] = [handler]
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    return logger, out
+
+
+def test_json_lines_carry_the_current_correlation_id():
+    logger, out = _logger("json")
+    with context.correlated("req-1"):
+        logger.info("recorded %s", "file_uploaded")
+        logger.info("from an event", extra={"correlation_id": "req-2"})    # the record's own id wins
+    logger.info("outside any request")
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        logger.exception("failed")
+    docs = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [d["correlation_id"] for d in docs] == ["req-1", "req-2", None, None]
+    assert docs[0]["message"] == "recorded file_uploaded" and docs[0]["service"] == "registry"
+    assert docs[0]["level"] == "INFO" and docs[0]["logger"] == "test.observability.json"
+    assert docs[0]["time"].endswith("Z")
+    assert "ValueError: boom" in docs[3]["exc_info"]
+
+
+def test_text_lines_show_the_correlation_id():
+    logger, out = _logger("text")
+    with context.correlated("req-9"):
+        logger.info("hello")
+    assert "[req-9] hello" in out.getvalue()
+
+
+def test_dict_config_follows_wharf_log_format(monkeypatch):
+    monkeypatch.setenv("WHARF_LOG_FORMAT", "json")
+    assert logs.dict_config("indexer")["formatters"]["wharf"] == {"()": "services.kernel.logs.JsonFormatter"}
+    monkeypatch.setenv("WHARF_LOG_FORMAT", "text")
+    assert "format" in logs.dict_config("indexer")["formatters"]["wharf"]
+
+
+def test_context_is_per_thread_and_restored():
+    seen = {}
+    with context.correlated("outer"):
+        t = threading.Thread(target=lambda: seen.setdefault("thread", context.current()))
+        t.start()
+        t.join()
+        with context.correlated("inner"):
+            assert context.current() == "inner"
+        assert context.current() == "outer"
+    assert context.current() is None and seen["thread"] is None
+
+
+def test_request_ids_are_sanitised():
+    assert context.accept("abc-DEF_1.2:3") == "abc-DEF_1.2:3"
+    for bad in (None, "", "has space", "x" * 129, "quote\"", "new\nline"):
+        made = context.accept(bad)
+        assert made != bad and len(made) == 32
+
+
+def test_new_events_record_the_current_correlation_id():
+    data = {"owner": "alice", "package": "numpy", "public": True, "public_attrs": {}}
+    with context.correlated("req-7"):
+        stamped = Event.new("package_created", "alice", data)
+        explicit = Event.new("package_created", "alice", data, correlation_id="given")
+    assert stamped.correlation_id == "req-7" and explicit.correlation_id == "given"
+    assert Event.new("package_created", "alice", data).correlation_id is None
+    assert Event.from_wire(stamped.to_wire()).correlation_id == "req-7"
+
+
+def test_metrics_wsgi_endpoint():
+    metrics.EVENTS_APPLIED.labels("unit_test").inc()
+    metrics.QUEUE_LAG.labels(str(metrics.partition_of("alice"))).set(0.25)
+    app = metrics.wsgi_app("indexer")
+    status = {}
+
+    def start(s, headers):
+        status["s"], status["h"] = s, dict(headers)
+
+    body = b"".join(app({"PATH_INFO": "/metrics"}, start)).decode()
+    assert status["s"] == "200 OK" and status["h"]["Content-Type"].startswith("text/plain")
+    assert 'wharf_indexer_events_applied_total{type="unit_test"}' in body
+    assert f'wharf_indexer_queue_lag_seconds{{partition="{metrics.partition_of("alice")}"}} 0.25' in body
+    health = json.loads(b"".join(app({"PATH_INFO": "/healthz"}, start)))
+    assert health == {"status": "ok", "service": "indexer"}
+
+
+def test_partitions_are_stable_and_bounded():
+    assert metrics.partition_of("alice", 16) == metrics.partition_of("alice", 16)
+    assert {metrics.partition_of(f"user{i}", 4) for i in range(100)} == {0, 1, 2, 3}
+
+
+def test_nameko_telemetry_leaves_http_server_real():
+    """Importing the telemetry glue (eventlet.wsgi) must not leave ``http.server`` bound to eventlet's green copy:
+    it did, and a later ThreadingHTTPServer in the same process started green threads that never ran, hanging
+    the test run at the server's shutdown()."""
+    code = ("import http.server, socketserver, sys, threading\n"
+            "import services.nameko_telemetry\n"
+            "assert http.server is sys.modules['http.server'], http.server\n"
+            "assert http.server.socketserver is socketserver, http.server.socketserver\n"
+            "assert socketserver.threading is threading\n")
+    out = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
