@@ -48,22 +48,30 @@ def pytest_terminal_summary(terminalreporter):
             " were SKIPPED because the service is not running on this machine.", yellow=True)
 
 
+_PORTS_GIVEN: set[int] = set()
+
+
 def free_port() -> int:
     """A free port below Linux's ephemeral range (32768-60999): a port the kernel hands out for port 0 can be
     taken again by any outgoing connection (the services open many) before the server that was told to use it
-    binds it, which once failed a gateway start with "Address already in use"."""
+    binds it, which once failed a gateway start with "Address already in use".
+
+    A port is handed out once per test process: a stack picks all its ports (gateway, then one metrics port per
+    nameko process) before any of them is bound, so a free-but-already-promised port must not come back. That
+    happened once in CI: a metrics endpoint took the gateway's port and the tests read Prometheus text as JSON."""
     import random
-    for _ in range(200):
+    for _ in range(400):
         port = random.randint(20000, 32000)
+        if port in _PORTS_GIVEN:
+            continue
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
                 continue
-            return port
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        _PORTS_GIVEN.add(port)
+        return port
+    raise RuntimeError("no free port left in 20000-32000")
 
 
 # ------------------------------------------------------------------------------------------------ PostgreSQL

@@ -141,8 +141,18 @@ def start_distributed(workdir: Path, port: int, amqp_uri: str, db_urls: dict, s3
         _wait_metrics(w, name)
     gw = w.spawn("gateway", ["run", "gateway"])
     wait_http(w.api, procs=[gw])
+    _check_is_the_gateway(w)
     w.restart = lambda: None
     return w
+
+
+def _check_is_the_gateway(w: Wharf) -> None:
+    """What answered on the gateway's port must be the gateway (its /api is JSON), not some other server that
+    took the port first (once a metrics endpoint did: the tests then read Prometheus text as JSON)."""
+    r = requests.get(w.api, timeout=10)
+    if not r.headers.get("Content-Type", "").startswith("application/json"):
+        raise RuntimeError(f"{w.api} is not the gateway (Content-Type {r.headers.get('Content-Type')!r}):\n"
+                           f"{w.dump_logs()}")
 
 
 def _wait_metrics(w: Wharf, name: str, timeout: float = 90.0) -> None:
