@@ -12,7 +12,10 @@ from typing import Callable, Iterable
 from sqlalchemy import Table, delete, select, update
 from sqlalchemy.engine import Connection
 
+from services.kernel.adapters.db import bulk_insert
+
 CHUNK = 500   # ids per IN (...) list, far below every driver's parameter limit
+BULK = 5000   # new files per bulk insert
 
 
 def chunks(ids: list[int]):
@@ -77,19 +80,16 @@ class SqlFileTable:
     def insert_files(self, items: list[tuple[dict, Iterable[str]]]) -> list[set]:
         """Insert new files with their labels in bulk; returns the keys each one touches (like ``touched``)."""
         out: list[set] = []
-        for start in range(0, len(items), CHUNK):
-            part = items[start:start + CHUNK]
-            ids = list(self.conn.execute(self.files.insert().returning(self.files.c.id,
-                                                                       sort_by_parameter_order=True),
-                                         [row for row, _labels in part]).scalars())
+        for start in range(0, len(items), BULK):
+            part = items[start:start + BULK]
+            ids = bulk_insert(self.conn, self.files, [row for row, _labels in part], return_ids=True)
             label_rows = []
             for fid, (row, labels) in zip(ids, part):
                 mine = sorted(set(labels))
                 label_rows += [{"file_id": fid, "label": label} for label in mine]
                 out.append({self._key_type(row["owner"], label, *(row[c] for c in self._key_columns))
                             for label in mine})
-            if label_rows:   # RETURNING: multi-row INSERTs ("insertmanyvalues"), not one per row
-                self.conn.execute(self.labels.insert().returning(self.labels.c.file_id), label_rows).all()
+            bulk_insert(self.conn, self.labels, label_rows)
         return out
 
     def delete_files(self, ids: list[int]) -> None:

@@ -1,11 +1,13 @@
-"""Shard bookkeeping of ``SqlIndexRepository`` (a mixin: it uses the repository's ``conn``, ``_insert`` and
-``_where``): which package names of a channel are dirty, and which shard each name of each audience has."""
+"""Shard bookkeeping of ``SqlIndexRepository`` (a mixin: it uses the repository's ``conn`` and ``_where``):
+which package names of a channel are dirty, and which shard each name of each audience has."""
 from __future__ import annotations
 
 from collections import defaultdict
 from typing import Iterable
 
 from sqlalchemy import delete, select
+
+from services.kernel.adapters.db import bulk_insert
 
 from ..domain.keys import REPODATA, ChannelKey, ShardKey
 from .file_table import chunks
@@ -24,10 +26,10 @@ class ShardMixin:
             if generation is None:
                 self.mark_dirty([channel])
                 generation = 1
-            stmt = self._insert(dirty_names)
-            self.conn.execute(stmt.on_conflict_do_update(
-                index_elements=["owner", "label", "subdir", "name"], set_={"generation": stmt.excluded.generation}),
-                [{**channel._asdict(), "name": n, "generation": generation} for n in sorted(by_channel[channel])])
+            bulk_insert(self.conn, dirty_names,
+                        [{**channel._asdict(), "name": n, "generation": generation}
+                         for n in sorted(by_channel[channel])],
+                        conflict=("owner", "label", "subdir", "name"), update=("generation",))
 
     def dirty_names(self, key: ChannelKey) -> list[str]:
         return list(self.conn.execute(select(dirty_names.c.name).where(self._where(dirty_names, key))
@@ -96,12 +98,8 @@ class ShardMixin:
                     for n, p in sorted(by_name.items()) if p is not None]
             if rows and grace_ms > 0:
                 self._retire(key, audience, {r["name"]: r["sha256"] for r in rows}, now_ms)
-            if rows:
-                stmt = self._insert(shards)
-                self.conn.execute(stmt.on_conflict_do_update(
-                    index_elements=["owner", "label", "subdir", "audience", "name"],
-                    set_={"key": stmt.excluded.key, "sha256": stmt.excluded.sha256, "size": stmt.excluded.size}),
-                    rows)
+            bulk_insert(self.conn, shards, rows, conflict=("owner", "label", "subdir", "audience", "name"),
+                        update=("key", "sha256", "size"))
         if grace_ms > 0:
             self.conn.execute(delete(retired_shards).where(retired_shards.c.retired_at < now_ms - grace_ms))
 
@@ -113,13 +111,10 @@ class ShardMixin:
                 select(shards.c.name, shards.c.key, shards.c.sha256, shards.c.size).where(
                     self._where(shards, key), shards.c.audience == audience, shards.c.name.in_(chunk)))
                     if r.sha256 != new[r.name]]
-        if old:
-            stmt = self._insert(retired_shards)
-            self.conn.execute(stmt.on_conflict_do_update(
-                index_elements=["owner", "label", "subdir", "audience", "sha256"],
-                set_={"retired_at": stmt.excluded.retired_at}),
-                [{**key._asdict(), "audience": audience, "name": r.name, "key": r.key, "sha256": r.sha256,
-                  "size": r.size, "retired_at": now_ms} for r in old])
+        bulk_insert(self.conn, retired_shards,
+                    [{**key._asdict(), "audience": audience, "name": r.name, "key": r.key, "sha256": r.sha256,
+                      "size": r.size, "retired_at": now_ms} for r in old],
+                    conflict=("owner", "label", "subdir", "audience", "sha256"), update=("retired_at",))
 
     def get_shard(self, key: ChannelKey, audience: str, sha256: str, retired_since_ms: int | None = None
                   ) -> dict | None:

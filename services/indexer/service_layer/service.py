@@ -138,12 +138,13 @@ class IndexerService:
             _mark_dirty(repo, touched, stamps)
         return todo + [event]
 
-    def handle_many(self, event_wires: list[dict]) -> None:
+    def handle_many(self, event_wires: list[dict | Event]) -> None:
         """``handle`` of each event in order, in one transaction (replay feeds the log through this in pages).
         Runs of uploads of files the indexer does not hold yet are inserted in bulk (``fresh_uploads``); every
         other event goes through its handler. The effects are exactly those of handling the events one by one:
-        same rows, stream positions, dirty marks and ``changed_at`` stamps."""
-        events = [parse_event(w) for w in event_wires]
+        same rows, stream positions, dirty marks and ``changed_at`` stamps. ``Event`` items are taken as
+        validated already (replay hands over what the registry's rebuild just loaded from the log)."""
+        events = [w if isinstance(w, Event) else parse_event(w) for w in event_wires]
         with self.uow.begin() as repo:
             last: dict[str, int] = {}
             todo: list[Event] = []

@@ -11,6 +11,7 @@ import json
 from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
+from services.kernel.adapters.db import bulk_insert
 from services.kernel.events import Event
 
 from .tables import collaborators, file_labels, files, label_locks, packages, releases
@@ -297,11 +298,9 @@ def _bulk_run(conn: Connection, items: list[tuple[Event, int]]) -> int:
             new_rel[key]["modified_at"] = when
         else:
             conn.execute(update(releases).where(_rel_where(releases, *key)).values(modified_at=when))
-    # RETURNING makes SQLAlchemy send multi-row INSERTs (its "insertmanyvalues"), not one statement per row
     for table, rows in ((packages, list(new_pk.values())), (releases, list(new_rel.values())),
                         (files, new_files), (file_labels, new_labels)):
-        if rows:
-            conn.execute(insert(table).returning(table.c.owner), rows).all()
+        bulk_insert(conn, table, rows)
     return done
 
 

@@ -99,8 +99,10 @@ class SqlUnitOfWork:
     def count_unpublished(self) -> int:
         return self.log.count_unpublished()
 
-    def rebuild(self, page: int = 1000) -> int:
-        """Empty the read tables and re-apply every event in log order (same projector as ``append``)."""
+    def rebuild(self, page: int = 1000, each_page=None) -> int:
+        """Empty the read tables and re-apply every event in log order (same projector as ``append``).
+        ``each_page(events)``, if given, receives every page of validated events once they are applied (replay
+        feeds the indexer from the same read of the log)."""
         if self.conn.dialect.name == "postgresql":
             # commands lock rows of `streams`: keep them out until the replay commits
             self.conn.execute(text("LOCK TABLE streams IN EXCLUSIVE MODE"))
@@ -112,7 +114,10 @@ class SqlUnitOfWork:
                                           .order_by(events.c.position).limit(page)))
             if not rows:
                 return count
-            projector.apply_many(self.conn, [(Event.from_wire(row_to_wire(r)), r.position) for r in rows])
+            items = [(Event.from_wire(row_to_wire(r)), r.position) for r in rows]
+            projector.apply_many(self.conn, items)
+            if each_page is not None:
+                each_page([ev for ev, _pos in items])
             count += len(rows)
             after = rows[-1].position
 

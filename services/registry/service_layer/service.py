@@ -339,9 +339,10 @@ class RegistryService(LabelMethods, CollaboratorMethods, CopyMethods, SearchMeth
                     "unpublished": uow.count_unpublished(), "staged": uow.repo.staged_ids()}
         return self._query(q)
 
-    def rebuild_projections(self) -> int:
-        """Truncate the read tables and re-apply the whole log; returns the number of events applied."""
+    def rebuild_projections(self, each_page=None) -> int:
+        """Truncate the read tables and re-apply the whole log; returns the number of events applied.
+        ``each_page(events)`` receives each page of validated events as it is applied (see ``wharf replay``)."""
         with self._uow() as uow:
-            count = uow.rebuild()
+            count = uow.rebuild(each_page=each_page)
             uow.commit()
         return count
