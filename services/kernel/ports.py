@@ -13,6 +13,8 @@ class BlobStore(Protocol):
     - ``put`` stores the whole stream under ``key``. It is atomic (a reader sees the old object or the whole new
       one, never a part) and durable when it returns. Overwriting an existing key is allowed.
     - ``open`` returns a readable binary file object (caller closes it); ``BlobNotFound`` when absent.
+    - ``read_range`` returns ``length`` bytes from ``offset`` (shards packed into one object are read so);
+      ``BlobNotFound`` when absent, ``Unavailable`` when the object is shorter.
     - ``stat`` returns the size in bytes, or None when absent.
     - ``delete`` removes the key; deleting a missing key is not an error.
     - ``copy`` copies ``src`` to ``dst`` server-side where the backend can (atomic like ``put``).
@@ -27,6 +29,8 @@ class BlobStore(Protocol):
             content_type: str = "application/octet-stream") -> None: ...
 
     def open(self, key: str) -> BinaryIO: ...
+
+    def read_range(self, key: str, offset: int, length: int) -> bytes: ...
 
     def stat(self, key: str) -> int | None: ...
 

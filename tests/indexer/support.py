@@ -146,8 +146,15 @@ def unpack_zst(data: bytes):
     return msgpack.unpackb(zstandard.ZstdDecompressor().decompress(data), raw=False)
 
 
+def read_pointer(blobs, pointer: dict) -> bytes:
+    """The bytes a pointer names: its whole object, or (a packed shard) its byte range of the pack."""
+    if pointer.get("offset") is not None:
+        return blobs.read_range(pointer["key"], pointer["offset"], pointer["size"])
+    return read_blob(blobs, pointer["key"])
+
+
 def checked_blob(blobs, pointer: dict) -> bytes:
-    raw = read_blob(blobs, pointer["key"])
+    raw = read_pointer(blobs, pointer)
     assert hashlib.sha256(raw).hexdigest() == pointer["sha256"] and len(raw) == pointer["size"]
     return raw
 

@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from .support import read_blob, shard_index
+from .support import read_blob, read_pointer, shard_index
 
 rattler = pytest.importorskip("rattler")
 
@@ -44,7 +44,7 @@ def publish_static(indexer, blobs, root, owner, label, audience):
             (target / fn).write_bytes(read_blob(blobs, pointer["key"]))
         for sha in shard_index(blobs, files)["shards"].values():
             pointer = indexer.get_shard(owner, label, subdir, audience, sha)
-            (target / "shards" / f"{sha}.msgpack.zst").write_bytes(read_blob(blobs, pointer["key"]))
+            (target / "shards" / f"{sha}.msgpack.zst").write_bytes(read_pointer(blobs, pointer))
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from services.indexer.domain.keys import ChannelKey
 from services.indexer.domain.records import epoch_millis
 from services.indexer.domain.shards import iso_millis
 
-from .support import checked_blob, names_in, read_blob, repodata, shard_index, shards
+from .support import checked_blob, names_in, read_blob, read_pointer, repodata, shard_index, shards
 
 RUN_EXPORTS = {"weak": ["zlib >=1.3.1,<2.0a0"], "strong": ["libgcc >=13"]}
 
@@ -112,6 +112,43 @@ def test_only_touched_shards_are_rewritten(indexer, log, blobs):
     assert shard_index(blobs, files)["shards"] == {k: v for k, v in after.items() if k != "gamma"}
     assert sorted(blobs.puts) == sorted(p["key"] for p in files.values())     # no shard written
     assert indexer.get_shard("alice", "main", "linux-64", "public", after["gamma"]) is None
+
+
+def test_many_new_shards_are_packed_and_read_back_by_range(indexer, log, blobs, monkeypatch):
+    """A publish making PACK_MIN or more shards stores them in pack objects (few PUTs); each shard is its byte
+    range of a pack, with the same sha256 and bytes as unpacked. A later small publish stores its shard on its
+    own; the packed shard it replaced stays readable through the grace period."""
+    from services.indexer.service_layer import shard_publishing
+    monkeypatch.setattr(shard_publishing, "PACK_BYTES", 2000)        # several packs
+    names = [f"pkg{i:02d}" for i in range(shard_publishing.PACK_MIN + 4)]
+    for name in names:
+        feed(indexer, log.upload("alice", name, "1.0", "linux-64", "0", depends=["python >=3.9"] * 3))
+    indexer.publish_pending()
+    files = indexer.get_index("alice", "main", "linux-64", "public")["files"]
+    index = shard_index(blobs, files)["shards"]
+    assert set(index) == set(names)
+    pointers = {n: indexer.get_shard("alice", "main", "linux-64", "public", sha) for n, sha in index.items()}
+    packs = {p["key"] for p in pointers.values()}
+    assert all(p.get("offset") is not None for p in pointers.values())
+    assert 1 < len(packs) < len(names) / 2
+    index_files = {p["key"] for subdir in ("linux-64", "noarch") for audience in ("public", "private")
+                   for p in indexer.get_index("alice", "main", subdir, audience)["files"].values()}
+    shard_puts = [k for k in blobs.puts if k not in index_files]
+    assert sorted(shard_puts) == sorted(packs)          # the packs of the linux-64 publish, each stored once
+    for name, pointer in pointers.items():
+        data = checked_blob(blobs, pointer)              # sha256 and size of the range
+        assert msgpack.unpackb(zstandard.ZstdDecompressor().decompress(data))["packages.conda"]
+    got = shards(indexer, blobs, "alice", "main", "linux-64")
+    assert set(got) == set(names) and got == shards(indexer, blobs, "alice", "main", "linux-64", "private")
+
+    feed(indexer, log.upload("alice", names[3], "1.1", "linux-64", "0"))
+    indexer.publish_pending()
+    after = shard_index(blobs, indexer.get_index("alice", "main", "linux-64", "public")["files"])["shards"]
+    fresh = indexer.get_shard("alice", "main", "linux-64", "public", after[names[3]])
+    assert "offset" not in fresh and fresh["key"].endswith(after[names[3]])
+    old = indexer.get_shard("alice", "main", "linux-64", "public", index[names[3]])     # retired, in grace
+    assert old == pointers[names[3]] and hashlib.sha256(checked_blob(blobs, old)).hexdigest() == index[names[3]]
+    assert indexer.get_shard("alice", "main", "linux-64", "public", index[names[0]]) == pointers[names[0]]
 
 
 def test_replaced_shards_stay_readable_for_the_grace_period_only(indexer, log, blobs):
@@ -233,7 +270,7 @@ def test_replay_gives_byte_identical_shards(indexer, log, blobs):
                     files = indexer.get_index(owner, label, subdir, audience)["files"]
                     index = read_blob(blobs, files["repodata_shards.msgpack.zst"]["key"])
                     out[(owner, label, subdir, audience)] = (index, {
-                        name: read_blob(blobs, indexer.get_shard(owner, label, subdir, audience, sha)["key"])
+                        name: read_pointer(blobs, indexer.get_shard(owner, label, subdir, audience, sha))
                         for name, sha in shard_index(blobs, files)["shards"].items()})
         return out
 

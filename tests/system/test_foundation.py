@@ -230,11 +230,25 @@ def test_bad_uploads_leave_nothing(wharf, alice, pkgs, tmp_path):
     assert not any(k.startswith("wharfdemo-3.0") for k in doc["packages.conda"])
 
 
-def test_replay_gives_identical_indexes(wharf, alice):
+def test_replay_gives_identical_indexes(wharf, alice, tmp_path):
+    """Byte-identical indexes after `wharf replay`. The replay packs the many shards of linux-64 (uploaded one by
+    one, so stored one object each) into pack objects: every shard must still be served whole under its
+    sha256, and rattler must solve from them."""
+    from services.indexer.service_layer.shard_publishing import PACK_MIN
+
+    from .api_upload import Uploader, login
+    up = Uploader(wharf.base_url, login(wharf.base_url, "alice", "alice-pw-123"))
+    names = [f"packme{i:02d}" for i in range(PACK_MIN + 2)]
+    for name in names:
+        path = make_conda_package(tmp_path / name, name, "1.0", build="0", subdir="linux-64", noarch=None)
+        assert up.upload("alice", name, "1.0", path, subdir="linux-64").status_code == 200
+    wait_for_repodata(wharf.conda("alice") + "/linux-64/repodata.json", f"{names[-1]}-1.0-0.conda")
     urls = [wharf.conda("alice") + "/noarch/repodata.json", wharf.conda("alice") + "/linux-64/repodata.json",
             wharf.conda("alice", "dev") + "/noarch/repodata.json", wharf.conda("acme") + "/noarch/repodata.json"]
     before = {u: requests.get(u, timeout=10).content for u in urls}
     before.update({u + ".zst": requests.get(u + ".zst", timeout=10).content for u in urls})
+    shard_index = wharf.conda("alice") + "/linux-64/repodata_shards.msgpack.zst"
+    before[shard_index] = requests.get(shard_index, timeout=10).content
     if wharf.mode == "embedded":
         wharf.stop("serve")
     out = wharf.cli("replay")
@@ -244,3 +258,13 @@ def test_replay_gives_identical_indexes(wharf, alice):
     time.sleep(6)  # let gateway caches expire (their TTL) in case a notice was missed
     after = {u: requests.get(u, timeout=10).content for u in before}
     assert after == before
+    for name in names:
+        sha = _shard_of(wharf, name, "linux-64")
+        r = requests.get(f"{wharf.conda('alice')}/linux-64/shards/{sha}.msgpack.zst", timeout=10)
+        assert r.status_code == 200 and hashlib.sha256(r.content).hexdigest() == sha
+        part = requests.get(f"{wharf.conda('alice')}/linux-64/shards/{sha}.msgpack.zst", timeout=10,
+                            headers={"Range": "bytes=-5"})
+        assert part.status_code == 206 and part.content == r.content[-5:]
+    solved = rattler_solve_install(wharf.conda("alice"), [names[0], names[-1]], tmp_path / "env",
+                                   tmp_path / "cache")
+    assert {names[0], names[-1]} <= set(solved)

@@ -144,3 +144,39 @@ def test_orphan_blob_is_reported_not_deleted(wharf, uploaded, blobs):
     finally:
         blobs.delete(key)
     assert verify(wharf)[0] == 0
+
+
+def test_packed_shards_are_checked_by_their_byte_range(wharf, uploaded, settings, tmp_path):
+    """After `wharf replay` the many shards of a subdir live in pack objects: verify reads each shard's range
+    (clean), and a pointer moved within its pack is a sha256 mismatch."""
+    from services.indexer.service_layer.shard_publishing import PACK_MIN
+    up = Uploader(wharf.base_url, login(wharf.base_url, "vera", "vera-pw-123"))
+    names = [f"packed{i:02d}" for i in range(PACK_MIN + 1)]
+    for name in names:
+        path = make_conda_package(tmp_path / name, name, "1.0", subdir="linux-64", noarch=None)
+        assert up.upload("vera", name, "1.0", path, subdir="linux-64").status_code == 200
+    wait_for_repodata(wharf.conda("vera") + "/linux-64/repodata.json", f"{names[-1]}-1.0-0.conda")
+    if wharf.mode == "embedded":
+        wharf.stop("serve")
+    wharf.cli("replay")
+    wharf.restart()
+    engine = make_engine(settings.indexer_db_url)
+    where = "owner='vera' AND subdir='linux-64' AND audience='public' AND name='packed03'"
+    try:
+        with engine.connect() as c:
+            packed = c.execute(text("SELECT count(*) FROM indexer_shards WHERE owner='vera' AND "
+                                    "pack_offset IS NOT NULL")).scalar_one()
+            row = c.execute(text(f"SELECT key, pack_offset FROM indexer_shards WHERE {where}")).one()
+        assert packed >= len(names) and row.pack_offset is not None
+        code, report = verify(wharf)
+        assert code == 0, report["problems"]
+        with engine.begin() as c:
+            c.execute(text(f"UPDATE indexer_shards SET pack_offset = pack_offset + 1 WHERE {where}"))
+        code, report = verify(wharf)
+        assert code == 1 and "sha256_mismatch" in kinds(report)
+        assert any(p.get("pointer") == "shard:vera/main/linux-64/public/packed03" for p in report["problems"])
+    finally:
+        with engine.begin() as c:
+            c.execute(text(f"UPDATE indexer_shards SET pack_offset = :o WHERE {where}"), {"o": row.pack_offset})
+        engine.dispose()
+    assert verify(wharf)[0] == 0

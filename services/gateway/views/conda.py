@@ -17,7 +17,7 @@ import zstandard
 from flask import Blueprint, Response, current_app, request
 
 from services.kernel import names
-from services.kernel.errors import NotFound
+from services.kernel.errors import NotFound, Unavailable
 from services.kernel.signing import blob_key_for
 
 from .. import channeldata, partial_index
@@ -175,7 +175,11 @@ def _channeldata(owner: str, label: str, audience: str, allowed: frozenset[str])
 
 
 def _bytes(entry: dict) -> bytes:
-    return entry.get("data") or cache().get_bytes(entry["sha256"], lambda: _load(entry["key"]))
+    if entry.get("data"):
+        return entry["data"]
+    if entry.get("offset") is not None:     # a shard packed with others: its byte range of the pack
+        return cache().get_bytes(entry["sha256"], lambda: _load_range(entry))
+    return cache().get_bytes(entry["sha256"], lambda: _load(entry["key"]))
 
 
 def _shard(owner: str, label: str, subdir: str, fname: str, audience: str, partial: bool):
@@ -221,6 +225,25 @@ def _respond(entry: dict, fname: str, audience: str):
     resp.headers["Cache-Control"] = cache_control
     resp.vary.add("Authorization")
     return resp.make_conditional(request, accept_ranges=True, complete_length=len(data))
+
+
+def _load_range(entry: dict) -> bytes:
+    """The shard's bytes out of its pack, checked against its sha256 (they are served under that name)."""
+    start, size = int(entry["offset"]), int(entry["size"])
+    storage = clients().storage
+    url = storage.blob_url(entry["key"], None, True)
+    if url:
+        import requests
+        r = requests.get(url, headers={"Range": f"bytes={start}-{start + size - 1}"}, timeout=(5, 60))
+        r.raise_for_status()
+        data = r.content if r.status_code == 206 else r.content[start:start + size]
+    else:
+        with storage.open_blob(entry["key"]) as f:
+            f.seek(start)
+            data = f.read(size)
+    if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+        raise Unavailable(f"shard {entry['sha256']} could not be read from its pack")
+    return data
 
 
 def _load(key: str) -> bytes:

@@ -19,7 +19,7 @@ from ..domain.keys import NOARCH, ChannelKey, ProjectKey, ShardChange
 from .file_table import SqlFileTable
 from .pypi_repository import PypiIndexMixin
 from .pypi_tables import PYPI_TABLES, pypi_file_labels, pypi_files
-from .shard_repository import ShardMixin
+from .shard_repository import ShardMixin, shard_pointer
 from .tables import (CONDA_TABLES, PUBLICATIONS_KEPT, dirty, file_labels, files, publications, published,
                      stream_positions)
 
@@ -185,8 +185,7 @@ class SqlIndexRepository(ShardMixin, PypiIndexMixin):
                                  "sha256": r.sha256, "size": int(r.size)})
         for r in self.conn.execute(select(shards).order_by(*shards.primary_key.columns)):
             pointers.append({"kind": "shard", "owner": r.owner, "label": r.label, "place": r.subdir,
-                             "audience": r.audience, "filename": r.name, "key": r.key, "sha256": r.sha256,
-                             "size": int(r.size)})
+                             "audience": r.audience, "filename": r.name, **shard_pointer(r)})
         streams = {sid: int(seq) for sid, seq in self.conn.execute(
             select(stream_positions.c.stream_id, stream_positions.c.last_sequence))}
         pending = len(self.dirty()) + self.conn.execute(

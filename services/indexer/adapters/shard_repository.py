@@ -94,12 +94,13 @@ class ShardMixin:
                 self.conn.execute(delete(retired_shards).where(
                     self._where(retired_shards, key), retired_shards.c.audience == audience,
                     retired_shards.c.name.in_(chunk)))
-            rows = [{**key._asdict(), "audience": audience, "name": n, **p}
+            rows = [{**key._asdict(), "audience": audience, "name": n, "key": p["key"], "sha256": p["sha256"],
+                     "size": p["size"], "pack_offset": p.get("pack_offset")}
                     for n, p in sorted(by_name.items()) if p is not None]
             if rows and grace_ms > 0:
                 self._retire(key, audience, {r["name"]: r["sha256"] for r in rows}, now_ms)
             bulk_insert(self.conn, shards, rows, conflict=("owner", "label", "subdir", "audience", "name"),
-                        update=("key", "sha256", "size"))
+                        update=("key", "sha256", "size", "pack_offset"))
         if grace_ms > 0:
             self.conn.execute(delete(retired_shards).where(retired_shards.c.retired_at < now_ms - grace_ms))
 
@@ -108,23 +109,32 @@ class ShardMixin:
         old = []
         for chunk in chunks(sorted(new)):
             old += [r for r in self.conn.execute(
-                select(shards.c.name, shards.c.key, shards.c.sha256, shards.c.size).where(
+                select(shards.c.name, shards.c.key, shards.c.sha256, shards.c.size, shards.c.pack_offset).where(
                     self._where(shards, key), shards.c.audience == audience, shards.c.name.in_(chunk)))
                     if r.sha256 != new[r.name]]
         bulk_insert(self.conn, retired_shards,
                     [{**key._asdict(), "audience": audience, "name": r.name, "key": r.key, "sha256": r.sha256,
-                      "size": r.size, "retired_at": now_ms} for r in old],
+                      "size": r.size, "retired_at": now_ms, "pack_offset": r.pack_offset} for r in old],
                     conflict=("owner", "label", "subdir", "audience", "sha256"), update=("retired_at",))
 
     def get_shard(self, key: ChannelKey, audience: str, sha256: str, retired_since_ms: int | None = None
                   ) -> dict | None:
         """The shard if the current index of ``audience`` lists it, or (with ``retired_since_ms``) if it was
         replaced at or after that time."""
-        row = self.conn.execute(select(shards.c.key, shards.c.sha256, shards.c.size).where(
+        row = self.conn.execute(select(shards.c.key, shards.c.sha256, shards.c.size, shards.c.pack_offset).where(
             self._where(shards, key), shards.c.audience == audience, shards.c.sha256 == sha256).limit(1)).first()
         if row is None and retired_since_ms is not None:
-            row = self.conn.execute(select(retired_shards.c.key, retired_shards.c.sha256, retired_shards.c.size)
-                                    .where(self._where(retired_shards, key), retired_shards.c.audience == audience,
-                                           retired_shards.c.sha256 == sha256,
-                                           retired_shards.c.retired_at >= retired_since_ms)).first()
-        return None if row is None else {"key": row.key, "sha256": row.sha256, "size": int(row.size)}
+            r = retired_shards.c
+            row = self.conn.execute(select(r.key, r.sha256, r.size, r.pack_offset)
+                                    .where(self._where(retired_shards, key), r.audience == audience,
+                                           r.sha256 == sha256, r.retired_at >= retired_since_ms)).first()
+        return None if row is None else shard_pointer(row)
+
+
+def shard_pointer(row) -> dict:
+    """``{key, sha256, size}`` of a shard row, with ``offset`` when the shard is a byte range of the pack
+    ``key``."""
+    out = {"key": row.key, "sha256": row.sha256, "size": int(row.size)}
+    if row.pack_offset is not None:
+        out["offset"] = int(row.pack_offset)
+    return out

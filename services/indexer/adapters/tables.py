@@ -110,6 +110,7 @@ shards = Table(
     Column("key", String(300), nullable=False),
     Column("sha256", String(64), nullable=False),
     Column("size", BigInteger, nullable=False),
+    Column("pack_offset", BigInteger, nullable=True),     # the shard's first byte in the pack `key`; None: whole
     Index("ix_indexer_shards_sha256", "owner", "label", "subdir", "audience", "sha256"),
 )
 
@@ -124,6 +125,7 @@ retired_shards = Table(
     Column("key", String(300), nullable=False),
     Column("size", BigInteger, nullable=False),
     Column("retired_at", BigInteger, nullable=False),          # epoch ms
+    Column("pack_offset", BigInteger, nullable=True),
     Index("ix_indexer_retired_shards_at", "retired_at"),
 )
 

@@ -3,6 +3,12 @@
 Only the shards of the channel's dirty package names are rebuilt (for each audience: a name with no visible
 file loses its shard); every other name keeps the shard the current index lists (``repo.shard_map``). Shards
 are stored content-addressed before the shard index that names them, which is stored before the pointer flip.
+
+A publish that makes few new shards stores each as its own object. One that makes many (a full rebuild, a
+large coalesced burst) concatenates them into pack objects of up to ``PACK_BYTES`` (content-addressed too) and
+points each shard at its byte range (``pack_offset``): ten thousand shards cost a handful of object PUTs
+instead of ten thousand, which is what object stores charge for. Clients never see packs: the gateway reads
+the range and serves the shard under its own sha256.
 """
 from __future__ import annotations
 
@@ -18,6 +24,8 @@ from .publishing import compress, store
 
 SHARD_SUFFIX = ".msgpack.zst"
 STORE_THREADS = 8
+PACK_MIN = 16                     # new shards in one publish from which they are packed
+PACK_BYTES = 32 * 1024 * 1024     # largest pack object
 
 
 def shard_file_name(sha256: str) -> str:
@@ -45,16 +53,40 @@ def rebuild_shards(blobs: BlobStore, names: list[str], rows: list[tuple]) -> dic
             sha256 = hashlib.sha256(data).hexdigest()
             todo.setdefault(sha256, data)
             chosen[audience][name] = sha256
-    stored: dict[str, dict] = {}
-    if len(todo) > 1:    # many small objects (a full rebuild): in parallel, as object stores like it
-        with ThreadPoolExecutor(STORE_THREADS) as pool:
-            for sha256, pointer in zip(todo, pool.map(
-                    lambda item: store(blobs, shard_file_name(item[0]), item[1], item[0]), todo.items())):
-                stored[sha256] = pointer
-    else:
-        stored = {sha256: store(blobs, shard_file_name(sha256), data, sha256) for sha256, data in todo.items()}
+    stored = store_packed(blobs, todo) if len(todo) >= PACK_MIN else {
+        sha256: {**store(blobs, shard_file_name(sha256), data, sha256), "pack_offset": None}
+        for sha256, data in todo.items()}
     return {audience: {name: None if sha is None else dict(stored[sha]) for name, sha in by.items()}
             for audience, by in chosen.items()}
+
+
+def store_packed(blobs: BlobStore, shards: dict[str, bytes]) -> dict[str, dict]:
+    """Store ``shards`` ({sha256: bytes}) in pack objects, in sha256 order (the same shards make the same
+    packs: replays are deterministic); returns each shard's pointer ``{key, sha256, size, pack_offset}``, where
+    ``key`` names the pack."""
+    packs: list[list[str]] = [[]]
+    size = 0
+    for sha256 in sorted(shards):
+        if packs[-1] and size + len(shards[sha256]) > PACK_BYTES:
+            packs.append([])
+            size = 0
+        packs[-1].append(sha256)
+        size += len(shards[sha256])
+
+    def put(members: list[str]) -> dict[str, dict]:
+        data = b"".join(shards[sha] for sha in members)
+        pack = store(blobs, "shards.pack", data)
+        out, offset = {}, 0
+        for sha in members:
+            out[sha] = {"key": pack["key"], "sha256": sha, "size": len(shards[sha]), "pack_offset": offset}
+            offset += len(shards[sha])
+        return out
+
+    stored: dict[str, dict] = {}
+    with ThreadPoolExecutor(min(STORE_THREADS, len(packs))) as pool:
+        for part in pool.map(put, packs):
+            stored.update(part)
+    return stored
 
 
 def shard_indexes(key: ChannelKey, changed_at: dict[str, int], current: dict[str, dict[str, str]],

@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
-from ..errors import BadRequest, BlobNotFound
+from ..errors import BadRequest, BlobNotFound, Unavailable
 
 
 class LocalBlobStore:
@@ -52,6 +52,14 @@ class LocalBlobStore:
             return open(self._path(key), "rb")
         except FileNotFoundError:
             raise BlobNotFound(f"no blob {key}")
+
+    def read_range(self, key: str, offset: int, length: int) -> bytes:
+        with self.open(key) as f:
+            f.seek(offset)
+            data = f.read(length)
+        if len(data) != length:
+            raise Unavailable(f"blob {key} is shorter than {offset}+{length} bytes")
+        return data
 
     def stat(self, key: str) -> int | None:
         try:

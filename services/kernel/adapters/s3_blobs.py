@@ -67,6 +67,19 @@ class S3BlobStore:
         resp = self._call(self.client.get_object, self.bucket, key)
         return _ResponseFile(resp)
 
+    def read_range(self, key: str, offset: int, length: int) -> bytes:
+        def get(bucket, key):
+            resp = self.client.get_object(bucket, key, offset=offset, length=length)
+            try:
+                return resp.read()
+            finally:
+                resp.close()
+                resp.release_conn()
+        data = self._call(get, self.bucket, key)
+        if len(data) != length:
+            raise Unavailable(f"blob {key} is shorter than {offset}+{length} bytes")
+        return data
+
     def stat(self, key: str) -> int | None:
         try:
             return self._call(self.client.stat_object, self.bucket, key).size

@@ -140,9 +140,20 @@ class StorageService:
         """Every stored key under ``prefix`` (``wharf verify``: orphans, staging leftovers)."""
         return list(self.blobs.keys(prefix))
 
-    def blob_digest(self, key: str, hash_bytes: bool = True) -> dict | None:
+    def blob_digest(self, key: str, hash_bytes: bool = True, offset: int | None = None,
+                    length: int | None = None) -> dict | None:
         """``{size, sha256}`` of a stored blob read back in full (``sha256`` None when ``hash_bytes`` is
-        false: size only), or None when it is absent."""
+        false: size only), or None when it is absent. With ``offset`` and ``length``: of that byte range (a
+        shard in a pack; ``size`` is what of the range the object holds)."""
+        if offset is not None:
+            total = self.blobs.stat(key)
+            if total is None:
+                return None
+            size = max(0, min(int(length), total - int(offset)))
+            if not hash_bytes or size < int(length):
+                return {"size": size, "sha256": None}
+            data = self.blobs.read_range(key, int(offset), int(length))
+            return {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
         if not hash_bytes:
             size = self.blobs.stat(key)
             return None if size is None else {"size": size, "sha256": None}
