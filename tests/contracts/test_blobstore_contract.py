@@ -4,7 +4,7 @@ import io
 import pytest
 import requests
 
-from services.kernel.errors import BadRequest, BlobNotFound
+from services.kernel.errors import BadRequest, BlobNotFound, Unavailable
 
 
 def test_put_open_stat_roundtrip(blob_store):
@@ -20,6 +20,18 @@ def test_put_without_length_and_overwrite(blob_store):
     with blob_store.open("k") as f:
         assert f.read() == b"yz"
     assert blob_store.stat("k") == 2
+
+
+def test_read_range(blob_store):
+    data = bytes(range(256)) * 40
+    blob_store.put("packs/p", io.BytesIO(data), len(data))
+    assert blob_store.read_range("packs/p", 0, 10) == data[:10]
+    assert blob_store.read_range("packs/p", 5000, 1234) == data[5000:6234]
+    assert blob_store.read_range("packs/p", len(data) - 1, 1) == data[-1:]
+    with pytest.raises(Unavailable):
+        blob_store.read_range("packs/p", len(data) - 5, 10)       # past the end: never a silent short read
+    with pytest.raises(BlobNotFound):
+        blob_store.read_range("packs/none", 0, 1)
 
 
 def test_missing_key(blob_store):

@@ -68,7 +68,7 @@ class SqlUnitOfWork:
         out = []
         for ev in new_events:
             row = self.log.append(ev)
-            stored = Event.from_wire(row_to_wire(row))  # project exactly what a replay will read
+            stored = row_to_event(row).from_log()  # project exactly what a replay will read
             projector.apply(self.conn, stored, row.position)
             out.append(stored)
         self.appended.extend(out)
@@ -114,7 +114,7 @@ class SqlUnitOfWork:
                                           .order_by(events.c.position).limit(page)))
             if not rows:
                 return count
-            items = [(Event.from_wire(row_to_wire(r)), r.position) for r in rows]
+            items = [(row_to_event(r).from_log(), r.position) for r in rows]
             projector.apply_many(self.conn, items)
             if each_page is not None:
                 each_page([ev for ev, _pos in items])
