@@ -52,6 +52,10 @@ APPLY_LAG = Histogram("wharf_indexer_apply_lag_seconds",
 PUBLISH_LATENCY = Histogram("wharf_indexer_publish_latency_seconds",
                             "Seconds from the registry commit (occurred_at) of the newest change an index includes "
                             "to the pointer flip that makes it visible", ("kind",), buckets=PUBLISH_BUCKETS)
+PUBLISH_STAGE = Histogram("wharf_indexer_publish_stage_seconds",
+                          "Seconds each stage of a conda index publish took: read (rows from the database), build "
+                          "(repodata.json and .zst), shards (build and store), store (index files), flip",
+                          ("stage",), buckets=PUBLISH_BUCKETS)
 PUBLISHES = Counter("wharf_indexer_publishes", "Indexes published (pointer flips) by this replica", ("kind",))
 PUBLISH_SKIPPED = Counter("wharf_indexer_publishes_skipped",
                           "Dirty indexes this replica left alone: 'busy' (another replica holds the index's lock), "

@@ -24,9 +24,15 @@ NAMEKO = str(Path(sys.executable).with_name("nameko"))
 
 
 @pytest.fixture
-def registry_process(pg_url, amqp_vhost_uri, tmp_path):
+def relay_poll():
+    return "0.2"
+
+
+@pytest.fixture
+def registry_process(pg_url, amqp_vhost_uri, tmp_path, relay_poll):
     env = dict(os.environ, WHARF_SECRET_KEY="test-secret", WHARF_REGISTRY_DB_URL=pg_url,
-               WHARF_AMQP_URI=amqp_vhost_uri, WHARF_MODE="distributed", WHARF_DATA_DIR=str(tmp_path))
+               WHARF_AMQP_URI=amqp_vhost_uri, WHARF_MODE="distributed", WHARF_DATA_DIR=str(tmp_path),
+               WHARF_RELAY_POLL=relay_poll)
     log = open(tmp_path / "nameko.log", "wb")
     proc = subprocess.Popen([NAMEKO, "run", "services.registry.entrypoints.service:RegistryRpc",
                              "--broker", amqp_vhost_uri], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -125,3 +131,22 @@ def test_anaconda_org_rpcs(registry_process, amqp_vhost_uri, tmp_path):
         assert isinstance(remote_error(lambda: reg.get_package("alice", "demo", True)), NotFound)
         reg.remove_collaborator("acme", "demo", "carol", actor="acme")
         assert reg.collaborator_packages("acme", "carol") == []
+
+
+@pytest.mark.parametrize("relay_poll", ["60"])
+def test_a_commit_wakes_the_relay_at_once(registry_process, amqp_vhost_uri, tmp_path, relay_poll):
+    """The relay polls only every 60 s here: the event of a command still reaches the exchange within seconds,
+    because the command's commit wakes the relay."""
+    exchange = Exchange("registry.events", type="topic", durable=True, auto_delete=False)
+    queue = Queue(f"test-wake-{uuid.uuid4().hex[:8]}", exchange=exchange, routing_key="#", auto_delete=True)
+    with Connection(amqp_vhost_uri) as conn:
+        queue(conn.default_channel).declare()
+        with ClusterRpcProxy({"AMQP_URI": amqp_vhost_uri}, timeout=5) as rpc:
+            wait_until_answering(rpc, registry_process, tmp_path / "nameko.log")
+            time.sleep(1.0)        # the relay's first round (at start) is over: it now waits up to 60 s
+            rpc.registry.create_package("alice", "woken", public=True, public_attrs={}, actor="alice")
+            sent = time.monotonic()
+        with conn.SimpleQueue(queue, no_ack=True) as sq:
+            msg = sq.get(block=True, timeout=15)     # well before the relay's next 60 s round
+        assert time.monotonic() - sent < 15
+        assert json.loads(msg.body)["data"]["package"] == "woken"

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 
 import eventlet
+import eventlet.event
 from nameko.extensions import DependencyProvider
 from nameko.rpc import RpcProxy, rpc
 
@@ -17,16 +18,19 @@ from .registry_events import registry_events
 
 log = logging.getLogger("wharf.indexer")
 logging.getLogger("pika").setLevel(logging.WARNING)   # its DEBUG chatter drowns the service log
-PUBLISH_INTERVAL = 0.1   # seconds between publish_pending() rounds (bursts of events coalesce meanwhile)
+PUBLISH_INTERVAL = 0.1   # longest wait between publish_pending() rounds (what other replicas marked dirty)
 
 
 class IndexerFacade(DependencyProvider):
-    """Provides the ``IndexerService``; runs ``publish_pending`` in a managed thread."""
+    """Provides the ``IndexerService``; runs ``publish_pending`` in a managed thread, woken as soon as this
+    process applied a registry event (events that arrive while a publish is being built coalesce into the
+    next one), and every ``PUBLISH_INTERVAL`` otherwise."""
 
     def setup(self):
         settings = Settings.from_env(mode="distributed")
         self.publisher = AmqpEventPublisher(settings.amqp_uri)
         self.facade = bootstrap(settings, publisher=self.publisher)
+        self._wake = eventlet.event.Event()
         self._running = False
 
     def start(self):
@@ -35,6 +39,7 @@ class IndexerFacade(DependencyProvider):
 
     def stop(self):
         self._running = False
+        self._poke()
         self.publisher.close()
 
     def kill(self):
@@ -43,6 +48,14 @@ class IndexerFacade(DependencyProvider):
     def get_dependency(self, worker_ctx):
         return self.facade
 
+    def worker_result(self, worker_ctx, result=None, exc_info=None):
+        if exc_info is None and worker_ctx.entrypoint.method_name == "handle":
+            self._poke()
+
+    def _poke(self):
+        if not self._wake.ready():
+            self._wake.send(True)
+
     def _publish_loop(self):
         while self._running:
             try:
@@ -50,7 +63,9 @@ class IndexerFacade(DependencyProvider):
             except Exception:  # noqa: BLE001 - dirty marks stay; the next round retries
                 log.exception("publishing indexes failed")
                 eventlet.sleep(1.0)
-            eventlet.sleep(PUBLISH_INTERVAL)
+            with eventlet.Timeout(PUBLISH_INTERVAL, False):
+                self._wake.wait()
+            self._wake = eventlet.event.Event()
 
 
 class IndexerRpc:

@@ -36,6 +36,23 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _ENVELOPE = EnvelopeSchema()
 
 
+class _Stages:
+    """Durations of the stages of one publish: observed in ``PUBLISH_STAGE`` and shown in the publish log line."""
+
+    def __init__(self):
+        self.t = time.monotonic()
+        self.took: dict[str, float] = {}
+
+    def done(self, stage: str) -> None:
+        now = time.monotonic()
+        self.took[stage] = now - self.t
+        self.t = now
+        metrics.PUBLISH_STAGE.labels(stage).observe(self.took[stage])
+
+    def __str__(self) -> str:
+        return " ".join(f"{k} {v:.3f}s" for k, v in self.took.items())
+
+
 def parse_event(wire: dict) -> Event:
     """``Event.from_wire``; an event of a type this kernel does not know (a newer registry) is returned with its
     raw data so its sequence can still be consumed. Invalid data of a known type is a ``BadRequest``. The data
@@ -220,6 +237,7 @@ class IndexerService:
         return self._exclusively("conda", key, lambda: self._publish_locked(key, generation))
 
     def _publish_locked(self, key: ChannelKey, generation: int) -> list[dict]:
+        stages = _Stages()
         with self.uow.begin() as repo:
             # read again under the lock (before the files it covers): another replica may have published the
             # listed generation meanwhile; then only a newer one is worth building
@@ -236,18 +254,23 @@ class IndexerService:
                 by_name.replace(names, repo.channel_rows(key, names))
             current = {audience: repo.shard_map(key, audience) for audience in AUDIENCES}
             changed_at = repo.changed_at(key)
+        stages.done("read")
         rows = by_name.rows(names)
         files = build_index_files(key, by_name.entries())
+        stages.done("build")
         updates = rebuild_shards(self.blobs, names, [(r[0], r[1], r[5], r[6], r[7]) for r in rows])
         for audience, extra in shard_indexes(key, changed_at, current, updates).items():
             files[audience].update(extra)    # shards first (stored above), then the index naming them
+        stages.done("shards")
         pointers = store_index_files(self.blobs, files)
+        stages.done("store")
         with self.uow.begin() as repo:
             if not repo.flip(key, generation, pointers, updates, replica=self.replica,
                              changed_at=changed_at["private"], shard_grace_ms=self.shard_grace_ms):
                 metrics.PUBLISH_SKIPPED.labels("conda", "stale").inc()
                 self._rows.drop(key)
                 return []    # reset meanwhile, or another replica published this state or a newer one
+        stages.done("flip")
         self._rows.put(key, (generation, pointers["private"][REPODATA]["sha256"],
                              pointers["public"][REPODATA]["sha256"]), by_name)
         metrics.PUBLISHES.labels("conda").inc()
@@ -257,8 +280,8 @@ class IndexerService:
                  "files": {event_file_name(aud, fn): p for fn, p in sorted(pointers[aud].items())}}
                 for aud in AUDIENCES]
         self._announce(data, lambda repo: repo.mark_dirty([key]))
-        log.info("published %s/%s/%s generation %d (%d files, %d shards rebuilt)", *key, generation,
-                 len(by_name), len(names))
+        log.info("published %s/%s/%s generation %d (%d files, %d shards rebuilt; %s)", *key, generation,
+                 len(by_name), len(names), stages)
         return data
 
     def _publish_page(self, key: ProjectKey, generation: int) -> list[dict]:

@@ -1,13 +1,15 @@
 """nameko service ``registry``: RPC over RabbitMQ, delegating every call to ``RegistryService``.
 
 ``RegistryDependency`` bootstraps the facade from ``WHARF_*`` variables (distributed mode) and runs the outbox
-relay in a managed thread: ``relay_pending()`` every 0.2 s (at once again while there is a backlog),
-publishing through the pika publisher with confirms.
+relay in a managed thread: ``relay_pending()`` as soon as a command of this process committed events, every
+0.2 s otherwise (what other replicas committed), at once again while there is a backlog; it publishes through
+the pika publisher with confirms.
 """
 from __future__ import annotations
 
 import logging
-import time
+import os
+import threading
 
 from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
@@ -20,7 +22,7 @@ from services.nameko_telemetry import Telemetry
 from ..bootstrap import bootstrap
 
 log = logging.getLogger("wharf.registry.relay")
-RELAY_INTERVAL = 0.2
+RELAY_INTERVAL = float(os.environ.get("WHARF_RELAY_POLL", "0.2"))   # seconds between rounds when not woken
 # domain errors are answers, not crashes: nameko logs them as warnings and still sends them to the caller
 domain_rpc = rpc(expected_exceptions=(WharfError,))
 
@@ -29,7 +31,8 @@ class RegistryDependency(DependencyProvider):
     def setup(self):
         settings = Settings.from_env(mode="distributed")
         self.publisher = AmqpEventPublisher(settings.amqp_uri)
-        self.service = bootstrap(settings, publisher=self.publisher)
+        self._wake = threading.Event()      # green under `nameko run` (eventlet-patched)
+        self.service = bootstrap(settings, publisher=self.publisher, on_commit=self._wake.set)
         self._running = False
 
     def start(self):
@@ -38,9 +41,10 @@ class RegistryDependency(DependencyProvider):
 
     def stop(self):
         self._running = False
+        self._wake.set()
 
     def kill(self):
-        self._running = False
+        self.stop()
 
     def _relay_loop(self):
         while self._running:
@@ -50,7 +54,8 @@ class RegistryDependency(DependencyProvider):
             except Exception:  # noqa: BLE001 - the relay must outlive database or broker hiccups
                 log.exception("outbox relay failed; retrying")
             if not published:
-                time.sleep(RELAY_INTERVAL)  # eventlet-patched under `nameko run`
+                self._wake.wait(RELAY_INTERVAL)
+                self._wake.clear()
         self.publisher.close()
 
     def get_dependency(self, worker_ctx):
