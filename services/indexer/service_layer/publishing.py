@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from concurrent.futures import ThreadPoolExecutor
 
 import zstandard
 
@@ -19,6 +20,7 @@ from ..domain.keys import AUDIENCES, REPODATA, REPODATA_ZST, SIMPLE_HTML, SIMPLE
 from ..domain.repodata import build_repodata
 
 ZSTD_LEVEL = 3     # fast; output is deterministic for a given zstandard version and level
+STORE_THREADS = 4  # index files stored at once
 CONTENT_TYPES = {REPODATA: "application/json", REPODATA_ZST: "application/zstd",
                  SIMPLE_JSON: "application/vnd.pypi.simple.v1+json", SIMPLE_HTML: "application/vnd.pypi.simple.v1+html"}
 
@@ -51,14 +53,23 @@ def store(blobs: BlobStore, filename: str, data: bytes, sha256: str | None = Non
 
 
 def store_index_files(blobs: BlobStore, files: dict[str, dict[str, bytes]]) -> dict[str, dict[str, dict]]:
-    stored: dict[str, dict] = {}     # by sha256: public and private bytes are often identical
-    pointers: dict[str, dict[str, dict]] = {}
+    """Store every distinct file once (public and private bytes are often identical), the files in parallel
+    (a large subdir's repodata.json, its .zst and the shard index are separate uploads); returns
+    {audience: {file name: pointer}}."""
+    unique: dict[str, tuple[str, bytes]] = {}      # sha256 -> (a file name, bytes)
+    names: dict[str, dict[str, str]] = {}           # audience -> file name -> sha256
     digests: dict[int, str] = {}     # by id(): the audiences often share the very same bytes object
     for audience, by_name in files.items():
         for filename, data in by_name.items():
             sha256 = digests.get(id(data)) or hashlib.sha256(data).hexdigest()
             digests[id(data)] = sha256
-            if sha256 not in stored:
-                stored[sha256] = store(blobs, filename, data, sha256)
-            pointers.setdefault(audience, {})[filename] = dict(stored[sha256])
-    return pointers
+            unique.setdefault(sha256, (filename, data))
+            names.setdefault(audience, {})[filename] = sha256
+    if len(unique) > 1:
+        with ThreadPoolExecutor(min(STORE_THREADS, len(unique))) as pool:
+            stored = dict(zip(unique, pool.map(lambda item: store(blobs, item[1][0], item[1][1], item[0]),
+                                                unique.items())))
+    else:
+        stored = {sha256: store(blobs, fn, data, sha256) for sha256, (fn, data) in unique.items()}
+    return {audience: {fn: dict(stored[sha256]) for fn, sha256 in by_name.items()}
+            for audience, by_name in names.items()}
