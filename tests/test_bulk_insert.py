@@ -79,3 +79,14 @@ def test_a_failing_chunk_leaves_nothing(db_url, monkeypatch):
     assert _table(engine) == []
     assert bulk_insert(engine.connect(), things, []) == []
     engine.dispose()
+
+
+def test_postgresql_connections_do_not_wait_for_delayed_acks(pg_url):
+    """pg8000 does not set TCP_NODELAY; a statement larger than its write buffer then waited ~40 ms for the
+    server's delayed ACK. Every PostgreSQL connection Wharf opens has Nagle's algorithm off."""
+    import socket
+    engine = make_engine(pg_url)
+    with engine.connect() as conn:
+        sock = conn.connection.dbapi_connection._usock
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    engine.dispose()
