@@ -42,16 +42,19 @@ class Verifier:
     def problem(self, kind: str, **details) -> None:
         self.problems.append({"kind": kind, **details})
 
-    def _digest(self, key: str, offset: int | None = None, size: int | None = None) -> dict | None:
+    def _digest(self, key: str, offset: int | None = None, size: int | None = None,
+                encoding: str | None = None) -> dict | None:
         if offset is not None:      # a shard packed with others: its byte range of the pack
             return self.storage.blob_digest(key, self.hash_bytes, offset=offset, length=size)
+        if encoding is not None:    # stored compressed: the digest of the decoded bytes
+            return self.storage.blob_digest(key, self.hash_bytes, encoding=encoding)
         if key not in self._digests:
             self._digests[key] = self.storage.blob_digest(key, self.hash_bytes)
         return self._digests[key]
 
     def _check_blob(self, key: str, sha256: str | None, size: int | None, offset: int | None = None,
-                    **where) -> None:
-        got = self._digest(key, offset, size)
+                    encoding: str | None = None, **where) -> None:
+        got = self._digest(key, offset, size, encoding)
         if got is None:
             self.problem("missing_blob", key=key, **where)
             return
@@ -93,7 +96,7 @@ class Verifier:
     def check_indexes(self, idx: dict, log_reader) -> dict:
         live = {_pointer_id(p): p for p in idx["pointers"]}
         for pid, p in live.items():
-            self._check_blob(p["key"], p["sha256"], p["size"], p.get("offset"), pointer=pid)
+            self._check_blob(p["key"], p["sha256"], p["size"], p.get("offset"), p.get("encoding"), pointer=pid)
         expected = {_pointer_id(p): p for p in replay_pointers(log_reader)}
         for pid in sorted(live.keys() | expected.keys()):
             have, want = live.get(pid), expected.get(pid)

@@ -260,7 +260,8 @@ class CollaboratorChanged(PackageRef):
 
 class IndexPublished(_Data):
     """The indexer published new index files for one channel subdir. ``files`` maps file name
-    (``repodata.json``...) to ``{"key": blob key, "sha256": hex, "size": int}``."""
+    (``repodata.json``...) to ``{"key": blob key, "sha256": hex, "size": int}`` (with ``"encoding": "zstd"`` when
+    the blob holds the file compressed)."""
     owner = fields.String(required=True)
     label = fields.String(required=True)
     subdir = fields.String(required=True)

@@ -127,9 +127,12 @@ def repodata(service, blobs, owner: str, label: str, subdir: str, audience: str 
     if index is None:
         return None
     files = index["files"]
-    raw = read_blob(blobs, files["repodata.json"]["key"])
+    raw = read_pointer(blobs, files["repodata.json"])
     assert hashlib.sha256(raw).hexdigest() == files["repodata.json"]["sha256"]
     assert len(raw) == files["repodata.json"]["size"]
+    # only the .zst is stored: repodata.json's pointer names it, with the JSON's own sha256 and size
+    assert files["repodata.json"]["encoding"] == "zstd"
+    assert files["repodata.json"]["key"] == files["repodata.json.zst"]["key"]
     zst = read_blob(blobs, files["repodata.json.zst"]["key"])
     assert hashlib.sha256(zst).hexdigest() == files["repodata.json.zst"]["sha256"]
     assert zstandard.ZstdDecompressor().decompress(zst) == raw
@@ -150,6 +153,9 @@ def read_pointer(blobs, pointer: dict) -> bytes:
     """The bytes a pointer names: its whole object, or (a packed shard) its byte range of the pack."""
     if pointer.get("offset") is not None:
         return blobs.read_range(pointer["key"], pointer["offset"], pointer["size"])
+    if pointer.get("encoding") == "zstd":
+        return zstandard.ZstdDecompressor().decompress(read_blob(blobs, pointer["key"]))
+    assert "encoding" not in pointer
     return read_blob(blobs, pointer["key"])
 
 

@@ -18,8 +18,9 @@ def test_indexer_on_s3(tmp_path, s3_settings):
         "numpy-2.0.1-py312_0.conda"}
     assert len(names_in(repodata(indexer, indexer.blobs, "alice", "main", "linux-64", "private"))) == 2
     keys = list(indexer.blobs.keys("indexes/"))
-    # linux-64: public + private, json + zst + shard index, one numpy shard each; noarch: one set for both audiences
-    assert len(keys) == 2 * 3 + 2 + 3
+    # linux-64: public + private, zst (repodata.json's pointer names it) + shard index, one numpy shard each;
+    # noarch: one set for both audiences
+    assert len(keys) == 2 * 2 + 2 + 2
     assert [e.data for e in publisher.events][-1]["owner"] == "alice"
 
 

@@ -16,7 +16,7 @@ from services.indexer.entrypoints.service import IndexerRpc
 from services.kernel.events import Event
 from services.kernel.subscriptions import SUBSCRIPTIONS
 
-from .support import RegistryLog, shard_index
+from .support import RegistryLog, read_pointer, shard_index
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMEKO = str(Path(sys.executable).with_name("nameko"))
@@ -101,8 +101,8 @@ def test_nameko_indexer_over_rabbitmq(indexer_process, amqp_vhost_uri, tmp_path)
         while time.monotonic() < deadline:
             index = rpc.indexer.get_index("alice", "main", "linux-64", "private")
             if index and index["files"]["repodata.json"]["size"] > 0:
-                doc = json.loads(LocalBlobStore(str(data_dir / "blobs")).open(
-                    index["files"]["repodata.json"]["key"]).read())
+                doc = json.loads(read_pointer(LocalBlobStore(str(data_dir / "blobs")),
+                                              index["files"]["repodata.json"]))
                 # noarch is published in the same round, right after linux-64
                 if len(doc["packages.conda"]) == 2 and len(rpc.indexer.list_subdirs("alice", "main")) == 2:
                     break
@@ -121,7 +121,7 @@ def test_nameko_indexer_over_rabbitmq(indexer_process, amqp_vhost_uri, tmp_path)
         dist = rpc.indexer.lookup_pypi_file("alice", "main", "holy_grail-1.0-py3-none-any.whl", "public")
 
     blobs = LocalBlobStore(str(data_dir / "blobs"))
-    raw = blobs.open(index["files"]["repodata.json"]["key"]).read()
+    raw = read_pointer(blobs, index["files"]["repodata.json"])
     assert hashlib.sha256(raw).hexdigest() == index["files"]["repodata.json"]["sha256"]
     doc = json.loads(raw)
     assert doc["info"] == {"subdir": "linux-64"}
@@ -129,7 +129,7 @@ def test_nameko_indexer_over_rabbitmq(indexer_process, amqp_vhost_uri, tmp_path)
     assert raw == json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
     zst = blobs.open(index["files"]["repodata.json.zst"]["key"]).read()
     assert zstandard.ZstdDecompressor().decompress(zst) == raw
-    pub_doc = json.loads(blobs.open(public["files"]["repodata.json"]["key"]).read())
+    pub_doc = json.loads(read_pointer(blobs, public["files"]["repodata.json"]))
     assert set(pub_doc["packages.conda"]) == {"numpy-2.0.1-py312h1a2b3c4_0.conda"}
     assert subdirs == ["linux-64", "noarch"]
     assert hit is None

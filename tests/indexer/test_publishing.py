@@ -4,7 +4,7 @@ import pytest
 from services.indexer.domain.keys import ChannelKey
 from services.kernel.errors import Unavailable
 
-from .support import names_in, read_blob, repodata, shard_index
+from .support import names_in, read_blob, read_pointer, repodata, shard_index
 
 
 def snapshot(indexer, owner_labels):
@@ -30,8 +30,9 @@ def test_only_dirty_subdirs_are_rebuilt(indexer, log, blobs):
     assert [(p["subdir"], sorted(p["files"])) for p in published] == [
         ("osx-64", ["public/repodata.json", "public/repodata.json.zst", "public/repodata_shards.msgpack.zst"]),
         ("osx-64", ["private/repodata.json", "private/repodata.json.zst", "private/repodata_shards.msgpack.zst"])]
-    # public and private are identical here: one .json, one .zst, one shard index and the zlib shard
-    assert len(blobs.puts) == 4
+    # public and private are identical here: one .zst (repodata.json's pointer names it too), one shard index
+    # and the zlib shard
+    assert len(blobs.puts) == 3
     osx = indexer.get_index("alice", "main", "osx-64", "public")["files"]
     assert set(blobs.puts) - {p["key"] for p in osx.values()} == {
         indexer.get_shard("alice", "main", "osx-64", "public", sha)["key"]
@@ -143,6 +144,12 @@ def test_a_change_during_a_build_is_not_lost_and_a_stale_build_never_wins(indexe
 def test_index_blobs_are_content_addressed(indexer, log, blobs):
     indexer.handle(log.upload("alice", "numpy", "2.0.1", "linux-64", "py312_0"))
     indexer.publish_pending()
-    for p in indexer.get_index("alice", "main", "linux-64", "private")["files"].values():
+    files = indexer.get_index("alice", "main", "linux-64", "private")["files"]
+    for name, p in files.items():
+        if name == "repodata.json":     # stored only compressed: its pointer names the .zst blob
+            assert p["encoding"] == "zstd" and p["key"] == files["repodata.json.zst"]["key"]
+            assert len(read_pointer(blobs, p)) == p["size"]
+            continue
+        assert "encoding" not in p
         assert p["key"] == f"indexes/sha256/{p['sha256'][:2]}/{p['sha256']}"
         assert len(read_blob(blobs, p["key"])) == p["size"]

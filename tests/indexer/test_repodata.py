@@ -7,7 +7,7 @@ from services.indexer.domain.records import epoch_millis, record_json, subdir_of
 from services.indexer.domain.repodata import build_repodata
 from services.indexer.service_layer.publishing import compress
 
-from .support import conda_record, read_blob
+from .support import conda_record, read_pointer
 
 NASTY = {
     "summary": "naïve café — “smart quotes” and a \"plain\" one",
@@ -72,5 +72,5 @@ def test_published_bytes_match_json_dumps_of_the_records(indexer, log, blobs):
     indexer.publish_pending()
     records = {w["data"]["filename"]: dict(w["data"]["record"], indexed_timestamp=epoch_millis(w["occurred_at"]))
                for w in wires}
-    key = indexer.get_index("alice", "main", "noarch", "public")["files"]["repodata.json"]["key"]
-    assert read_blob(blobs, key) == expected_bytes("noarch", records)
+    pointer = indexer.get_index("alice", "main", "noarch", "public")["files"]["repodata.json"]
+    assert read_pointer(blobs, pointer) == expected_bytes("noarch", records)

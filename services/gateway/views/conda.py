@@ -179,6 +179,8 @@ def _bytes(entry: dict) -> bytes:
         return entry["data"]
     if entry.get("offset") is not None:     # a shard packed with others: its byte range of the pack
         return cache().get_bytes(entry["sha256"], lambda: _load_range(entry))
+    if entry.get("encoding") == "zstd":     # stored compressed (repodata.json: its .zst)
+        return cache().get_bytes(entry["sha256"], lambda: _decoded(entry))
     return cache().get_bytes(entry["sha256"], lambda: _load(entry["key"]))
 
 
@@ -225,6 +227,13 @@ def _respond(entry: dict, fname: str, audience: str):
     resp.headers["Cache-Control"] = cache_control
     resp.vary.add("Authorization")
     return resp.make_conditional(request, accept_ranges=True, complete_length=len(data))
+
+
+def _decoded(entry: dict) -> bytes:
+    data = zstandard.ZstdDecompressor().decompress(_load(entry["key"]), max_output_size=int(entry["size"]))
+    if len(data) != int(entry["size"]):
+        raise Unavailable(f"index file {entry['sha256']} could not be decoded from {entry['key']}")
+    return data
 
 
 def _load_range(entry: dict) -> bytes:

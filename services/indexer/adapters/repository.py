@@ -24,6 +24,15 @@ from .tables import (CONDA_TABLES, PUBLICATIONS_KEPT, dirty, file_labels, files,
                      stream_positions)
 
 
+def index_pointer(key: str, sha256: str, size, encoding: str | None) -> dict:
+    """A published file's pointer: ``{key, sha256, size}`` of the bytes served, and ``encoding`` when ``key``
+    holds them compressed."""
+    out = {"key": key, "sha256": sha256, "size": int(size)}
+    if encoding:
+        out["encoding"] = encoding
+    return out
+
+
 class SqlIndexRepository(ShardMixin, PypiIndexMixin):
     def __init__(self, conn: Connection):
         self.conn = conn
@@ -146,10 +155,12 @@ class SqlIndexRepository(ShardMixin, PypiIndexMixin):
         for audience, by_name in sorted(pointers.items()):
             for filename, p in sorted(by_name.items()):
                 stmt = self._insert(published).values(**key._asdict(), audience=audience, filename=filename,
-                                                      key=p["key"], sha256=p["sha256"], size=p["size"])
+                                                      key=p["key"], sha256=p["sha256"], size=p["size"],
+                                                      encoding=p.get("encoding"))
                 self.conn.execute(stmt.on_conflict_do_update(
                     index_elements=["owner", "label", "subdir", "audience", "filename"],
-                    set_={"key": p["key"], "sha256": p["sha256"], "size": p["size"]}))
+                    set_={"key": p["key"], "sha256": p["sha256"], "size": p["size"],
+                          "encoding": p.get("encoding")}))
         now_ms = int(time.time() * 1000)
         self.write_shards(key, shards or {}, now_ms, shard_grace_ms)
         self.clear_dirty_names(key, generation)
@@ -159,9 +170,9 @@ class SqlIndexRepository(ShardMixin, PypiIndexMixin):
 
     def get_index(self, key: ChannelKey, audience: str) -> dict[str, dict] | None:
         rows = self.conn.execute(select(published.c.filename, published.c.key, published.c.sha256,
-                                        published.c.size).where(
+                                        published.c.size, published.c.encoding).where(
             self._where(published, key), published.c.audience == audience).order_by(published.c.filename)).all()
-        return {fn: {"key": k, "sha256": sha, "size": int(size)} for fn, k, sha, size in rows} or None
+        return {fn: index_pointer(k, sha, size, enc) for fn, k, sha, size, enc in rows} or None
 
     def subdirs(self, owner: str, label: str) -> list[str]:
         return list(self.conn.execute(select(published.c.subdir).distinct().where(
@@ -181,8 +192,8 @@ class SqlIndexRepository(ShardMixin, PypiIndexMixin):
         for kind, table, place in (("conda", published, "subdir"), ("pypi", pypi_published, "project")):
             for r in self.conn.execute(select(table).order_by(*table.primary_key.columns)):
                 pointers.append({"kind": kind, "owner": r.owner, "label": r.label, "place": r._mapping[place],
-                                 "audience": r.audience, "filename": r.filename, "key": r.key,
-                                 "sha256": r.sha256, "size": int(r.size)})
+                                 "audience": r.audience, "filename": r.filename,
+                                 **index_pointer(r.key, r.sha256, r.size, r._mapping.get("encoding"))})
         for r in self.conn.execute(select(shards).order_by(*shards.primary_key.columns)):
             pointers.append({"kind": "shard", "owner": r.owner, "label": r.label, "place": r.subdir,
                              "audience": r.audience, "filename": r.name, **shard_pointer(r)})

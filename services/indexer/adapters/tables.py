@@ -98,6 +98,7 @@ published = Table(
     Column("key", String(300), nullable=False),
     Column("sha256", String(64), nullable=False),
     Column("size", BigInteger, nullable=False),
+    Column("encoding", String(16), nullable=True),    # "zstd": `key` holds these bytes compressed
 )
 
 shards = Table(

@@ -2,8 +2,9 @@
 
 For each audience the repodata is spliced from stored record fragments (domain/repodata.py), compressed with
 zstandard, and written as a content-addressed blob (``signing.index_key_for``); a blob that already exists is
-not written again. Blobs are always written before the pointer that names them is flipped, so a crash at any
-point leaves the previous index in place.
+not written again; only the compressed repodata is stored (see ``store_index_files``). Blobs are always
+written before the pointer that names them is flipped, so a crash at any point leaves the previous index in
+place.
 """
 from __future__ import annotations
 
@@ -54,15 +55,23 @@ def store(blobs: BlobStore, filename: str, data: bytes, sha256: str | None = Non
 
 def store_index_files(blobs: BlobStore, files: dict[str, dict[str, bytes]]) -> dict[str, dict[str, dict]]:
     """Store every distinct file once (public and private bytes are often identical), the files in parallel
-    (a large subdir's repodata.json, its .zst and the shard index are separate uploads); returns
-    {audience: {file name: pointer}}."""
+    (a large subdir's .zst and its shard index are separate uploads); returns {audience: {file name: pointer}}.
+
+    ``repodata.json`` is not stored as such when its ``.zst`` is there: its pointer names the ``.zst`` blob with
+    ``encoding: zstd`` and the sha256 and size of the JSON (its ETag and length), and the gateway decompresses.
+    That keeps the largest file of a big subdir (38 MB for 100,000 records, against 7 MB compressed) off the
+    object store on every publish."""
     unique: dict[str, tuple[str, bytes]] = {}      # sha256 -> (a file name, bytes)
     names: dict[str, dict[str, str]] = {}           # audience -> file name -> sha256
+    encoded: dict[str, dict[str, dict]] = {}        # audience -> file name -> {sha256, size} of the plain bytes
     digests: dict[int, str] = {}     # by id(): the audiences often share the very same bytes object
     for audience, by_name in files.items():
         for filename, data in by_name.items():
             sha256 = digests.get(id(data)) or hashlib.sha256(data).hexdigest()
             digests[id(data)] = sha256
+            if filename == REPODATA and REPODATA_ZST in by_name:
+                encoded.setdefault(audience, {})[filename] = {"sha256": sha256, "size": len(data)}
+                continue
             unique.setdefault(sha256, (filename, data))
             names.setdefault(audience, {})[filename] = sha256
     if len(unique) > 1:
@@ -71,5 +80,10 @@ def store_index_files(blobs: BlobStore, files: dict[str, dict[str, bytes]]) -> d
                                                 unique.items())))
     else:
         stored = {sha256: store(blobs, fn, data, sha256) for sha256, (fn, data) in unique.items()}
-    return {audience: {fn: dict(stored[sha256]) for fn, sha256 in by_name.items()}
-            for audience, by_name in names.items()}
+    pointers = {audience: {fn: dict(stored[sha256]) for fn, sha256 in by_name.items()}
+                for audience, by_name in names.items()}
+    for audience, by_name in encoded.items():
+        for filename, plain in by_name.items():
+            pointers[audience][filename] = {"key": pointers[audience][REPODATA_ZST]["key"], **plain,
+                                            "encoding": "zstd"}
+    return pointers

@@ -12,6 +12,8 @@ import logging
 import time
 from typing import BinaryIO
 
+import zstandard
+
 from services.kernel import metrics, names, signing
 from services.kernel.errors import (BadRequest, BlobNotFound, ChecksumMismatch, NotFound, PayloadTooLarge,
                                     Unavailable, WharfError)
@@ -141,10 +143,29 @@ class StorageService:
         return list(self.blobs.keys(prefix))
 
     def blob_digest(self, key: str, hash_bytes: bool = True, offset: int | None = None,
-                    length: int | None = None) -> dict | None:
+                    length: int | None = None, encoding: str | None = None) -> dict | None:
         """``{size, sha256}`` of a stored blob read back in full (``sha256`` None when ``hash_bytes`` is
         false: size only), or None when it is absent. With ``offset`` and ``length``: of that byte range (a
-        shard in a pack; ``size`` is what of the range the object holds)."""
+        shard in a pack; ``size`` is what of the range the object holds). With ``encoding`` ("zstd"): of the
+        decoded bytes (read and decoded even when ``hash_bytes`` is false: the size is inside)."""
+        if encoding is not None:
+            if encoding != "zstd":
+                raise BadRequest(f"unknown encoding {encoding!r}")
+            h, size = hashlib.sha256(), 0
+            try:
+                with self.blobs.open(key) as f:
+                    reader = zstandard.ZstdDecompressor().stream_reader(f)
+                    while True:
+                        chunk = reader.read(1024 * 1024)
+                        if not chunk:
+                            break
+                        h.update(chunk)
+                        size += len(chunk)
+            except BlobNotFound:
+                return None
+            except zstandard.ZstdError:
+                return {"size": size, "sha256": "undecodable"}
+            return {"size": size, "sha256": h.hexdigest() if hash_bytes else None}
         if offset is not None:
             total = self.blobs.stat(key)
             if total is None:

@@ -1,4 +1,5 @@
 """Shard packs: a shard may be a byte range of a pack object (``pack_offset``; NULL: the whole object).
+Encoded pointers: a published file may be stored compressed (``encoding``: "zstd"; NULL: as served).
 
 Revision ID: 0004
 Revises: 0003
@@ -12,19 +13,21 @@ down_revision = "0003"
 branch_labels = None
 depends_on = None
 
-TABLES = ("indexer_shards", "indexer_retired_shards")
+COLUMNS = (("indexer_shards", "pack_offset", sa.BigInteger()),
+           ("indexer_retired_shards", "pack_offset", sa.BigInteger()),
+           ("indexer_published", "encoding", sa.String(length=16)))
 
 
 def upgrade() -> None:
     inspector = sa.inspect(op.get_bind())
-    for table in TABLES:
-        if "pack_offset" in {c["name"] for c in inspector.get_columns(table)}:
+    for table, column, type_ in COLUMNS:
+        if column in {c["name"] for c in inspector.get_columns(table)}:
             continue   # a database made by create_all of this metadata, adopted (as the baseline does)
         with op.batch_alter_table(table) as batch:
-            batch.add_column(sa.Column("pack_offset", sa.BigInteger(), nullable=True))
+            batch.add_column(sa.Column(column, type_, nullable=True))
 
 
 def downgrade() -> None:
-    for table in TABLES:
+    for table, column, _type in COLUMNS:
         with op.batch_alter_table(table) as batch:
-            batch.drop_column("pack_offset")
+            batch.drop_column(column)
