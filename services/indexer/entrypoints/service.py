@@ -22,9 +22,9 @@ PUBLISH_INTERVAL = 0.1   # longest wait between publish_pending() rounds (what o
 
 
 class IndexerFacade(DependencyProvider):
-    """Provides the ``IndexerService``; runs ``publish_pending`` in a managed thread, woken as soon as this
-    process applied a registry event (events that arrive while a publish is being built coalesce into the
-    next one), and every ``PUBLISH_INTERVAL`` otherwise."""
+    """Provides the ``IndexerService``; runs ``publish_pending`` in a managed thread: when idle, as soon as this
+    process applied a registry event (and every ``PUBLISH_INTERVAL`` for what other replicas marked dirty);
+    after a round that published, ``PUBLISH_INTERVAL`` later, so the events of a burst coalesce."""
 
     def setup(self):
         settings = Settings.from_env(mode="distributed")
@@ -58,12 +58,18 @@ class IndexerFacade(DependencyProvider):
 
     def _publish_loop(self):
         while self._running:
+            published = []
             try:
-                self.facade.publish_pending()
+                published = self.facade.publish_pending()
             except Exception:  # noqa: BLE001 - dirty marks stay; the next round retries
                 log.exception("publishing indexes failed")
                 eventlet.sleep(1.0)
-            with eventlet.Timeout(PUBLISH_INTERVAL, False):
+            if published:
+                # a round that published: give the event handlers PUBLISH_INTERVAL to apply what arrived
+                # meanwhile, so a burst coalesces into few publishes (each costs O(subdir))
+                eventlet.sleep(PUBLISH_INTERVAL)
+                continue
+            with eventlet.Timeout(PUBLISH_INTERVAL, False):   # idle: publish as soon as an event is applied
                 self._wake.wait()
             self._wake = eventlet.event.Event()
 
