@@ -240,13 +240,25 @@ class Child:
 
 
 def run_measured(args: list[str], env: dict, cwd: Path, log: Path) -> Child:
-    """Run a child to completion and measure it (``wait4`` gives its own resource usage)."""
+    """Run a child to completion and measure it (``wait4`` gives its own resource usage).
+
+    Peak RSS: a child's ``ru_maxrss`` starts at this (large) process's resident size, because the high-water
+    mark survives the fork and the exec, so it would report the benchmark's own memory. GNU time, when
+    present, is a small process whose own child starts from a small one: its ``%M`` is the command's peak."""
     t0 = time.monotonic()
+    gnu_time = Path("/usr/bin/time")
+    rss_file = log.with_suffix(".maxrss")
+    if gnu_time.exists():
+        args = [str(gnu_time), "-f", "%M", "-o", str(rss_file), *args]
     with open(log, "wb") as out:
         p = subprocess.Popen(args, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
         _pid, status, usage = os.wait4(p.pid, 0)
-    return Child(time.monotonic() - t0, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0,
-                 os.waitstatus_to_exitcode(status))
+    rss = usage.ru_maxrss / 1024.0
+    if gnu_time.exists() and rss_file.exists():
+        last = rss_file.read_text().strip().splitlines()[-1:]      # "Command exited with ..." may come first
+        if last and last[0].isdigit():
+            rss = int(last[0]) / 1024.0
+    return Child(time.monotonic() - t0, usage.ru_utime + usage.ru_stime, rss, os.waitstatus_to_exitcode(status))
 
 
 @dataclasses.dataclass
