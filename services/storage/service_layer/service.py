@@ -148,24 +148,8 @@ class StorageService:
         false: size only), or None when it is absent. With ``offset`` and ``length``: of that byte range (a
         shard in a pack; ``size`` is what of the range the object holds). With ``encoding`` ("zstd"): of the
         decoded bytes (read and decoded even when ``hash_bytes`` is false: the size is inside)."""
-        if encoding is not None:
-            if encoding != "zstd":
-                raise BadRequest(f"unknown encoding {encoding!r}")
-            h, size = hashlib.sha256(), 0
-            try:
-                with self.blobs.open(key) as f:
-                    reader = zstandard.ZstdDecompressor().stream_reader(f)
-                    while True:
-                        chunk = reader.read(1024 * 1024)
-                        if not chunk:
-                            break
-                        h.update(chunk)
-                        size += len(chunk)
-            except BlobNotFound:
-                return None
-            except zstandard.ZstdError:
-                return {"size": size, "sha256": "undecodable"}
-            return {"size": size, "sha256": h.hexdigest() if hash_bytes else None}
+        if encoding is not None and encoding != "zstd":
+            raise BadRequest(f"unknown encoding {encoding!r}")
         if offset is not None:
             total = self.blobs.stat(key)
             if total is None:
@@ -175,18 +159,25 @@ class StorageService:
                 return {"size": size, "sha256": None}
             data = self.blobs.read_range(key, int(offset), int(length))
             return {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-        if not hash_bytes:
+        if not hash_bytes and encoding is None:
             size = self.blobs.stat(key)
             return None if size is None else {"size": size, "sha256": None}
-        h, size = hashlib.sha256(), 0
         try:
             with self.blobs.open(key) as f:
-                while True:
-                    chunk = f.read(1024 * 1024)
-                    if not chunk:
-                        break
-                    h.update(chunk)
-                    size += len(chunk)
+                size, sha256 = _read_digest(zstandard.ZstdDecompressor().stream_reader(f) if encoding else f)
         except BlobNotFound:
             return None
-        return {"size": size, "sha256": h.hexdigest()}
+        except zstandard.ZstdError:
+            return {"size": 0, "sha256": "undecodable"}
+        return {"size": size, "sha256": sha256 if hash_bytes else None}
+
+
+def _read_digest(f) -> tuple[int, str]:
+    """(size, sha256) of what ``f`` reads, in 1 MB chunks."""
+    h, size = hashlib.sha256(), 0
+    while True:
+        chunk = f.read(1024 * 1024)
+        if not chunk:
+            return size, h.hexdigest()
+        h.update(chunk)
+        size += len(chunk)
