@@ -238,30 +238,26 @@ def _decoded(entry: dict) -> bytes:
 
 def _load_range(entry: dict) -> bytes:
     """The shard's bytes out of its pack, checked against its sha256 (they are served under that name)."""
-    start, size = int(entry["offset"]), int(entry["size"])
-    storage = clients().storage
-    url = storage.blob_url(entry["key"], None, True)
-    if url:
-        import requests
-        r = requests.get(url, headers={"Range": f"bytes={start}-{start + size - 1}"}, timeout=(5, 60))
-        r.raise_for_status()
-        data = r.content if r.status_code == 206 else r.content[start:start + size]
-    else:
-        with storage.open_blob(entry["key"]) as f:
-            f.seek(start)
-            data = f.read(size)
+    data = _load(entry["key"], int(entry["offset"]), int(entry["size"]))
     if hashlib.sha256(data).hexdigest() != entry["sha256"]:
         raise Unavailable(f"shard {entry['sha256']} could not be read from its pack")
     return data
 
 
-def _load(key: str) -> bytes:
+def _load(key: str, start: int | None = None, size: int | None = None) -> bytes:
+    """A stored blob's bytes, or ``size`` of them from ``start``."""
     storage = clients().storage
     url = storage.blob_url(key, None, True)
     if url:
         import requests
-        r = requests.get(url, timeout=(5, 60))
+        headers = {} if start is None else {"Range": f"bytes={start}-{start + size - 1}"}
+        r = requests.get(url, headers=headers, timeout=(5, 60))
         r.raise_for_status()
-        return r.content
+        if start is None or r.status_code == 206:
+            return r.content
+        return r.content[start:start + size]
     with storage.open_blob(key) as f:
-        return f.read()
+        if start is None:
+            return f.read()
+        f.seek(start)
+        return f.read(size)
