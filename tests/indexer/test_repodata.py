@@ -1,10 +1,12 @@
 """The spliced repodata.json is byte-for-byte json.dumps(..., sort_keys=True, separators=(",", ":"))."""
 import json
+import random
 
+import pytest
 import zstandard
 
 from services.indexer.domain.records import epoch_millis, record_json, subdir_of
-from services.indexer.domain.repodata import build_repodata
+from services.indexer.domain.repodata import RepodataSplice, build_repodata
 from services.indexer.service_layer.publishing import compress
 
 from .support import conda_record, read_pointer
@@ -74,3 +76,33 @@ def test_published_bytes_match_json_dumps_of_the_records(indexer, log, blobs):
                for w in wires}
     pointer = indexer.get_index("alice", "main", "noarch", "public")["files"]["repodata.json"]
     assert read_pointer(blobs, pointer) == expected_bytes("noarch", records)
+
+
+def _reference(rows: dict, public_only: bool) -> bytes:
+    """What build_repodata makes of ``rows`` ({(filename, order): (fragment, public)}) for one audience."""
+    shown = sorted((fn, order, frag) for (fn, order), (frag, public) in rows.items() if public or not public_only)
+    return build_repodata("linux-64", [(fn, frag) for fn, _order, frag in shown])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_incremental_splice_equals_a_fresh_build_after_every_change(seed):
+    rng = random.Random(seed)
+    rows: dict[tuple, tuple[str, bool]] = {}
+    splice = RepodataSplice("linux-64")
+    for step in range(300):
+        size = 120 if step % 50 == 7 else rng.randint(1, 6)      # now and then a bulk change (sorted at once)
+        keys = {(f"{rng.choice(['a', 'b', 'ñandú', 'Z', '_x'])}-{rng.randint(0, 30)}-0"
+                 f"{rng.choice(['.conda', '.tar.bz2', '.whl'])}", (rng.choice(["pkg", "other"]), "1.0"))
+                for _ in range(size)}
+        removed, added = [], []
+        for fn, order in keys:
+            if (fn, order) in rows:
+                removed.append((fn, order, *rows.pop((fn, order))))
+            if not removed or removed[-1][:2] != (fn, order) or rng.random() < 0.5:   # gone, or replaced
+                rows[(fn, order)] = (json.dumps({"step": step, "s": "é\n"}, sort_keys=True), rng.random() < 0.7)
+                added.append((fn, order, *rows[(fn, order)]))
+        splice.update(removed, added)
+        for public_only in (False, True):
+            assert splice.build(public_only) == _reference(rows, public_only), (step, public_only)
+        assert splice.all_public == all(pub for (fn, _o), (_f, pub) in rows.items() if not fn.endswith(".whl"))
+    assert RepodataSplice("linux-64", [(fn, o, *v) for (fn, o), v in rows.items()]).build(True) == _reference(rows, True)

@@ -1,21 +1,26 @@
 """The rows of a channel subdir kept in memory between publishes, so a publish reads from the database only
-the rows of the package names that changed (the dirty names) instead of every row of the subdir.
+the rows of the package names that changed (the dirty names) instead of every row of the subdir; with them the
+channel's repodata (``RepodataSplice``, updated row by row) and the shard maps its current index lists.
 
 Why that is exact: every event that changes a file of a channel marks the file's package name dirty at a
 generation newer than any publish already under way, and a publish of generation G clears only names marked at
 G or before. So the rows of a name that is not dirty are still those read when it was last read. The cache of
 a channel is only used while the channel's published state is the one this process published itself
 (``publish_state``: published generation and both repodata.json hashes); after another replica published, a
-failed flip or a reset, the next publish reads every row again.
+failed flip or a reset, the next publish reads every row (and the shard maps) again. A publish takes the
+channel's entry out of the cache and puts it back only after its flip, so a publish that fails half-way never
+leaves a half-updated entry behind.
 
-A row: (name, filename, package, version, basename, record_json, run_exports_json, public). Rows are ordered
-in Python by (filename, package, version, basename), code point order, on both paths, so the bytes never
+A row: (name, filename, package, version, basename, record_json, run_exports_json, public). Rows sharing a
+file name are ranked by (package, version, basename), code point order, on both paths, so the bytes never
 depend on which path built them.
 """
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+
+from ..domain.repodata import RepodataSplice
 
 MAX_CACHED_ROWS = 1_000_000      # across channels; the least recently published channels are dropped first
 
@@ -24,9 +29,15 @@ def _order(row: tuple) -> tuple:
     return row[1], row[2], row[3], row[4]
 
 
+def _splice_row(row: tuple) -> tuple:
+    return row[1], (row[2], row[3], row[4]), row[5], row[7]
+
+
 class ChannelRows:
     def __init__(self, by_name: dict[str, list[tuple]]):
         self.by_name = by_name
+        self.shards: dict[str, dict[str, str]] | None = None   # audience -> name -> sha256, as last flipped
+        self._splice: RepodataSplice | None = None
 
     @classmethod
     def group(cls, rows: list[tuple]) -> "ChannelRows":
@@ -37,19 +48,21 @@ class ChannelRows:
 
     def replace(self, names: list[str], rows: list[tuple]) -> None:
         """The current rows of ``names`` (all of their rows; a name without rows is gone)."""
-        for n in names:
-            self.by_name.pop(n, None)
+        old = [r for n in set(names) for r in self.by_name.pop(n, ())]
         for r in rows:
             self.by_name.setdefault(r[0], []).append(r)
+        if self._splice is not None:
+            self._splice.update(map(_splice_row, old), map(_splice_row, rows))
+
+    def repodata(self, subdir: str) -> RepodataSplice:
+        """The channel's repodata, kept up to date by ``replace`` once made."""
+        if self._splice is None or self._splice.subdir != subdir:
+            self._splice = RepodataSplice(subdir, (_splice_row(r) for rs in self.by_name.values() for r in rs))
+        return self._splice
 
     def rows(self, names: list[str]) -> list[tuple]:
         """The rows of ``names``, in a stable order."""
         return sorted((r for n in set(names) for r in self.by_name.get(n, ())), key=_order)
-
-    def entries(self) -> list[tuple[str, str, bool]]:
-        """(filename, record_json, public) of every row, in a stable order (a later duplicate file name wins)."""
-        rows = sorted((r for rs in self.by_name.values() for r in rs), key=_order)
-        return [(r[1], r[5], r[7]) for r in rows]
 
     def __len__(self) -> int:
         return sum(len(rs) for rs in self.by_name.values())

@@ -17,8 +17,8 @@ import zstandard
 from services.kernel.ports import BlobStore
 from services.kernel.signing import index_key_for
 
-from ..domain.keys import AUDIENCES, REPODATA, REPODATA_ZST, SIMPLE_HTML, SIMPLE_JSON, ChannelKey
-from ..domain.repodata import build_repodata
+from ..domain.keys import AUDIENCES, REPODATA, REPODATA_ZST, SIMPLE_HTML, SIMPLE_JSON
+from ..domain.repodata import RepodataSplice
 
 ZSTD_LEVEL = 3     # fast; output is deterministic for a given zstandard version and level
 STORE_THREADS = 4  # index files stored at once
@@ -30,16 +30,14 @@ def compress(data: bytes) -> bytes:
     return zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(data)
 
 
-def build_index_files(key: ChannelKey, entries: list[tuple[str, str, bool]]) -> dict[str, dict[str, bytes]]:
-    """``entries``: (filename, record_json, public) -> {audience: {file name: bytes}}."""
+def build_index_files(repodata: RepodataSplice) -> dict[str, dict[str, bytes]]:
+    """{audience: {file name: bytes}} of a channel subdir's repodata."""
     out: dict[str, dict[str, bytes]] = {}
-    everyone = all(public for _fn, _js, public in entries)
     for audience in AUDIENCES:
-        if everyone and out:      # no private file: every audience sees the same bytes, built once
+        if repodata.all_public and out:      # no private file: every audience sees the same bytes, built once
             out[audience] = dict(next(iter(out.values())))
             continue
-        chosen = [(fn, js) for fn, js, public in entries if public or audience == "private"]
-        raw = build_repodata(key.subdir, chosen)
+        raw = repodata.build(public_only=audience != "private")
         out[audience] = {REPODATA: raw, REPODATA_ZST: compress(raw)}
     return out
 

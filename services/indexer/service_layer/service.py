@@ -29,7 +29,7 @@ from .handlers import HANDLERS, apply, fresh_uploads
 from .channel_rows import ChannelRows, RowsCache
 from .publishing import build_index_files, store_index_files
 from .pypi_publishing import build_pages
-from .shard_publishing import rebuild_shards, shard_indexes
+from .shard_publishing import merged_shard_maps, rebuild_shards, shard_indexes
 
 log = logging.getLogger("wharf.indexer")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -252,14 +252,16 @@ class IndexerService:
                 by_name = ChannelRows.group(repo.channel_rows(key))
             else:      # only the dirty names changed since the state cached: fetch just theirs
                 by_name.replace(names, repo.channel_rows(key, names))
-            current = {audience: repo.shard_map(key, audience) for audience in AUDIENCES}
+            if by_name.shards is None:     # the shard maps the current index lists, kept like the rows
+                by_name.shards = {audience: repo.shard_map(key, audience) for audience in AUDIENCES}
             changed_at = repo.changed_at(key)
         stages.done("read")
         rows = by_name.rows(names)
-        files = build_index_files(key, by_name.entries())
+        files = build_index_files(by_name.repodata(key.subdir))
         stages.done("build")
         updates = rebuild_shards(self.blobs, names, [(r[0], r[1], r[5], r[6], r[7]) for r in rows])
-        for audience, extra in shard_indexes(key, changed_at, current, updates).items():
+        shard_maps = merged_shard_maps(by_name.shards, updates)
+        for audience, extra in shard_indexes(key, changed_at, shard_maps).items():
             files[audience].update(extra)    # shards first (stored above), then the index naming them
         stages.done("shards")
         pointers = store_index_files(self.blobs, files)
@@ -271,6 +273,7 @@ class IndexerService:
                 self._rows.drop(key)
                 return []    # reset meanwhile, or another replica published this state or a newer one
         stages.done("flip")
+        by_name.shards = shard_maps
         self._rows.put(key, (generation, pointers["private"][REPODATA]["sha256"],
                              pointers["public"][REPODATA]["sha256"]), by_name)
         metrics.PUBLISHES.labels("conda").inc()

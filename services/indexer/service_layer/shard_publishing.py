@@ -89,10 +89,9 @@ def store_packed(blobs: BlobStore, shards: dict[str, bytes]) -> dict[str, dict]:
     return stored
 
 
-def shard_indexes(key: ChannelKey, changed_at: dict[str, int], current: dict[str, dict[str, str]],
-                  updates: dict[str, dict[str, dict | None]]) -> dict[str, dict[str, bytes]]:
-    """The compressed shard index of each audience: the current shards with ``updates`` applied, dated by the
-    newest event that audience can see (``changed_at[audience]``)."""
+def merged_shard_maps(current: dict[str, dict[str, str]], updates: dict[str, dict[str, dict | None]]
+                      ) -> dict[str, dict[str, str]]:
+    """{audience: {name: sha256}}: the current shard maps with ``updates`` applied (``current`` is not changed)."""
     out = {}
     for audience in AUDIENCES:
         merged = dict(current.get(audience, {}))
@@ -101,5 +100,17 @@ def shard_indexes(key: ChannelKey, changed_at: dict[str, int], current: dict[str
                 merged.pop(name, None)
             else:
                 merged[name] = pointer["sha256"]
-        out[audience] = {SHARD_INDEX: compress(build_shard_index(key.subdir, changed_at[audience], merged))}
+        out[audience] = merged
+    return out
+
+
+def shard_indexes(key: ChannelKey, changed_at: dict[str, int], maps: dict[str, dict[str, str]]
+                  ) -> dict[str, dict[str, bytes]]:
+    """The compressed shard index of each audience, listing ``maps[audience]`` and dated by the newest event
+    that audience can see (``changed_at[audience]``)."""
+    out: dict[str, dict[str, bytes]] = {}
+    for audience in AUDIENCES:
+        same = next((a for a in out if changed_at[a] == changed_at[audience] and maps[a] == maps[audience]), None)
+        out[audience] = {SHARD_INDEX: out[same][SHARD_INDEX] if same else
+                         compress(build_shard_index(key.subdir, changed_at[audience], maps[audience]))}
     return out
