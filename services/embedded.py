@@ -25,8 +25,8 @@ log = logging.getLogger("wharf.embedded")
 class _Worker:
     """A daemon thread running ``fn`` whenever woken (and every ``interval`` seconds as a safety net)."""
 
-    def __init__(self, name: str, fn, interval: float = 1.0, debounce: float = 0.0):
-        self._fn, self._interval, self._debounce = fn, interval, debounce
+    def __init__(self, name: str, fn, interval: float = 1.0, debounce: float = 0.0, first=None):
+        self._fn, self._interval, self._debounce, self._first = fn, interval, debounce, first
         self._wake = threading.Event()
         self._idle = threading.Event()
         self._stop = False
@@ -41,6 +41,11 @@ class _Worker:
         self._wake.set()
 
     def _run(self):
+        if self._first is not None:
+            try:
+                self._first()
+            except Exception:  # noqa: BLE001 - an optimisation (warming a cache): never fatal
+                log.exception("%s failed to start", self._thread.name)
         while not self._stop:
             self._wake.wait(self._interval)
             self._wake.clear()
@@ -72,7 +77,7 @@ class Embedded:
         self.registry = registry_bootstrap(settings, publisher=self.bus, on_commit=self.relay.wake)
         self.indexer = indexer_bootstrap(settings, publisher=self.bus, log_reader=self.registry.read_stream)
         self.publisher = _Worker("wharf-index-publisher", lambda: bool(self.indexer.publish_pending()),
-                                 interval=2.0, debounce=0.02)
+                                 interval=2.0, debounce=0.02, first=self.indexer.warm)
         self.clients = types.SimpleNamespace(auth=self.auth, registry=self.registry, storage=self.storage,
                                              indexer=self.indexer)
         self._subscribe()

@@ -1,8 +1,9 @@
 """Speed paths must not change results: ``handle_many`` (replay's bulk path) gives the same indexes as ``handle``
 one event at a time, and a publish from the in-memory rows of the previous publish gives the same bytes as a
-publish that reads every row again."""
+publish that reads every row again (also after a restart, from the rows ``warm`` read)."""
 from __future__ import annotations
 
+from services.indexer.adapters.repository import SqlIndexRepository
 from services.indexer.adapters.uow import SqlUnitOfWork
 from services.indexer.service_layer.service import IndexerService
 from services.kernel.adapters.db import make_engine
@@ -94,3 +95,44 @@ def test_publish_from_cached_rows_equals_full_read(tmp_path, db_url):
     cold.handle(log.streams["alice"][-1])
     cold.publish_pending()
     assert _indexes(warm) == _indexes(cold)
+
+
+def test_a_restarted_indexer_warms_its_rows_cache_and_publishes_the_same_bytes(tmp_path, db_url, monkeypatch):
+    log = RegistryLog()
+    wires = _history(log)
+    first = _service(tmp_path, "first", db_url)
+    for w in wires:
+        first.handle(w)
+    first.publish_pending()
+    with first.uow.begin() as repo:
+        channels = repo.published_channels()
+    assert len(channels) >= 2
+
+    restarted = IndexerService(first.uow, first.blobs)      # a new process: its cache starts empty
+    assert restarted.warm() == len(channels)
+    assert set(restarted._rows._by_key) == set(channels)
+    full_reads = []
+    original = SqlIndexRepository.channel_rows
+
+    def spy(self, key, names=None):
+        if names is None:
+            full_reads.append(key)
+        return original(self, key, names)
+
+    monkeypatch.setattr(SqlIndexRepository, "channel_rows", spy)
+    later = [log.upload("alice", "p0", "9.9"), log.upload("alice", "p3", "9.9", labels=("main", "dev")),
+             log.upload("alice", "p9", "1.0", public=False)]
+    for w in later:
+        restarted.handle(w)
+    restarted.publish_pending()
+    assert full_reads == []          # the warmed rows served every publish
+
+    cold = _service(tmp_path, "cold")
+    for w in wires + later:
+        cold.handle(w)
+    cold.publish_pending()
+    assert _indexes(restarted) == _indexes(cold)
+
+    tiny = IndexerService(first.uow, first.blobs)
+    tiny._rows.max_rows = 1          # no channel fits: nothing is read into it
+    assert tiny.warm() == 0 and not tiny._rows._by_key

@@ -174,6 +174,12 @@ class SqlIndexRepository(ShardMixin, PypiIndexMixin):
             self._where(published, key), published.c.audience == audience).order_by(published.c.filename)).all()
         return {fn: index_pointer(k, sha, size, enc) for fn, k, sha, size, enc in rows} or None
 
+    def published_channels(self) -> list[ChannelKey]:
+        """Every channel published at least once, the most recently changed first."""
+        q = (select(dirty.c.owner, dirty.c.label, dirty.c.subdir).where(dirty.c.published_generation > 0)
+             .order_by(dirty.c.changed_at.desc(), dirty.c.owner, dirty.c.label, dirty.c.subdir))
+        return [ChannelKey(*row) for row in self.conn.execute(q)]
+
     def subdirs(self, owner: str, label: str) -> list[str]:
         return list(self.conn.execute(select(published.c.subdir).distinct().where(
             published.c.owner == owner, published.c.label == label).order_by(published.c.subdir)).scalars())

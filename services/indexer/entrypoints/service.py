@@ -22,9 +22,10 @@ PUBLISH_INTERVAL = 0.1   # longest wait between publish_pending() rounds (what o
 
 
 class IndexerFacade(DependencyProvider):
-    """Provides the ``IndexerService``; runs ``publish_pending`` in a managed thread: when idle, as soon as this
-    process applied a registry event (and every ``PUBLISH_INTERVAL`` for what other replicas marked dirty);
-    after a round that published, ``PUBLISH_INTERVAL`` later, so the events of a burst coalesce."""
+    """Provides the ``IndexerService``; runs ``publish_pending`` in a managed thread, after warming the rows
+    cache (``IndexerService.warm``): when idle, as soon as this process applied a registry event (and every
+    ``PUBLISH_INTERVAL`` for what other replicas marked dirty); after a round that published,
+    ``PUBLISH_INTERVAL`` later, so the events of a burst coalesce."""
 
     def setup(self):
         settings = Settings.from_env(mode="distributed")
@@ -57,6 +58,10 @@ class IndexerFacade(DependencyProvider):
             self._wake.send(True)
 
     def _publish_loop(self):
+        try:
+            self.facade.warm()      # the first publish of a big channel after a start costs the change too
+        except Exception:  # noqa: BLE001 - an optimisation: publishing works (slower) without it
+            log.exception("warming the rows cache failed")
         while self._running:
             published = []
             try:

@@ -83,16 +83,27 @@ class RowsCache:
             return None
         return hit[1]
 
-    def put(self, key, state: tuple, rows: ChannelRows) -> None:
+    def put(self, key, state: tuple, rows: ChannelRows, replace: bool = True) -> None:
         size = len(rows)
         if size > self.max_rows:
             return
         with self._lock:
+            if not replace and key in self._by_key:
+                return
             self._by_key[key] = (state, rows, size)
             total = sum(v[2] for v in self._by_key.values())
             while total > self.max_rows and self._by_key:
                 _k, (_s, _r, n) = self._by_key.popitem(last=False)
                 total -= n
+
+    def room(self) -> int:
+        """How many more rows the cache holds before it drops channels."""
+        with self._lock:
+            return self.max_rows - sum(v[2] for v in self._by_key.values())
+
+    def offer(self, key, state: tuple, rows: ChannelRows) -> None:
+        """``put`` unless the cache holds ``key`` already (a publish put it there: it is newer)."""
+        self.put(key, state, rows, replace=False)
 
     def drop(self, key) -> None:
         with self._lock:

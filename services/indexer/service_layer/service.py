@@ -287,6 +287,30 @@ class IndexerService:
                  len(by_name), len(names), stages)
         return data
 
+    def warm(self) -> int:
+        """Read published channels into the rows cache (the most recently changed first, while the cache has
+        room), each under its publishing lock, so that the first publish after a start costs the change too
+        instead of a read of the whole subdir. A channel being published meanwhile is skipped. Returns how many
+        channels were cached."""
+        with self.uow.begin() as repo:
+            keys = repo.published_channels()
+        warmed = 0
+        for key in keys:
+            with self.uow.exclusive(f"conda:{key.owner}/{key.label}/{key.subdir}") as mine:   # _publish_one's
+                if not mine:
+                    continue
+                with self.uow.begin() as repo:
+                    state = repo.publish_state(key)
+                    rows = ChannelRows.group(repo.channel_rows(key))
+                    rows.shards = {audience: repo.shard_map(key, audience) for audience in AUDIENCES}
+                if len(rows) > self._rows.room():
+                    break
+                rows.repodata(key.subdir)
+                self._rows.offer(key, state, rows)
+                warmed += 1
+        log.info("rows cache warmed: %d of %d published channels", warmed, len(keys))
+        return warmed
+
     def _publish_page(self, key: ProjectKey, generation: int) -> list[dict]:
         return self._exclusively("pypi", key, lambda: self._publish_page_locked(key, generation))
 
