@@ -16,7 +16,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, missing, validate
 
 from . import context
 from .errors import BadRequest
@@ -60,9 +60,16 @@ class Event:
         return cls(**env)
 
     def from_log(self) -> "Event":
-        """This event as read back from the registry's own log, upcast and with its data validated like
-        ``from_wire``. The envelope is not validated again: it comes from typed, constrained columns written
-        only by the registry (replay reads every event of the log through this)."""
+        """This event as read back from the registry's own log: what ``from_wire`` gives for it (upcast,
+        defaults filled, unknown keys dropped, data validated). Replay reads every event of the log through
+        this, so it does not validate again what needs no change: the envelope comes from typed, constrained
+        columns, and data of the current version whose keys are those a load of it returns (no key unknown to
+        the schema, every key a load fills present) is what the registry itself dumped after validating it
+        (``Event.new``), taken as it is. Anything else (an older version, a key added to or dropped from the
+        schema since, data of another shape) is upcast and loaded by the schema."""
+        shape = _shape(DATA_SCHEMAS[self.type]) if CURRENT_VERSION.get(self.type) == self.version else None
+        if shape is not None and shape[1] <= self.data.keys() <= shape[0]:
+            return self
         data, version = _load_data(self.type, self.version, self.data)
         return dataclasses.replace(self, data=data, version=version)
 
@@ -101,6 +108,20 @@ def _schema(cls: type) -> Schema:
     """One instance per schema class: building a marshmallow schema costs far more than a load or dump, and
     an instance without context is reusable (replay reads every event of the log through these)."""
     return cls()
+
+
+@functools.lru_cache(maxsize=None)
+def _shape(cls: type) -> tuple[frozenset, frozenset] | None:
+    """(every key the data schema ``cls`` loads, the keys a load always returns: required or defaulted), or
+    None for a schema with nested schemas (whose own keys this does not look into)."""
+    loaded = _schema(cls).load_fields
+    if any(isinstance(f, fields.Nested) or isinstance(getattr(f, "inner", None), fields.Nested)
+           for f in loaded.values()):
+        return None
+    keys = frozenset(f.data_key or name for name, f in loaded.items())
+    filled = frozenset(f.data_key or name for name, f in loaded.items()
+                       if f.required or f.load_default is not missing)
+    return keys, filled
 
 
 class EnvelopeSchema(Schema):
