@@ -3,6 +3,9 @@ every channel index of a reset indexer. Deterministic: the indexes come out byte
 indexes stay the last good ones until the final publish; a replay that fails part-way is simply run again."""
 from __future__ import annotations
 
+import queue
+import threading
+
 from services.indexer.bootstrap import bootstrap as indexer_bootstrap
 from services.kernel.settings import Settings
 from services.registry.bootstrap import bootstrap as registry_bootstrap
@@ -15,10 +18,55 @@ def replay(settings: Settings, publisher=None) -> dict:
     registry = registry_bootstrap(settings, publisher=None)
     indexer = indexer_bootstrap(settings, publisher=publisher or _Null(), log_reader=registry.read_stream)
     indexer.reset()
-    # one read of the log, each event validated once: every page the registry's rebuild applies goes on to the
-    # indexer (its own database, its own transaction per page)
-    events = registry.rebuild_projections(each_page=indexer.handle_many)
+    # one read of the log, each event loaded once: every page the registry's rebuild applies goes on to the
+    # indexer (its own database, its own transaction per page), which applies it while the registry goes on
+    # with the next pages (most of either side's time is spent waiting for its database)
+    feed = _Pipe(indexer.handle_many)
+    try:
+        events = registry.rebuild_projections(each_page=feed)
+    finally:
+        feed.close()
     return {"events": events, "indexes": publish_all(indexer)}
+
+
+class _Pipe:
+    """Calls ``fn(item)`` for each item given, in order, on a thread of its own, at most ``depth`` items behind.
+    ``close`` waits for the last one; an error of ``fn`` is raised by the next call or by ``close``, and no
+    item is applied after it."""
+
+    def __init__(self, fn, depth: int = 2):
+        self._fn = fn
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="wharf-replay-indexer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _DONE:
+                return
+            if self._error is None:
+                try:
+                    self._fn(item)
+                except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+                    self._error = exc
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def __call__(self, item) -> None:
+        self._raise()
+        self._queue.put(item)
+
+    def close(self) -> None:
+        self._queue.put(_DONE)
+        self._thread.join()
+        self._raise()
+
+
+_DONE = object()
 
 
 def rebuild_indexes(indexer, read_log) -> int:
