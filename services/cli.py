@@ -186,8 +186,12 @@ def cmd_org(args) -> int:
 
 
 def cmd_replay(args) -> int:
-    from services.replay import replay
-    counts = replay(_settings(args))
+    from services.replay import ReplayFailed, replay
+    try:
+        counts = replay(_settings(args))
+    except ReplayFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     print(f"replayed {counts['events']} events; published {counts['indexes']} indexes")
     return 0
 

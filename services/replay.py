@@ -1,32 +1,122 @@
 """``wharf replay``: rebuild the registry's read tables from its event log and, from the same read of the log,
 every channel index of a reset indexer. Deterministic: the indexes come out byte-identical. The published
-indexes stay the last good ones until the final publish; a replay that fails part-way is simply run again."""
+indexes stay the last good ones until the final publish; a replay that fails part-way is simply run again.
+
+The registry reads the log once, in pages, and each page it has applied goes on to the indexer, which applies
+it (its own database, its own transaction per page) while the registry goes on with the next pages. On a
+machine with more than one core the indexer runs in a process of its own (``_ProcessPipe``: the pages travel
+pickled), so the two rebuilds use two cores instead of sharing one interpreter; on one core, on a thread.
+The indexer then publishes every index it rebuilt, while the registry may still be finishing."""
 from __future__ import annotations
 
+import multiprocessing
+import os
 import queue
 import threading
+import traceback
 
 from services.indexer.bootstrap import bootstrap as indexer_bootstrap
 from services.kernel.settings import Settings
 from services.registry.bootstrap import bootstrap as registry_bootstrap
 
 
-def replay(settings: Settings, publisher=None) -> dict:
-    if publisher is None and settings.mode == "distributed":
-        from services.kernel.adapters.amqp_publisher import AmqpEventPublisher
-        publisher = AmqpEventPublisher(settings.amqp_uri)
+def replay(settings: Settings, processes: int | None = None) -> dict:
+    """``processes``: 2 runs the indexer's side in a process of its own, 1 on a thread (default: 2 when the
+    machine has more than one core)."""
     registry = registry_bootstrap(settings, publisher=None)
-    indexer = indexer_bootstrap(settings, publisher=publisher or _Null(), log_reader=registry.read_stream)
-    indexer.reset()
-    # one read of the log, each event loaded once: every page the registry's rebuild applies goes on to the
-    # indexer (its own database, its own transaction per page), which applies it while the registry goes on
-    # with the next pages (most of either side's time is spent waiting for its database)
-    feed = _Pipe(indexer.handle_many)
+    indexer_bootstrap(settings, publisher=_Null()).reset()
+    two = (processes or (2 if (os.cpu_count() or 1) > 1 else 1)) > 1
+    feed = _ProcessPipe(settings) if two else _Pipe(_indexer_side(settings))
     try:
         events = registry.rebuild_projections(each_page=feed)
-    finally:
-        feed.close()
-    return {"events": events, "indexes": publish_all(indexer)}
+    except BaseException:
+        feed.abandon()
+        raise
+    return {"events": events, "indexes": feed.close()}
+
+
+class _IndexerSide:
+    """The indexer's part of a replay: apply pages of events, then publish every index."""
+
+    def __init__(self, settings: Settings):
+        publisher = None
+        if settings.mode == "distributed":
+            from services.kernel.adapters.amqp_publisher import AmqpEventPublisher
+            publisher = AmqpEventPublisher(settings.amqp_uri)
+        registry = registry_bootstrap(settings, publisher=None)      # reads the log where a stream has a gap
+        self.indexer = indexer_bootstrap(settings, publisher=publisher or _Null(), log_reader=registry.read_stream)
+
+    def __call__(self, page) -> None:
+        self.indexer.handle_many(page)
+
+    def finish(self) -> int:
+        return publish_all(self.indexer)
+
+
+def _indexer_side(settings: Settings) -> _IndexerSide:
+    return _IndexerSide(settings)
+
+
+def _child(settings: Settings, pages, results) -> None:
+    """The indexer's process: pages until None, then publish; the outcome goes back through ``results``."""
+    try:
+        side = _IndexerSide(settings)
+        while (page := pages.get()) is not None:
+            side(page)
+        results.put(("ok", side.finish()))
+    except BaseException:  # noqa: BLE001 - reported to the parent, which raises it
+        results.put(("error", traceback.format_exc()))
+
+
+class ReplayFailed(RuntimeError):
+    pass
+
+
+class _ProcessPipe:
+    """Hands pages to ``_child`` in a spawned process, at most ``depth`` pages ahead of it. A failure of the
+    child is raised by the next call or by ``close`` (which returns how many indexes it published)."""
+
+    def __init__(self, settings: Settings, depth: int = 4):
+        ctx = multiprocessing.get_context("spawn")       # no copy of this process's connections and threads
+        self._pages = ctx.Queue(maxsize=depth)
+        self._results = ctx.Queue()
+        self._proc = ctx.Process(target=_child, args=(settings, self._pages, self._results),
+                                 name="wharf-replay-indexer", daemon=True)
+        self._proc.start()
+        self._outcome: tuple | None = None
+
+    def _check(self, block: bool = False) -> None:
+        if self._outcome is None:
+            try:
+                self._outcome = self._results.get(block=block, timeout=1 if block else None)
+            except queue.Empty:
+                if not self._proc.is_alive():
+                    self._outcome = ("error", f"the indexer's process exited with {self._proc.exitcode}")
+        if self._outcome is not None and self._outcome[0] == "error":
+            self.abandon()
+            raise ReplayFailed("indexer side of the replay failed:\n" + str(self._outcome[1]))
+
+    def __call__(self, page) -> None:
+        while True:
+            self._check()
+            try:
+                self._pages.put(page, timeout=1)
+                return
+            except queue.Full:
+                continue
+
+    def close(self) -> int:
+        self.__call__(None)
+        while self._outcome is None:
+            self._check(block=True)
+        self._check()
+        self._proc.join(30)
+        return int(self._outcome[1])
+
+    def abandon(self) -> None:
+        if self._proc.is_alive():
+            self._proc.terminate()
+        self._proc.join(30)
 
 
 class _Pipe:
@@ -60,10 +150,17 @@ class _Pipe:
         self._raise()
         self._queue.put(item)
 
-    def close(self) -> None:
+    def close(self):
+        """Wait for the last item; then ``fn.finish()`` if ``fn`` has one (its result is returned)."""
         self._queue.put(_DONE)
         self._thread.join()
         self._raise()
+        finish = getattr(self._fn, "finish", None)
+        return finish() if finish is not None else None
+
+    def abandon(self) -> None:
+        self._error = self._error or RuntimeError("abandoned")
+        self._queue.put(_DONE)
 
 
 _DONE = object()

@@ -40,19 +40,22 @@ def rebuild_shards(blobs: BlobStore, names: list[str], rows: list[tuple]) -> dic
     for row in rows:
         by_name[row[0]].append(row)
     todo: dict[str, bytes] = {}      # by sha256: public and private shards are often identical
-    chosen: dict[str, dict[str, str | None]] = {}
-    for audience in AUDIENCES:
-        chosen[audience] = {}
-        for name in sorted(set(names)):
-            raw = build_shard((fn, js, rx) for _n, fn, js, rx, public in by_name.get(name, ())
-                              if public or audience == "private")
+    chosen: dict[str, dict[str, str | None]] = {audience: {} for audience in AUDIENCES}
+    for name in sorted(set(names)):
+        rows_of = by_name.get(name, ())
+        everyone = all(public for *_r, public in rows_of)
+        made: str | None = None
+        for audience in AUDIENCES:
+            if everyone and audience != AUDIENCES[0]:     # no private file: the same shard, built once
+                chosen[audience][name] = made
+                continue
+            raw = build_shard((fn, js, rx) for _n, fn, js, rx, public in rows_of if public or audience == "private")
             if raw is None:
-                chosen[audience][name] = None
+                made = chosen[audience][name] = None
                 continue
             data = compress(raw)
-            sha256 = hashlib.sha256(data).hexdigest()
-            todo.setdefault(sha256, data)
-            chosen[audience][name] = sha256
+            made = chosen[audience][name] = hashlib.sha256(data).hexdigest()
+            todo.setdefault(made, data)
     stored = store_packed(blobs, todo) if len(todo) >= PACK_MIN else {
         sha256: {**store(blobs, shard_file_name(sha256), data, sha256), "pack_offset": None}
         for sha256, data in todo.items()}
