@@ -30,4 +30,5 @@ def bootstrap(settings: Settings, publisher: EventPublisher | None = None, log_r
     uow = SqlUnitOfWork(make_engine(settings.indexer_db_url))
     uow.prepare_schema(settings.auto_migrate)
     return IndexerService(uow, blobs if blobs is not None else make_blob_store(settings), publisher, log_reader,
-                          replica=settings.instance_id or None, shard_grace=settings.shard_grace)
+                          replica=settings.instance_id or None, shard_grace=settings.shard_grace,
+                          cache_rows=settings.index_cache_rows)

@@ -37,6 +37,7 @@ class Settings:
     s3_public_endpoint: str = ""                 # host:port clients use for presigned URLs (default: s3_endpoint)
     index_max_age: int = 30                      # Cache-Control max-age for index files, seconds
     shard_grace: int = 600                       # seconds a replaced shard stays readable (0: not at all)
+    index_cache_rows: int = 300_000              # records an indexer keeps in memory across its channels
     max_upload_size: int = 2 * 1024 ** 3         # bytes
     max_json_size: int = 1024 ** 2               # bytes of a JSON request body
     login_rate_account: int = 20                 # password logins / token creations per account per window
@@ -90,6 +91,7 @@ class Settings:
             s3_public_endpoint=g("WHARF_S3_PUBLIC_ENDPOINT"),
             index_max_age=int(g("WHARF_INDEX_MAX_AGE", "30")),
             shard_grace=int(g("WHARF_SHARD_GRACE", "600")),
+            index_cache_rows=int(g("WHARF_INDEX_CACHE_ROWS", "300000")),
             max_upload_size=int(g("WHARF_MAX_UPLOAD_SIZE", str(2 * 1024 ** 3))),
             auto_migrate=_bool(g("WHARF_AUTO_MIGRATE"), True),
             max_json_size=int(g("WHARF_MAX_JSON_SIZE", str(1024 ** 2))),

@@ -43,6 +43,11 @@ def section_of(filename: str) -> str | None:
     return None
 
 
+def _piece(filename: str, fragment: str) -> bytes:
+    """A record as it stands in its section: ``"<file name>":<record JSON>``."""
+    return f"{_quote(filename)}:{fragment}".encode("ascii")
+
+
 class RepodataSplice:
     """The ``repodata.json`` of one subdir, kept up to date row by row, so that a publish costs the change plus
     one join of stored pieces, instead of regrouping, sorting and quoting every record of the subdir.
@@ -58,7 +63,7 @@ class RepodataSplice:
 
     def __init__(self, subdir: str, rows=()):
         self.subdir = subdir
-        self._rows: dict[str, dict[tuple, tuple[str, bool]]] = {}      # filename -> order -> (fragment, public)
+        self._rows: dict[str, dict[tuple, tuple[bytes, bool]]] = {}    # filename -> order -> (piece, public)
         self._names: dict[str, list[str]] = {s: [] for s in SECTIONS}   # sorted file names, per section
         self._private_pieces: dict[str, list[bytes]] = {s: [] for s in SECTIONS}
         self._public_pieces: dict[str, list[bytes | None]] = {s: [] for s in SECTIONS}   # None: no public row
@@ -71,7 +76,7 @@ class RepodataSplice:
                 by_order = self._rows[fn] = {}
             old = by_order.get(order)
             self._private += (not public) - (old is not None and not old[1])
-            by_order[order] = (fragment, public)
+            by_order[order] = (_piece(fn, fragment), public)
         self._resort()
 
     @property
@@ -102,7 +107,7 @@ class RepodataSplice:
                 touched.setdefault(fn, True)
             old = by_order.get(order)
             self._private += (not public) - (old is not None and not old[1])
-            by_order[order] = (fragment, public)
+            by_order[order] = (_piece(fn, fragment), public)
         if sum(1 for fn, listed in touched.items() if listed != (fn in rows)) > self.BULK:
             self._resort()
             return
@@ -136,17 +141,14 @@ class RepodataSplice:
     def _pieces(self, fn: str) -> tuple[bytes, bytes | None]:
         """(private piece, public piece or None) of a listed file name."""
         by_order = self._rows[fn]
-        quoted = _quote(fn)
         if len(by_order) == 1:       # the common case
-            ((fragment, public),) = by_order.values()
-            piece = f"{quoted}:{fragment}".encode("ascii")
+            ((piece, public),) = by_order.values()
             return piece, piece if public else None
-        best = max(by_order)
-        private = f"{quoted}:{by_order[best][0]}".encode("ascii")
-        if by_order[best][1]:
+        private, public = by_order[max(by_order)]
+        if public:
             return private, private
-        shown = [order for order, (_fragment, public) in by_order.items() if public]
-        return private, f"{quoted}:{by_order[max(shown)][0]}".encode("ascii") if shown else None
+        shown = [order for order, (_piece, public) in by_order.items() if public]
+        return private, by_order[max(shown)][0] if shown else None
 
     def build(self, public_only: bool) -> bytes:
         parts = [b'{"info":{"subdir":', _quote(self.subdir).encode("ascii"), b"}"]

@@ -1,6 +1,8 @@
 """The rows of a channel subdir kept in memory between publishes, so a publish reads from the database only
 the rows of the package names that changed (the dirty names) instead of every row of the subdir; with them the
-channel's repodata (``RepodataSplice``, updated row by row) and the shard maps its current index lists.
+channel's repodata (``RepodataSplice``, updated row by row) and the shard maps its current index lists. Once
+the repodata holds them, cached rows drop their record JSON (``slim``); the cache is bounded in rows
+(``WHARF_INDEX_CACHE_ROWS``).
 
 Why that is exact: every event that changes a file of a channel marks the file's package name dirty at a
 generation newer than any publish already under way, and a publish of generation G clears only names marked at
@@ -22,7 +24,7 @@ from collections import OrderedDict
 
 from ..domain.repodata import RepodataSplice
 
-MAX_CACHED_ROWS = 1_000_000      # across channels; the least recently published channels are dropped first
+MAX_CACHED_ROWS = 300_000      # across channels (WHARF_INDEX_CACHE_ROWS); the least recently published go first
 
 
 def _order(row: tuple) -> tuple:
@@ -38,6 +40,7 @@ class ChannelRows:
         self.by_name = by_name
         self.shards: dict[str, dict[str, str]] | None = None   # audience -> name -> sha256, as last flipped
         self._splice: RepodataSplice | None = None
+        self._full: set[str] | None = None      # names whose rows still hold their JSON (None: every name)
 
     @classmethod
     def group(cls, rows: list[tuple]) -> "ChannelRows":
@@ -51,17 +54,31 @@ class ChannelRows:
         old = [r for n in set(names) for r in self.by_name.pop(n, ())]
         for r in rows:
             self.by_name.setdefault(r[0], []).append(r)
+        if self._full is not None:
+            self._full.update(names)
         if self._splice is not None:
             self._splice.update(map(_splice_row, old), map(_splice_row, rows))
 
     def repodata(self, subdir: str) -> RepodataSplice:
         """The channel's repodata, kept up to date by ``replace`` once made."""
         if self._splice is None or self._splice.subdir != subdir:
+            assert self._full is None, "the rows were slimmed before the repodata was made"
             self._splice = RepodataSplice(subdir, (_splice_row(r) for rs in self.by_name.values() for r in rs))
         return self._splice
 
+    def slim(self) -> None:
+        """Drop the record and run_exports JSON from the rows once the repodata holds them (what keeps a cached
+        channel small): only the rows of names read again (``replace``) need it, for their shards, and those
+        come back whole from the database."""
+        if self._splice is None:
+            return
+        names = self.by_name.keys() if self._full is None else self._full & self.by_name.keys()
+        for n in list(names):
+            self.by_name[n] = [(*r[:5], None, None, r[7]) for r in self.by_name[n]]
+        self._full = set()
+
     def rows(self, names: list[str]) -> list[tuple]:
-        """The rows of ``names``, in a stable order."""
+        """The rows of ``names``, in a stable order (whole for names read since the last ``slim``)."""
         return sorted((r for n in set(names) for r in self.by_name.get(n, ())), key=_order)
 
     def __len__(self) -> int:

@@ -26,7 +26,7 @@ from ..domain.keys import AUDIENCES, REPODATA, ROOT, ChannelKey, ProjectKey, Sha
 from ..domain.ports import LogReader, UnitOfWork
 from ..domain.records import epoch_millis
 from .handlers import HANDLERS, apply, fresh_uploads
-from .channel_rows import ChannelRows, RowsCache
+from .channel_rows import MAX_CACHED_ROWS, ChannelRows, RowsCache
 from .publishing import build_index_files, store_index_files
 from .pypi_publishing import build_pages
 from .shard_publishing import merged_shard_maps, rebuild_shards, shard_indexes
@@ -103,14 +103,15 @@ def _audience(audience: str) -> str:
 
 class IndexerService:
     def __init__(self, uow: UnitOfWork, blobs, publisher: EventPublisher | None = None,
-                 log_reader: LogReader | None = None, replica: str | None = None, shard_grace: float = 600):
+                 log_reader: LogReader | None = None, replica: str | None = None, shard_grace: float = 600,
+                 cache_rows: int = MAX_CACHED_ROWS):
         self.uow = uow
         self.shard_grace_ms = max(0, int(shard_grace * 1000))   # how long a replaced shard stays readable
         self.blobs = blobs
         self.publisher = publisher
         self.log_reader = log_reader or _no_log
         self.replica = replica or f"{socket.gethostname()}:{os.getpid()}"   # names this replica's publications
-        self._rows = RowsCache()
+        self._rows = RowsCache(cache_rows)    # the rows (and repodata) of recently published channels
 
     def with_log_reader(self, log_reader: LogReader) -> "IndexerService":
         """The same service reading missing events through another port (nameko binds its RPC proxy per worker)."""
@@ -274,6 +275,7 @@ class IndexerService:
                 return []    # reset meanwhile, or another replica published this state or a newer one
         stages.done("flip")
         by_name.shards = shard_maps
+        by_name.slim()
         self._rows.put(key, (generation, pointers["private"][REPODATA]["sha256"],
                              pointers["public"][REPODATA]["sha256"]), by_name)
         metrics.PUBLISHES.labels("conda").inc()
@@ -306,6 +308,7 @@ class IndexerService:
                 if len(rows) > self._rows.room():
                     break
                 rows.repodata(key.subdir)
+                rows.slim()
                 self._rows.offer(key, state, rows)
                 warmed += 1
         log.info("rows cache warmed: %d of %d published channels", warmed, len(keys))
