@@ -6,7 +6,9 @@ The registry reads the log once, in pages, and each page it has applied goes on 
 it (its own database, its own transaction per page) while the registry goes on with the next pages. On a
 machine with more than one core the indexer runs in a process of its own (``_ProcessPipe``: the pages travel
 pickled), so the two rebuilds use two cores instead of sharing one interpreter; on one core, on a thread.
-The indexer then publishes every index it rebuilt, while the registry may still be finishing."""
+Once the registry's rebuild has committed, the indexer publishes every index it rebuilt. Callers of ``replay``
+run it from a script whose main module is guarded by ``if __name__ == "__main__"`` (the ``wharf`` command is):
+the spawned process imports that module again."""
 from __future__ import annotations
 
 import multiprocessing
@@ -26,7 +28,7 @@ def replay(settings: Settings, processes: int | None = None) -> dict:
     registry = registry_bootstrap(settings, publisher=None)
     indexer_bootstrap(settings, publisher=_Null()).reset()
     two = (processes or (2 if (os.cpu_count() or 1) > 1 else 1)) > 1
-    feed = _ProcessPipe(settings) if two else _Pipe(_indexer_side(settings))
+    feed = _ProcessPipe(settings) if two else _Pipe(_IndexerSide(settings))
     try:
         events = registry.rebuild_projections(each_page=feed)
     except BaseException:
@@ -51,10 +53,6 @@ class _IndexerSide:
 
     def finish(self) -> int:
         return publish_all(self.indexer)
-
-
-def _indexer_side(settings: Settings) -> _IndexerSide:
-    return _IndexerSide(settings)
 
 
 def _child(settings: Settings, pages, results) -> None:

@@ -45,3 +45,49 @@ def test_a_failing_indexer_process_fails_the_replay(tmp_path):
             time.sleep(0.1)
         pipe.close()
     assert not pipe._proc.is_alive()
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_replay_on_a_thread_or_in_a_process_rebuilds_the_same_indexes(tmp_path, processes):
+    """``wharf replay`` with the indexer's side on a thread (one core) or in its own process: the same
+    indexes as those published while the files were uploaded."""
+    import hashlib
+    import io
+
+    from services.indexer.bootstrap import bootstrap as indexer_bootstrap
+    from services.kernel.signing import blob_key_for
+    from services.registry.bootstrap import bootstrap as registry_bootstrap
+    from services.replay import publish_all, replay
+    from services.storage.domain.conda import inspect_conda
+    from services.storage.domain.inspection import Digests
+    from tests.helpers.packages import make_conda_package
+
+    settings = Settings.from_env({"WHARF_DATA_DIR": str(tmp_path / "data")})
+    registry = registry_bootstrap(settings, publisher=None)
+    indexer = indexer_bootstrap(settings, log_reader=registry.read_stream)
+    for i in range(3):
+        name = f"pkg{i}"
+        data = make_conda_package(tmp_path / name, name, "1.0", subdir="linux-64", noarch=None).read_bytes()
+        digests = Digests(sha256=hashlib.sha256(data).hexdigest(), md5=hashlib.md5(data).hexdigest(), size=len(data))
+        insp = inspect_conda(io.BytesIO(data), f"linux-64/{name}-1.0-0.conda", name, "1.0", digests)
+        registry.create_package("alice", name, public=i != 1, public_attrs={}, actor="alice")
+        registry.create_release("alice", name, "1.0", attrs={}, actor="alice")
+        staged = registry.stage("alice", name, "1.0", f"linux-64/{insp.filename}", distribution_type="conda",
+                                sha256=digests.sha256, labels=["main"], actor="alice")
+        registry.commit(staged["dist_id"], {"blob_key": blob_key_for(digests.sha256), "sha256": digests.sha256,
+                                            "md5": digests.md5, "size": digests.size, "filename": insp.filename,
+                                            "subdir": insp.subdir, "record": insp.record,
+                                            "metadata": insp.metadata}, actor="alice")
+    for wire in registry.read_stream("alice", 0, 100):
+        indexer.handle(wire)
+    publish_all(indexer)
+
+    def indexes():
+        return {aud: {fn: p["sha256"] for fn, p in indexer.get_index("alice", "main", "linux-64", aud)["files"].items()}
+                for aud in ("public", "private")}
+
+    before = indexes()
+    assert before["public"] != before["private"]          # pkg1 is private
+    counts = replay(settings, processes=processes)
+    assert counts["indexes"] >= 1 and counts["events"] >= 9
+    assert indexes() == before
