@@ -106,8 +106,7 @@ class _ProcessPipe:
     def close(self) -> int:
         self.__call__(None)
         while self._outcome is None:
-            self._check(block=True)
-        self._check()
+            self._check(block=True)       # raises the child's failure
         self._proc.join(30)
         return int(self._outcome[1])
 

@@ -11,6 +11,8 @@ import bisect
 from json.encoder import encode_basestring_ascii as _quote     # what json.dumps(str) returns, in C
 from typing import Iterable
 
+from .records import section_of
+
 
 def build_repodata(subdir: str, entries: Iterable[tuple[str, str]]) -> bytes:
     """``entries``: (filename, record_json) pairs; a later duplicate file name wins (callers pass a stable
@@ -33,14 +35,6 @@ def build_repodata(subdir: str, entries: Iterable[tuple[str, str]]) -> bytes:
 
 
 SECTIONS = ("packages", "packages.conda")
-
-
-def section_of(filename: str) -> str | None:
-    if filename.endswith(".conda"):
-        return "packages.conda"
-    if filename.endswith(".tar.bz2"):
-        return "packages"
-    return None
 
 
 def _piece(filename: str, fragment: str) -> bytes:
@@ -68,15 +62,8 @@ class RepodataSplice:
         self._private_pieces: dict[str, list[bytes]] = {s: [] for s in SECTIONS}
         self._public_pieces: dict[str, list[bytes | None]] = {s: [] for s in SECTIONS}   # None: no public row
         self._private = 0                                                # rows that are not public
-        for fn, order, fragment, public in rows:     # a first load: straight in, then sorted once
-            by_order = self._rows.get(fn)
-            if by_order is None:
-                if section_of(fn) is None:
-                    continue
-                by_order = self._rows[fn] = {}
-            old = by_order.get(order)
-            self._private += (not public) - (old is not None and not old[1])
-            by_order[order] = (_piece(fn, fragment), public)
+        for row in rows:      # a first load: straight in, then sorted once
+            self._put(*row)
         self._resort()
 
     @property
@@ -96,18 +83,10 @@ class RepodataSplice:
                 self._private -= not gone[1]
                 if not by_order:
                     del rows[fn]
-        for fn, order, fragment, public in added:
-            if section_of(fn) is None:
-                continue
-            by_order = rows.get(fn)
-            if by_order is None:
-                by_order = rows[fn] = {}
-                touched.setdefault(fn, False)
-            else:
-                touched.setdefault(fn, True)
-            old = by_order.get(order)
-            self._private += (not public) - (old is not None and not old[1])
-            by_order[order] = (_piece(fn, fragment), public)
+        for row in added:
+            listed = self._put(*row)
+            if listed is not None:
+                touched.setdefault(row[0], listed)
         if sum(1 for fn, listed in touched.items() if listed != (fn in rows)) > self.BULK:
             self._resort()
             return
@@ -126,6 +105,21 @@ class RepodataSplice:
                 names.insert(i, fn)
                 self._private_pieces[section].insert(i, private)
                 self._public_pieces[section].insert(i, public)
+
+    def _put(self, fn: str, order: tuple, fragment: str, public: bool) -> bool | None:
+        """Store a row; whether its file name was listed already (None: a file type repodata does not list)."""
+        by_order = self._rows.get(fn)
+        if by_order is None:
+            if section_of(fn) is None:
+                return None
+            by_order = self._rows[fn] = {}
+            listed = False
+        else:
+            listed = True
+        old = by_order.get(order)
+        self._private += (not public) - (old is not None and not old[1])
+        by_order[order] = (_piece(fn, fragment), public)
+        return listed
 
     def _resort(self) -> None:
         by_section: dict[str, list[str]] = {section: [] for section in SECTIONS}
