@@ -5,12 +5,17 @@ indexes stay the last good ones until the final publish; a replay that fails par
 The registry reads the log once, in pages, and each page it has applied goes on to the indexer, which applies
 it (its own database, its own transaction per page) while the registry goes on with the next pages. On a
 machine with more than one core the indexer runs in a process of its own (``_ProcessPipe``: the pages travel
-pickled), so the two rebuilds use two cores instead of sharing one interpreter; on one core, on a thread.
+pickled, each event's data as the log's text where it can: ``_packed``), so the two rebuilds use two cores
+instead of sharing one interpreter; on one core, on a thread.
 Once the registry's rebuild has committed, the indexer publishes every index it rebuilt. Callers of ``replay``
 run it from a script whose main module is guarded by ``if __name__ == "__main__"`` (the ``wharf`` command is):
 the spawned process imports that module again."""
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import gc
+import json
 import multiprocessing
 import os
 import queue
@@ -18,6 +23,7 @@ import threading
 import traceback
 
 from services.indexer.bootstrap import bootstrap as indexer_bootstrap
+from services.kernel.events import Event
 from services.kernel.settings import Settings
 from services.registry.bootstrap import bootstrap as registry_bootstrap
 
@@ -25,16 +31,43 @@ from services.registry.bootstrap import bootstrap as registry_bootstrap
 def replay(settings: Settings, processes: int | None = None) -> dict:
     """``processes``: 2 runs the indexer's side in a process of its own, 1 on a thread (default: 2 when the
     machine has more than one core)."""
+    with _rare_collections():
+        return _replay(settings, processes)
+
+
+def _replay(settings: Settings, processes: int | None) -> dict:
     registry = registry_bootstrap(settings, publisher=None)
     indexer_bootstrap(settings, publisher=_Null()).reset()
     two = (processes or (2 if (os.cpu_count() or 1) > 1 else 1)) > 1
-    feed = _ProcessPipe(settings) if two else _Pipe(_IndexerSide(settings))
+    if two:
+        feed = _ProcessPipe(settings)
+        each_page = feed.send
+    else:
+        feed = _Pipe(_IndexerSide(settings))
+        each_page = lambda events, _texts: feed(events)  # noqa: E731
     try:
-        events = registry.rebuild_projections(each_page=feed)
+        events = registry.rebuild_projections(each_page=each_page)
     except BaseException:
         feed.abandon()
         raise
     return {"events": events, "indexes": feed.close()}
+
+
+GC_THRESHOLDS = (200_000, 50, 1000)
+
+
+@contextlib.contextmanager
+def _rare_collections():
+    """A replay allocates millions of objects (events, rows, JSON documents) that are freed by reference
+    counting at the end of their page; with the default thresholds (a collection every 700 net allocations)
+    the cyclic collector walks the growing heap again and again: a quarter of replay's CPU, measured on both
+    sides. It is made to collect rarely, not disabled, for the duration of the replay."""
+    old = gc.get_threshold()
+    gc.set_threshold(*GC_THRESHOLDS)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
 
 
 class _IndexerSide:
@@ -46,7 +79,9 @@ class _IndexerSide:
             from services.kernel.adapters.amqp_publisher import AmqpEventPublisher
             publisher = AmqpEventPublisher(settings.amqp_uri)
         registry = registry_bootstrap(settings, publisher=None)      # reads the log where a stream has a gap
-        self.indexer = indexer_bootstrap(settings, publisher=publisher or _Null(), log_reader=registry.read_stream)
+        # no rows cache: this process ends after its one publish of each index
+        self.indexer = indexer_bootstrap(dataclasses.replace(settings, index_cache_rows=0),
+                                         publisher=publisher or _Null(), log_reader=registry.read_stream)
 
     def __call__(self, page) -> None:
         self.indexer.handle_many(page)
@@ -55,12 +90,31 @@ class _IndexerSide:
         return publish_all(self.indexer)
 
 
+def _packed(event: Event, text: str | None):
+    """How an event of a page travels to the indexer's process: its envelope and the log's text of its data
+    when ``text`` is given (the event is that data as it is: a string pickles at the cost of a copy, where
+    the nested dicts of a record cost far more on both sides), else the event itself."""
+    if text is None:
+        return event
+    return (event.type, event.stream_id, event.actor, event.sequence, event.version, event.event_id,
+            event.occurred_at, event.correlation_id, text)
+
+
+def _unpacked(item) -> Event:
+    if isinstance(item, Event):
+        return item
+    etype, stream_id, actor, sequence, version, event_id, occurred_at, correlation_id, text = item
+    return Event(type=etype, data=json.loads(text), stream_id=stream_id, actor=actor, sequence=sequence,
+                 version=version, event_id=event_id, occurred_at=occurred_at, correlation_id=correlation_id)
+
+
 def _child(settings: Settings, pages, results) -> None:
     """The indexer's process: pages until None, then publish; the outcome goes back through ``results``."""
+    gc.set_threshold(*GC_THRESHOLDS)        # see _rare_collections; this process ends with the replay
     try:
         side = _IndexerSide(settings)
         while (page := pages.get()) is not None:
-            side(page)
+            side([_unpacked(item) for item in page])
         results.put(("ok", side.finish()))
     except BaseException:  # noqa: BLE001 - reported to the parent, which raises it
         results.put(("error", traceback.format_exc()))
@@ -93,6 +147,10 @@ class _ProcessPipe:
         if self._outcome is not None and self._outcome[0] == "error":
             self.abandon()
             raise ReplayFailed("indexer side of the replay failed:\n" + str(self._outcome[1]))
+
+    def send(self, events: list[Event], texts: list[str | None]) -> None:
+        """A page of the registry's rebuild (``each_page``): each event packed with its text (``_packed``)."""
+        self([_packed(ev, text) for ev, text in zip(events, texts)])
 
     def __call__(self, page) -> None:
         while True:

@@ -90,3 +90,30 @@ def test_postgresql_connections_do_not_wait_for_delayed_acks(pg_url):
         sock = conn.connection.dbapi_connection._usock
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
     engine.dispose()
+
+
+def test_a_nan_is_refused_not_stored_as_null(db_url):
+    """orjson would write a NaN as null; the rows of a table with numeric columns go through ``json.dumps``,
+    whose NaN PostgreSQL refuses, so no NaN turns into NULL on the way. (SQLite rows take no JSON document.)"""
+    import math
+
+    import pytest
+    from sqlalchemy import Float
+    from sqlalchemy.exc import DBAPIError
+    floats = Table("bulk_floats", meta, Column("id", Integer, primary_key=True), Column("x", Float, nullable=True))
+    assert "NaN" in dbmod._document(floats, [{"id": 1, "x": float("nan")}])
+    engine = make_engine(db_url)
+    meta.create_all(engine)
+    try:
+        if engine.dialect.name == "postgresql":
+            with pytest.raises(DBAPIError), engine.begin() as conn:
+                bulk_insert(conn, floats, [{"id": 1, "x": float("nan")}])
+        with engine.begin() as conn:
+            bulk_insert(conn, floats, [{"id": 2, "x": 0.1}])
+        with engine.connect() as conn:
+            assert [r.id for r in conn.execute(select(floats.c.id))] == [2]
+            assert math.isclose(conn.execute(select(floats.c.x)).scalar(), 0.1)
+    finally:
+        floats.drop(engine)
+        meta.remove(floats)
+        engine.dispose()

@@ -17,25 +17,32 @@ class IndexCache:
         self._bytes: "OrderedDict[str, bytes]" = OrderedDict()
         self._size = 0
         self._lock = threading.Lock()
+        self._invalidations = 0     # counts invalidations: a load that one overtook is not cached
 
     def get_meta(self, key: tuple, loader):
+        """The cached metadata of ``key``, else ``loader()``'s, cached unless an invalidation arrived while it
+        loaded (the value read may predate the publish that invalidation announced)."""
         now = time.monotonic()
         with self._lock:
             hit = self._meta.get(key)
             if hit is not None and hit[0] > now:
                 return hit[1]
+            seen = self._invalidations
         value = loader()
         with self._lock:
-            self._meta[key] = (now + self.ttl, value)
+            if self._invalidations == seen:
+                self._meta[key] = (now + self.ttl, value)
         return value
 
     def invalidate(self, owner: str, label: str, subdir: str) -> None:
         with self._lock:
+            self._invalidations += 1
             for key in [k for k in self._meta if k[:3] == (owner, label, subdir)]:
                 del self._meta[key]
 
     def invalidate_all(self) -> None:
         with self._lock:
+            self._invalidations += 1
             self._meta.clear()
 
     def get_bytes(self, sha256: str, loader) -> bytes:

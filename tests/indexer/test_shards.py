@@ -2,9 +2,11 @@
 run_exports when known), only touched shards are rewritten, replays give the same bytes, private shards never
 appear in (or are readable through) the public index. SQLite and PostgreSQL."""
 import hashlib
+import json
 import time
 
 import msgpack
+import pytest
 import zstandard
 
 from services.indexer.domain.keys import ChannelKey
@@ -152,9 +154,14 @@ def test_many_new_shards_are_packed_and_read_back_by_range(indexer, log, blobs, 
     assert indexer.get_shard("alice", "main", "linux-64", "public", index[names[0]]) == pointers[names[0]]
 
 
-def test_replaced_shards_stay_readable_for_the_grace_period_only(indexer, log, blobs):
+@pytest.mark.parametrize("whole", [False, True])
+def test_replaced_shards_stay_readable_for_the_grace_period_only(indexer, log, blobs, monkeypatch, whole):
     """A client that fetched the shard index just before a publish asks for the shard it names: it gets it for
-    ``shard_grace`` seconds (not a 404 that fails its solve); after that, or with no grace, it is gone."""
+    ``shard_grace`` seconds (not a 404 that fails its solve); after that, or with no grace, it is gone. (Both
+    ways of finding the replaced shards: by name, and by reading the channel's shards whole.)"""
+    if whole:
+        from services.indexer.adapters import shard_repository
+        monkeypatch.setattr(shard_repository, "RETIRE_BY_NAME", 0)
     feed(indexer, log.upload("alice", "beta", "1.0", "linux-64", "0"))
     indexer.publish_pending()
     first = shard_index(blobs, indexer.get_index("alice", "main", "linux-64", "public")["files"])["shards"]["beta"]
@@ -325,3 +332,49 @@ def test_private_activity_never_moves_the_public_shard_index(indexer, log, blobs
     index = shard_index(blobs, indexer.get_index("alice", "main", "linux-64", "public")["files"])
     assert set(index["shards"]) == {"open"}
     assert index["info"]["created_at"] == iso_millis(epoch_millis(hidden["occurred_at"]))
+
+
+def test_shard_bytes_equal_those_of_sorting_every_map():
+    """build_shard packs the records as decoded from their canonical JSON (sorted already): the same bytes as
+    walking every map of the shard to sort it, with nested maps, lists of maps, run_exports and digests."""
+    import random
+
+    from services.indexer.domain.records import canonical_json
+    from services.indexer.domain.shards import build_shard, pack
+
+    rnd = random.Random(7)
+
+    def value(depth):
+        kind = rnd.randrange(5 if depth < 3 else 3)
+        if kind == 0:
+            return rnd.choice(["x", "é", "", "a b"])
+        if kind == 1:
+            return rnd.randrange(-5, 10 ** 12)
+        if kind == 2:
+            return rnd.choice([None, True, 1.5])
+        if kind == 3:
+            return [value(depth + 1) for _ in range(rnd.randrange(4))]
+        return {rnd.choice("zyxabc") + str(i): value(depth + 1) for i in range(rnd.randrange(5))}
+
+    for _ in range(200):
+        entries = []
+        for i in range(rnd.randrange(1, 6)):
+            rec = {"name": "n", "version": str(i), "zeta": value(0), "about": value(1), "depends": ["a", "b"],
+                   "md5": "0" * 32, "sha256": rnd.choice(["ab" * 32, "not-hex" + "0" * 57, None])}
+            rx = rnd.choice([None, {"weak": ["x"], "strong": []}])
+            ext = rnd.choice([".conda", ".tar.bz2"])
+            entries.append((f"n-{rnd.randrange(4)}-0{ext}", canonical_json(rec),
+                            None if rx is None else canonical_json(rx)))
+        expected = {"packages": {}, "packages.conda": {}}
+        for fn, rj, rx in entries:
+            rec = json.loads(rj)
+            for field in ("md5", "sha256"):
+                if isinstance(rec.get(field), str) and len(rec[field]) in (32, 64):
+                    try:
+                        rec[field] = bytes.fromhex(rec[field])
+                    except ValueError:
+                        pass
+            if rx is not None:
+                rec["run_exports"] = json.loads(rx)
+            expected["packages.conda" if fn.endswith(".conda") else "packages"][fn] = rec
+        assert build_shard(entries) == pack(expected)

@@ -132,3 +132,12 @@ def test_plain_file_is_stored_uninspected(storage, blob_store):
                     "md5": meta["md5"], "size": len(data), "filename": "notes-1.0.txt", "subdir": None,
                     "record": None, "metadata": {}}
     assert _read(blob_store, meta["blob_key"]) == data and list(blob_store.keys("staging/")) == []
+
+
+@pytest.mark.parametrize("cut", [4, 8, 40])
+def test_sdist_cut_after_its_tar_ends_is_truncated(storage, blob_store, pkgdir, cut):
+    """The tar inside is whole, the gzip stream is not (its trailer or the tar's zero padding is cut): still
+    refused, since the sdist is read to gzip's end-of-stream marker."""
+    data = make_sdist(pkgdir, "foo", "1.0").read_bytes()
+    _refused(storage, blob_store, "a", data[:-cut], "foo", "1.0", "foo-1.0.tar.gz", "pypi",
+             match="corrupt or truncated")

@@ -105,13 +105,17 @@ class ShardMixin:
             self.conn.execute(delete(retired_shards).where(retired_shards.c.retired_at < now_ms - grace_ms))
 
     def _retire(self, key: ChannelKey, audience: str, new: dict[str, str], now_ms: int) -> None:
-        """Copy the current shards of ``new``'s names that are about to be replaced into ``retired_shards``."""
-        old = []
-        for chunk in chunks(sorted(new)):
-            old += [r for r in self.conn.execute(
-                select(shards.c.name, shards.c.key, shards.c.sha256, shards.c.size, shards.c.pack_offset).where(
-                    self._where(shards, key), shards.c.audience == audience, shards.c.name.in_(chunk)))
-                    if r.sha256 != new[r.name]]
+        """Copy the current shards of ``new``'s names that are about to be replaced into ``retired_shards``.
+        Many names (a replay, a large burst) are looked up with one read of the channel's shards rather than
+        in chunks of names."""
+        cols = (shards.c.name, shards.c.key, shards.c.sha256, shards.c.size, shards.c.pack_offset)
+        where = (self._where(shards, key), shards.c.audience == audience)
+        if len(new) > RETIRE_BY_NAME:
+            found = [r for r in self.conn.execute(select(*cols).where(*where)) if r.name in new]
+        else:
+            found = [r for chunk in chunks(sorted(new))
+                     for r in self.conn.execute(select(*cols).where(*where, shards.c.name.in_(chunk)))]
+        old = [r for r in found if r.sha256 != new[r.name]]
         bulk_insert(self.conn, retired_shards,
                     [{**key._asdict(), "audience": audience, "name": r.name, "key": r.key, "sha256": r.sha256,
                       "size": r.size, "retired_at": now_ms, "pack_offset": r.pack_offset} for r in old],
@@ -129,6 +133,9 @@ class ShardMixin:
                                     .where(self._where(retired_shards, key), r.audience == audience,
                                            r.sha256 == sha256, r.retired_at >= retired_since_ms)).first()
         return None if row is None else shard_pointer(row)
+
+
+RETIRE_BY_NAME = 2000     # more replaced names than this: read the channel's shards whole (see _retire)
 
 
 def shard_pointer(row) -> dict:

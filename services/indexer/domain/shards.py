@@ -48,6 +48,9 @@ def pack(value) -> bytes:
 
 
 def shard_record(record_json: str, run_exports_json: str | None) -> dict:
+    """The shard form of a record. Both texts are ``canonical_json`` (keys sorted at every level), so the maps
+    decoded from them are in sorted order already; only the record's own keys are sorted again when it gains
+    ``run_exports``."""
     record = json.loads(record_json)
     for field, width in _DIGESTS.items():
         digest = record.get(field)
@@ -58,12 +61,14 @@ def shard_record(record_json: str, run_exports_json: str | None) -> dict:
                 pass
     if run_exports_json is not None:
         record["run_exports"] = json.loads(run_exports_json)
+        record = {k: record[k] for k in sorted(record)}
     return record
 
 
 def build_shard(entries: Iterable[tuple[str, str, str | None]]) -> bytes | None:
     """``entries``: (filename, record_json, run_exports_json) of one name, in a stable order (a later
-    duplicate file name wins, like in repodata.json). None when no entry is a conda package."""
+    duplicate file name wins, like in repodata.json). None when no entry is a conda package. The bytes are
+    ``pack`` of the shard; the records are packed as decoded (see ``shard_record``), not walked to be sorted."""
     sections: dict[str, dict] = {"packages": {}, "packages.conda": {}}
     for filename, record_json, run_exports_json in entries:
         section = section_of(filename)
@@ -71,8 +76,8 @@ def build_shard(entries: Iterable[tuple[str, str, str | None]]) -> bytes | None:
             sections[section][filename] = (record_json, run_exports_json)
     if not sections["packages"] and not sections["packages.conda"]:
         return None
-    return pack({section: {fn: shard_record(*pair) for fn, pair in records.items()}
-                 for section, records in sections.items()})
+    return msgpack.packb({section: {fn: shard_record(*records[fn]) for fn in sorted(records)}
+                          for section, records in sections.items()}, use_bin_type=True)
 
 
 def iso_millis(millis: int) -> str:

@@ -101,9 +101,12 @@ class RowsCache:
         return hit[1]
 
     def put(self, key, state: tuple, rows: ChannelRows, replace: bool = True) -> None:
+        """Keep ``rows`` (slimmed: ``ChannelRows.slim``) as those of the published ``state``, unless they are
+        more than the cache holds."""
         size = len(rows)
         if size > self.max_rows:
             return
+        rows.slim()
         with self._lock:
             if not replace and key in self._by_key:
                 return

@@ -275,7 +275,6 @@ class IndexerService:
                 return []    # reset meanwhile, or another replica published this state or a newer one
         stages.done("flip")
         by_name.shards = shard_maps
-        by_name.slim()
         self._rows.put(key, (generation, pointers["private"][REPODATA]["sha256"],
                              pointers["public"][REPODATA]["sha256"]), by_name)
         metrics.PUBLISHES.labels("conda").inc()
@@ -308,7 +307,6 @@ class IndexerService:
                 if len(rows) > self._rows.room():
                     break
                 rows.repodata(key.subdir)
-                rows.slim()
                 self._rows.offer(key, state, rows)
                 warmed += 1
         log.info("rows cache warmed: %d of %d published channels", warmed, len(keys))

@@ -2,9 +2,11 @@
 cooperates with eventlet's green sockets under nameko)."""
 from __future__ import annotations
 
+import json
 import os
 
-from sqlalchemy import create_engine, event
+import orjson
+from sqlalchemy import Float, Numeric, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.pool import NullPool
@@ -102,6 +104,19 @@ def no_delay(sock) -> None:
 BULK_ROWS = 5000    # rows per statement: one JSON document of a few MB on PostgreSQL
 
 
+def _document(table, rows: list[dict]) -> str:
+    """The JSON document of ``rows`` for the server to parse: orjson writes it several times faster than the
+    standard library (non-ASCII characters unescaped, which PostgreSQL reads alike); what orjson refuses
+    (integers beyond 64 bits, lone surrogates, types it does not know) goes through ``json.dumps``, and so do
+    the rows of a table with numeric columns, where orjson would write a NaN as null instead of failing."""
+    if not any(isinstance(c.type, (Float, Numeric)) for c in table.columns):
+        try:
+            return orjson.dumps(rows).decode()
+        except TypeError:       # orjson.JSONEncodeError
+            pass
+    return json.dumps(rows, separators=(",", ":"))
+
+
 def bulk_insert(conn, table, rows: list[dict], return_ids: bool = False, conflict: tuple[str, ...] = (),
                 update: tuple[str, ...] = ()) -> list[int]:
     """Insert ``rows`` (dicts over the same columns of ``table``, plain JSON values) in as few statements as
@@ -128,8 +143,6 @@ def bulk_insert(conn, table, rows: list[dict], return_ids: bool = False, conflic
             return []
         return list(conn.execute(table.insert().returning(table.c.id, sort_by_parameter_order=True),
                                  rows).scalars())
-    import json
-
     from sqlalchemy import text
     prep = conn.dialect.identifier_preparer
     cols = list(rows[0])
@@ -145,7 +158,7 @@ def bulk_insert(conn, table, rows: list[dict], return_ids: bool = False, conflic
     stmt = text(sql)
     ids: list[int] = []
     for start in range(0, len(rows), BULK_ROWS):
-        doc = json.dumps(rows[start:start + BULK_ROWS], separators=(",", ":"))
+        doc = _document(table, rows[start:start + BULK_ROWS])
         result = conn.execute(stmt, {"rows": doc})
         if return_ids:
             ids += sorted(result.scalars())

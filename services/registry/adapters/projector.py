@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy import and_, delete, insert, select, text, update
 from sqlalchemy.engine import Connection
 
 from services.kernel.adapters.db import bulk_insert
@@ -18,7 +18,10 @@ from .tables import collaborators, file_labels, files, label_locks, packages, re
 
 
 def _j(value) -> str:
-    return json.dumps(value, sort_keys=True)
+    """A JSON column's text: ``json.dumps`` with its defaults, so that for a value taken from an event this is
+    the very text the value has inside the event's ``data`` in the log (``json.dumps`` of the whole data keeps
+    key order and spacing), which a replay on PostgreSQL copies from the log instead (``_FILES_FROM_LOG``)."""
+    return json.dumps(value)
 
 
 def _pkg_where(t, owner, package):
@@ -210,6 +213,43 @@ _BULK = ("package_created", "release_created", "file_uploaded")
 _CHUNK = 500
 
 
+def _pkey(d: dict) -> tuple:
+    return d["owner"], d["package"]
+
+
+def _rkey(d: dict) -> tuple:
+    return d["owner"], d["package"], d["version"]
+
+
+def _fkey(d: dict) -> tuple:
+    return d["owner"], d["package"], d["version"], d["basename"]
+
+
+class Known:
+    """What a rebuild has created so far, while that is all the read tables hold: a rebuild starts from empty
+    tables and, as long as only creations (``_BULK``) have been applied, these sets are exactly their keys, so
+    ``_bulk_run`` asks them instead of the database. The first other event (a removal, a transfer...) makes them
+    inexact for good (``exact`` False), and the database is asked again."""
+
+    def __init__(self):
+        self.exact = True
+        self.packages: set = set()
+        self.releases: set = set()
+        self.files: set = set()
+
+    def applied(self, ev: Event) -> None:
+        """``ev`` was applied by its handler. A creation keeps the sets exact (a file uploaded again replaces
+        the row of the same key); anything else may remove or move rows."""
+        if ev.type == "package_created":
+            self.packages.add(_pkey(ev.data))
+        elif ev.type == "release_created":
+            self.releases.add(_rkey(ev.data))
+        elif ev.type == "file_uploaded":
+            self.files.add(_fkey(ev.data))
+        else:
+            self.exact = False
+
+
 def _existing(conn: Connection, table, cols: tuple, keys: set) -> set:
     """Those of ``keys`` (tuples over ``cols``, the first two being owner and package) present in ``table``."""
     out: set = set()
@@ -225,65 +265,90 @@ def _existing(conn: Connection, table, cols: tuple, keys: set) -> set:
     return out
 
 
-def _bulk_run(conn: Connection, items: list[tuple[Event, int]]) -> int:
+# The rows ``_bulk_run`` would build for file_uploaded events, built by PostgreSQL from the events' rows in the
+# log: the JSON columns are the values' own text inside ``data`` (a ``json`` value keeps its text), which is
+# what ``_j`` gives for them, and the data never travels to Python and back.
+_FILES_FROM_LOG = text(
+    "INSERT INTO files (owner, package, version, basename, file_id, filename, distribution_type, subdir, "
+    "blob_key, sha256, md5, size, record, attrs, metadata, description, upload_time, uploader, created_pos) "
+    "SELECT d.owner, d.package, d.version, d.basename, e.event_id, d.filename, d.distribution_type, d.subdir, "
+    "d.blob_key, d.sha256, d.md5, d.size, d.record::text, COALESCE(d.attrs::text, 'null'), "
+    "COALESCE(d.metadata::text, 'null'), d.description, e.occurred_at, e.actor, e.position "
+    "FROM events e CROSS JOIN LATERAL json_to_record(CAST(e.data AS json)) AS d(owner text, package text, "
+    "version text, basename text, filename text, distribution_type text, subdir text, blob_key text, "
+    "sha256 text, md5 text, size bigint, record json, attrs json, metadata json, description text) "
+    "WHERE e.position = ANY(CAST(:positions AS bigint[])) AND e.type = 'file_uploaded' ORDER BY e.position")
+
+
+def _bulk_run(conn: Connection, items: list[tuple[Event, int]], known: Known | None = None,
+              verbatim: frozenset | set = frozenset()) -> int:
     """Apply the leading events of ``items`` that only create packages, releases and files that do not exist
     yet, with one multi-row insert per table; returns how many were applied (0: the first one needs
-    ``apply``). The tables end up exactly as if each event had been applied by its handler, in order."""
+    ``apply``). The tables end up exactly as if each event had been applied by its handler, in order.
+    ``known``: a rebuild's ``Known`` (kept up to date here). ``verbatim``: log positions of file_uploaded
+    events whose data is exactly their text in the log (what ``Event.from_log`` took as it is), whose rows
+    PostgreSQL builds from the log (``_FILES_FROM_LOG``)."""
     run = []
     for ev, pos in items:
         if ev.type not in _BULK:
             break
         run.append((ev, pos))
-    pkey = lambda d: (d["owner"], d["package"])  # noqa: E731
-    rkey = lambda d: (d["owner"], d["package"], d["version"])  # noqa: E731
-    fkey = lambda d: (d["owner"], d["package"], d["version"], d["basename"])  # noqa: E731
-    pk_db = _existing(conn, packages, ("owner", "name"), {pkey(ev.data) for ev, _ in run})
-    rel_db = _existing(conn, releases, ("owner", "package", "version"),
-                       {rkey(ev.data) for ev, _ in run if ev.type != "package_created"})
-    file_db = _existing(conn, files, ("owner", "package", "version", "basename"),
-                        {fkey(ev.data) for ev, _ in run if ev.type == "file_uploaded"})
-    pk_now, rel_now, files_seen = set(pk_db), set(rel_db), set(file_db)
-    new_pk, new_rel, new_files, new_labels = {}, {}, [], []
+    if known is not None and known.exact:
+        pk_db, rel_db, file_db = known.packages, known.releases, known.files
+    else:
+        pk_db = _existing(conn, packages, ("owner", "name"), {_pkey(ev.data) for ev, _ in run})
+        rel_db = _existing(conn, releases, ("owner", "package", "version"),
+                           {_rkey(ev.data) for ev, _ in run if ev.type != "package_created"})
+        file_db = _existing(conn, files, ("owner", "package", "version", "basename"),
+                            {_fkey(ev.data) for ev, _ in run if ev.type == "file_uploaded"})
+    pk_now, rel_now, files_seen = set(), set(), set()      # created by this run (beside what the tables hold)
+    new_pk, new_rel, new_files, new_labels, from_log = {}, {}, [], [], []
     pk_mod, rel_mod = {}, {}
     done = 0
     for ev, pos in run:
         d = ev.data
         if ev.type == "package_created":
-            if pkey(d) in pk_now:
+            k = _pkey(d)
+            if k in pk_now or k in pk_db:
                 break
-            pk_now.add(pkey(d))
-            new_pk[pkey(d)] = dict(owner=d["owner"], name=d["package"], package_id=ev.event_id, public=d["public"],
-                                   summary=d["summary"], public_attrs=_j(d["public_attrs"]),
-                                   package_types=_j(d["package_types"]), created_at=ev.occurred_at,
-                                   modified_at=ev.occurred_at, created_pos=pos)
-            pk_mod[pkey(d)] = ev.occurred_at
+            pk_now.add(k)
+            new_pk[k] = dict(owner=d["owner"], name=d["package"], package_id=ev.event_id, public=d["public"],
+                             summary=d["summary"], public_attrs=_j(d["public_attrs"]),
+                             package_types=_j(d["package_types"]), created_at=ev.occurred_at,
+                             modified_at=ev.occurred_at, created_pos=pos)
+            pk_mod[k] = ev.occurred_at
         elif ev.type == "release_created":
-            if rkey(d) in rel_now:
+            k = _rkey(d)
+            if k in rel_now or k in rel_db:
                 break
-            rel_now.add(rkey(d))
-            new_rel[rkey(d)] = dict(owner=d["owner"], package=d["package"], version=d["version"],
-                                    attrs=_j(d["attrs"]), created_at=ev.occurred_at, modified_at=ev.occurred_at,
-                                    created_pos=pos)
-            rel_mod[rkey(d)] = ev.occurred_at
-            if pkey(d) in pk_now:
-                pk_mod[pkey(d)] = ev.occurred_at
+            rel_now.add(k)
+            new_rel[k] = dict(owner=d["owner"], package=d["package"], version=d["version"],
+                              attrs=_j(d["attrs"]), created_at=ev.occurred_at, modified_at=ev.occurred_at,
+                              created_pos=pos)
+            rel_mod[k] = ev.occurred_at
+            if k[:2] in pk_now or k[:2] in pk_db:
+                pk_mod[k[:2]] = ev.occurred_at
         else:
-            if fkey(d) in files_seen:
+            k = _fkey(d)
+            if k in files_seen or k in file_db:
                 break
-            files_seen.add(fkey(d))
-            new_files.append(dict(
-                owner=d["owner"], package=d["package"], version=d["version"], basename=d["basename"],
-                file_id=ev.event_id, filename=d["filename"], distribution_type=d["distribution_type"],
-                subdir=d["subdir"], blob_key=d["blob_key"], sha256=d["sha256"], md5=d["md5"], size=d["size"],
-                record=None if d["record"] is None else _j(d["record"]), attrs=_j(d["attrs"]),
-                metadata=_j(d["metadata"]), description=d["description"], upload_time=ev.occurred_at,
-                uploader=ev.actor, created_pos=pos))
+            files_seen.add(k)
+            if pos in verbatim:
+                from_log.append(pos)
+            else:
+                new_files.append(dict(
+                    owner=d["owner"], package=d["package"], version=d["version"], basename=d["basename"],
+                    file_id=ev.event_id, filename=d["filename"], distribution_type=d["distribution_type"],
+                    subdir=d["subdir"], blob_key=d["blob_key"], sha256=d["sha256"], md5=d["md5"],
+                    size=d["size"], record=None if d["record"] is None else _j(d["record"]),
+                    attrs=_j(d["attrs"]), metadata=_j(d["metadata"]), description=d["description"],
+                    upload_time=ev.occurred_at, uploader=ev.actor, created_pos=pos))
             new_labels += [dict(owner=d["owner"], package=d["package"], version=d["version"],
                                 basename=d["basename"], label=label) for label in dict.fromkeys(d["labels"])]
-            if pkey(d) in pk_now:
-                pk_mod[pkey(d)] = ev.occurred_at
-            if rkey(d) in rel_now:
-                rel_mod[rkey(d)] = ev.occurred_at
+            if k[:2] in pk_now or k[:2] in pk_db:
+                pk_mod[k[:2]] = ev.occurred_at
+            if k[:3] in rel_now or k[:3] in rel_db:
+                rel_mod[k[:3]] = ev.occurred_at
         done += 1
     if done == 0:
         return 0
@@ -299,18 +364,29 @@ def _bulk_run(conn: Connection, items: list[tuple[Event, int]]) -> int:
         else:
             conn.execute(update(releases).where(_rel_where(releases, *key)).values(modified_at=when))
     for table, rows in ((packages, list(new_pk.values())), (releases, list(new_rel.values())),
-                        (files, new_files), (file_labels, new_labels)):
+                        (files, new_files)):
         bulk_insert(conn, table, rows)
+    if from_log:
+        conn.execute(_FILES_FROM_LOG, {"positions": "{" + ",".join(map(str, from_log)) + "}"})
+    bulk_insert(conn, file_labels, new_labels)
+    if known is not None and known.exact:
+        known.packages |= pk_now
+        known.releases |= rel_now
+        known.files |= files_seen
     return done
 
 
-def apply_many(conn: Connection, items: list[tuple[Event, int]]) -> None:
+def apply_many(conn: Connection, items: list[tuple[Event, int]], known: Known | None = None,
+               verbatim: frozenset | set = frozenset()) -> None:
     """``apply`` of each (event, position) in order; runs of creations of what does not exist yet (what a
-    replay of uploads mostly is) go through multi-row inserts."""
+    replay of uploads mostly is) go through multi-row inserts (``_bulk_run``, which takes ``known`` and
+    ``verbatim`` from a rebuild)."""
     i = 0
     while i < len(items):
-        n = _bulk_run(conn, items[i:]) if items[i][0].type in _BULK else 0
+        n = _bulk_run(conn, items[i:], known, verbatim) if items[i][0].type in _BULK else 0
         if n == 0:
             apply(conn, *items[i])
+            if known is not None:
+                known.applied(items[i][0])
             n = 1
         i += n

@@ -99,25 +99,36 @@ class SqlUnitOfWork:
     def count_unpublished(self) -> int:
         return self.log.count_unpublished()
 
-    def rebuild(self, page: int = 1000, each_page=None) -> int:
+    def rebuild(self, page: int = 5000, each_page=None) -> int:
         """Empty the read tables and re-apply every event in log order (same projector as ``append``).
-        ``each_page(events)``, if given, receives every page of validated events once they are applied (replay
-        feeds the indexer from the same read of the log)."""
-        if self.conn.dialect.name == "postgresql":
+        ``each_page(events, texts)``, if given, receives every page of validated events once they are applied
+        (replay feeds the indexer from the same read of the log), with ``texts[i]`` the data of ``events[i]``
+        as the log holds it when the event is that data as it is (``Event.from_log`` took it), else None (it
+        was upcast or loaded): what lets replay hand a page to another process as text."""
+        postgres = self.conn.dialect.name == "postgresql"
+        if postgres:
             # commands lock rows of `streams`: keep them out until the replay commits
             self.conn.execute(text("LOCK TABLE streams IN EXCLUSIVE MODE"))
         for t in READ_TABLES:
             self.conn.execute(delete(t))
+        known = projector.Known()       # the tables are empty now
         count, after = 0, 0
         while True:
             rows = list(self.conn.execute(select(events).where(events.c.position > after)
                                           .order_by(events.c.position).limit(page)))
             if not rows:
                 return count
-            items = [(row_to_event(r).from_log(), r.position) for r in rows]
-            projector.apply_many(self.conn, items)
+            items, texts, verbatim = [], [], set()
+            for r in rows:
+                raw = row_to_event(r)
+                ev = raw.from_log()
+                items.append((ev, r.position))
+                texts.append(r.data if ev is raw else None)
+                if postgres and ev is raw:   # the server builds its file row from this text (_FILES_FROM_LOG)
+                    verbatim.add(r.position)
+            projector.apply_many(self.conn, items, known, verbatim)
             if each_page is not None:
-                each_page([ev for ev, _pos in items])
+                each_page([ev for ev, _pos in items], texts)
             count += len(rows)
             after = rows[-1].position
 

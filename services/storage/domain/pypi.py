@@ -100,26 +100,34 @@ def _zip_pkg_info(fileobj: BinaryIO, budget: Budget) -> bytes:
             return read_limited(f, "PKG-INFO")
 
 
+class _Spending:
+    """A read-only stream that spends ``budget`` on every byte read from ``raw``."""
+
+    def __init__(self, raw, budget: Budget):
+        self.raw, self.budget = raw, budget
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.raw.read(size)
+        self.budget.spend(len(data))
+        return data
+
+
 def _tar_pkg_info(fileobj: BinaryIO, budget: Budget) -> bytes:
-    """Walk the whole tar once (every member name is checked, truncation is detected)."""
-    # a tar stream read with "r|gz" ends quietly where a truncated gzip ends: check the gzip stream to its
-    # end-of-stream marker first (gzip raises EOFError), bounded like the walk itself
-    check = Budget(budget.limit)
-    fileobj.seek(0)
-    with gzip.GzipFile(fileobj=fileobj, mode="rb") as gz:
-        while True:
-            chunk = gz.read(1024 * 1024)
-            if not chunk:
-                break
-            check.spend(len(chunk))
+    """Walk the whole tar once, decompressing once (every member name is checked, truncation is detected)."""
+    # tarfile's stream mode ends quietly where the tar ends; reading the gzip stream on to its end-of-stream
+    # marker is what detects a truncated file (gzip raises EOFError). The decompressed bytes are bounded too.
     fileobj.seek(0)
     found: list[bytes] = []
-    with tarfile.open(fileobj=fileobj, mode="r|gz") as tf:
-        for member in tf:
-            check_member_name(member.name, member.linkname if (member.issym() or member.islnk()) else None)
-            budget.spend(member.size)
-            if member.isfile() and _is_top_pkg_info(member.name):
-                found.append(read_limited(tf.extractfile(member), "PKG-INFO"))
+    with gzip.GzipFile(fileobj=fileobj, mode="rb") as gz:
+        stream = _Spending(gz, Budget(budget.limit))
+        with tarfile.open(fileobj=stream, mode="r|") as tf:
+            for member in tf:
+                check_member_name(member.name, member.linkname if (member.issym() or member.islnk()) else None)
+                budget.spend(member.size)
+                if member.isfile() and _is_top_pkg_info(member.name):
+                    found.append(read_limited(tf.extractfile(member), "PKG-INFO"))
+        while stream.read(1024 * 1024):
+            pass
     if len(found) != 1:
         raise InvalidPackage("an sdist must hold exactly one <name>-<version>/PKG-INFO")
     return found[0]
