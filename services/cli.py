@@ -137,6 +137,10 @@ def _run_gateway(settings) -> int:
             self.cfg.set("worker_class", "gthread")
             self.cfg.set("threads", int(os.environ.get("WHARF_GATEWAY_THREADS", "8")))
             self.cfg.set("timeout", 300)
+            # idle keep-alive connections are cheap in gthread (they wait in the poller, not in a thread). The 2 s
+            # default closes them under clients and load balancers that reuse them a moment later, and a close
+            # that crosses a request on its way resets it; keep them longer than a balancer's usual idle timeout
+            self.cfg.set("keepalive", int(os.environ.get("WHARF_GATEWAY_KEEPALIVE", "75")))
             # the app's own access line (wharf.gateway.access: correlation id, tokens in /t/<token>/ paths
             # redacted) replaces gunicorn's, which would log request lines with tokens in them
             self.cfg.set("accesslog", None)

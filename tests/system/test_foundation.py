@@ -45,6 +45,26 @@ def test_whoami_and_head(wharf, alice):
     assert "alice" in out.stdout + out.stderr
 
 
+def test_an_idle_keep_alive_connection_stays_open(wharf):
+    """A client that reuses its connection after a few idle seconds (the benchmark's watcher after a burst, a
+    load balancer's pool) is answered, not reset: the gateway keeps idle connections longer than gunicorn's
+    2 s default, whose close races a request already on its way."""
+    import http.client
+    import time
+    from urllib.parse import urlsplit
+    conn = http.client.HTTPConnection(urlsplit(wharf.base_url).netloc, timeout=10)
+    try:
+        for attempt in range(2):
+            conn.request("GET", "/api/")
+            r = conn.getresponse()
+            r.read()
+            assert r.status == 200 and not r.will_close, (attempt, r.status, r.getheaders())
+            if attempt == 0:
+                time.sleep(3.5)
+    finally:
+        conn.close()
+
+
 def test_wrong_password_is_401(wharf, alice):
     r = requests.post(wharf.api + "/authentications", auth=("alice", "nope"), json={"note": "x"}, timeout=10)
     assert r.status_code == 401 and "error" in r.json()
