@@ -6,8 +6,9 @@ import re
 import time
 
 from flask import Flask, Response, g, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 
-from services.kernel import context, metrics
+from services.kernel import context, metrics, strict_json
 from services.kernel.settings import Settings
 
 from . import errors
@@ -20,8 +21,16 @@ from . import web
 _TOKEN_IN_PATH = re.compile(r"(/t/)[^/]+/")
 
 
+class _StrictJSON(DefaultJSONProvider):
+    """Request bodies are RFC 8259 JSON: NaN and the infinities are refused (400) like any invalid JSON."""
+
+    def loads(self, s, **kwargs):
+        return strict_json.loads(s)
+
+
 def create_app(clients, settings: Settings, index_cache: IndexCache | None = None) -> Flask:
     app = Flask("wharf.gateway")
+    app.json = _StrictJSON(app)
     app.config["WHARF_SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_size + 1024 * 1024
     app.config["MAX_FORM_MEMORY_SIZE"] = 1024 * 1024

@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, missing, validate
 
-from . import context
+from . import context, strict_json
 from .errors import BadRequest
 
 
@@ -85,7 +85,12 @@ class Event:
             clean = _schema(schema).load(data)
         except ValidationError as exc:
             raise BadRequest(f"invalid {type} event: {exc.messages}")
-        return cls(type=type, data=_schema(schema).dump(clean), stream_id=stream_id, actor=actor,
+        dumped = _schema(schema).dump(clean)
+        try:
+            strict_json.check(dumped)       # the log is JSON every reader can parse (PostgreSQL's too)
+        except ValueError as exc:
+            raise BadRequest(f"invalid {type} event: {exc}")
+        return cls(type=type, data=dumped, stream_id=stream_id, actor=actor,
                    version=CURRENT_VERSION[type], correlation_id=correlation_id or context.current())
 
 

@@ -117,7 +117,12 @@ def test_index_json_must_agree_with_file_name(storage, blob_store, pkgdir, fmt, 
 
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("index,match", [(None, "index.json is missing"), (b"{not json", "not valid JSON"),
-                                         (b"[1, 2]", "JSON object")])
+                                         (b"[1, 2]", "JSON object"),
+                                         # Python reads these, no client does: one would break repodata.json
+                                         (b'{"name": "foo", "version": "1.0", "build": "0", "build_number": 0, '
+                                          b'"subdir": "noarch", "size_hint": NaN}', "not valid JSON"),
+                                         (b'{"name": "foo", "version": "1.0", "build": "0", "build_number": 0, '
+                                          b'"subdir": "noarch", "x": [-Infinity]}', "not valid JSON")])
 def test_index_json_missing_or_invalid(storage, blob_store, pkgdir, fmt, index, match):
     path = make_conda_package(pkgdir, "foo", "1.0", fmt=fmt, info_files={"info/index.json": index})
     _refused(storage, blob_store, "d", path, "foo", "1.0", f"noarch/{path.name}", "conda", match=match)

@@ -343,6 +343,11 @@ def test_invalid_and_oversized_json_bodies(world):
     r = requests.post(f"{base}/api/package/{OWNER}/jsonpkg", data=b'["a list"]',
                       headers={**h, "Content-Type": "application/json"}, timeout=30)
     assert r.status_code == 400, r.text
+    for constant in (b"NaN", b"Infinity", b"-Infinity"):     # Python's json reads them; JSON has none
+        r = requests.post(f"{base}/api/package/{OWNER}/jsonpkg",
+                          data=b'{"public": true, "public_attrs": {"x": ' + constant + b'}}',
+                          headers={**h, "Content-Type": "application/json"}, timeout=30)
+        assert r.status_code == 400, (constant, r.text)
     big = json.dumps({"public": True, "public_attrs": {"x": "y" * (3 * 1024 * 1024)}}).encode()
     r = requests.post(f"{base}/api/package/{OWNER}/jsonpkg", data=big,
                       headers={**h, "Content-Type": "application/json"}, timeout=60)

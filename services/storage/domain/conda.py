@@ -5,14 +5,13 @@ The package must agree with itself (``info/index.json`` vs its file name) and wi
 """
 from __future__ import annotations
 
-import json
 import posixpath
 import zipfile
 from typing import BinaryIO
 
 from conda_package_streaming.package_streaming import stream_conda_component, stream_conda_info
 
-from services.kernel import names
+from services.kernel import names, strict_json
 from services.kernel.errors import InvalidName, InvalidPackage
 
 from .inspection import (Budget, Digests, Inspection, check_member_name, expansion_budget, read_limited,
@@ -120,7 +119,7 @@ def _json_member(members: dict[str, bytes], name: str, required: bool = False):
             raise InvalidPackage(f"{name} is missing: not a conda package")
         return None
     try:
-        value = json.loads(members[name])
+        value = strict_json.loads(members[name])
     except ValueError:
         raise InvalidPackage(f"{name} is not valid JSON")
     if not isinstance(value, dict):
