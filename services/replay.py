@@ -4,8 +4,8 @@ indexes stay the last good ones until the final publish; a replay that fails par
 
 The registry reads the log once, in pages, and each page it has applied goes on to the indexer, which applies
 it (its own database, its own transaction per page) while the registry goes on with the next pages. On a
-machine with more than one core the indexer runs in a process of its own (``_ProcessPipe``: the pages travel
-pickled, each event's data as the log's text where it can: ``_packed``), so the two rebuilds use two cores
+machine with more than one core the indexer runs in a process of its own (``_ProcessPipe``: each page travels
+as the one text the log gave for it, read again into the same events there), so the two rebuilds use two cores
 instead of sharing one interpreter; on one core, on a thread.
 Once the registry's rebuild has committed, the indexer publishes every index it rebuilt. Callers of ``replay``
 run it from a script whose main module is guarded by ``if __name__ == "__main__"`` (the ``wharf`` command is):
@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gc
-import json
 import multiprocessing
 import os
 import queue
@@ -25,6 +24,7 @@ import traceback
 from services.indexer.bootstrap import bootstrap as indexer_bootstrap
 from services.kernel.events import Event
 from services.kernel.settings import Settings
+from services.registry.adapters.unit_of_work import replay_events
 from services.registry.bootstrap import bootstrap as registry_bootstrap
 
 
@@ -44,7 +44,7 @@ def _replay(settings: Settings, processes: int | None) -> dict:
         each_page = feed.send
     else:
         feed = _Pipe(_IndexerSide(settings))
-        each_page = lambda events, _texts: feed(events)  # noqa: E731
+        each_page = lambda events, _text: feed(events)  # noqa: E731
     try:
         events = registry.rebuild_projections(each_page=each_page)
     except BaseException:
@@ -90,31 +90,13 @@ class _IndexerSide:
         return publish_all(self.indexer)
 
 
-def _packed(event: Event, text: str | None):
-    """How an event of a page travels to the indexer's process: its envelope and the log's text of its data
-    when ``text`` is given (the event is that data as it is: a string pickles at the cost of a copy, where
-    the nested dicts of a record cost far more on both sides), else the event itself."""
-    if text is None:
-        return event
-    return (event.type, event.stream_id, event.actor, event.sequence, event.version, event.event_id,
-            event.occurred_at, event.correlation_id, text)
-
-
-def _unpacked(item) -> Event:
-    if isinstance(item, Event):
-        return item
-    etype, stream_id, actor, sequence, version, event_id, occurred_at, correlation_id, text = item
-    return Event(type=etype, data=json.loads(text), stream_id=stream_id, actor=actor, sequence=sequence,
-                 version=version, event_id=event_id, occurred_at=occurred_at, correlation_id=correlation_id)
-
-
 def _child(settings: Settings, pages, results) -> None:
     """The indexer's process: pages until None, then publish; the outcome goes back through ``results``."""
     gc.set_threshold(*GC_THRESHOLDS)        # see _rare_collections; this process ends with the replay
     try:
         side = _IndexerSide(settings)
         while (page := pages.get()) is not None:
-            side([_unpacked(item) for item in page])
+            side(replay_events(page))
         results.put(("ok", side.finish()))
     except BaseException:  # noqa: BLE001 - reported to the parent, which raises it
         results.put(("error", traceback.format_exc()))
@@ -148,9 +130,10 @@ class _ProcessPipe:
             self.abandon()
             raise ReplayFailed("indexer side of the replay failed:\n" + str(self._outcome[1]))
 
-    def send(self, events: list[Event], texts: list[str | None]) -> None:
-        """A page of the registry's rebuild (``each_page``): each event packed with its text (``_packed``)."""
-        self([_packed(ev, text) for ev, text in zip(events, texts)])
+    def send(self, _events: list[Event], page_text: str) -> None:
+        """A page of the registry's rebuild (``each_page``), as the log's text of it: one string to pickle,
+        which ``_child`` reads into the same events (``replay_events``)."""
+        self(page_text)
 
     def __call__(self, page) -> None:
         while True:

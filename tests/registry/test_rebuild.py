@@ -159,3 +159,47 @@ def test_rebuild_after_a_transfer_uploads_into_the_moved_package(registry, engin
     assert len(before["files"]) == 3
     registry.rebuild_projections()
     assert dump(engine) == before
+
+
+def test_a_page_of_the_log_reads_as_its_rows_do(registry, engine):
+    """``read_page`` (PostgreSQL writes the page's text, SQLite's rows are joined in Python) gives, through
+    ``page_events``, exactly the events ``row_to_event`` reads from the rows, page after page: odd text in the
+    envelope (quotes, backslashes, non-ASCII, no correlation id) and in the data (nesting, floats, big
+    integers, escapes) included."""
+    from services.kernel.events import Event
+    from services.registry.adapters.event_log import EventLog, page_events, row_to_event
+    rich_history(registry)
+    odd = {"owner": "alice", "package": "demo", "attrs": {"q": 'he said "hi" \\ \u00e9\u4e2d\U0001f600',
+                                                          "n": [1.5, -0.0, 10 ** 30, None, True, {}],
+                                                          "nl": "a\nb\t\u0000"}}
+    with engine.begin() as conn:
+        last = conn.execute(select(events.c.sequence).where(events.c.stream_id == "alice")
+                            .order_by(events.c.sequence.desc()).limit(1)).scalar()
+        conn.execute(events.insert().values(
+            event_id="e" * 32, stream_id="alice", sequence=last + 1, type="package_updated", version=1,
+            occurred_at="2026-01-01T00:00:00.000Z", actor='o\'dd "actor" \\ \u00e9', correlation_id=None,
+            data=json.dumps({"owner": "alice", "package": "demo", "changes": odd}, ensure_ascii=False)))
+    with engine.connect() as conn:
+        log = EventLog(conn)
+        rows = log.read_log(0, 10_000)
+        expected = [(r.position, row_to_event(r)) for r in rows]
+        got, after = [], 0
+        while (page := log.read_page(after, 7)) is not None:
+            after, text = page
+            got += page_events(text)
+        assert after == rows[-1].position
+    assert got == expected and len(got) > 7
+    assert all(isinstance(ev, Event) for _pos, ev in got)
+    assert got[-1][1].actor == 'o\'dd "actor" \\ \u00e9' and got[-1][1].correlation_id is None
+
+
+def test_data_that_is_not_one_json_value_fails_the_page():
+    import pytest
+
+    from services.registry.adapters.event_log import page_events
+    envelope = '1,"file_uploaded","alice","alice",1,1,"e","2026-01-01T00:00:00Z",null,'
+    assert len(page_events("[[" + envelope + '{"a": 1}]]')) == 1
+    with pytest.raises(ValueError, match="not one JSON value"):
+        page_events("[[" + envelope + '{"a": 1}, {"b": 2}]]')
+    with pytest.raises(ValueError, match="not JSON"):
+        page_events("[[" + envelope + '{"a": ]]')

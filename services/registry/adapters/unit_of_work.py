@@ -7,7 +7,7 @@ else won a race) -> ``StaleStream``, lost or refused connections -> ``Unavailabl
 """
 from __future__ import annotations
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
@@ -17,9 +17,9 @@ from services.kernel.events import Event
 
 from ..domain.errors import StaleStream
 from . import projector
-from .event_log import EventLog, row_to_event, row_to_wire
+from .event_log import EventLog, page_events, row_to_event, row_to_wire
 from .read_repository import ReadRepository
-from .tables import READ_TABLES, events, metadata
+from .tables import READ_TABLES, metadata
 
 
 def _translate(exc: BaseException) -> BaseException | None:
@@ -101,10 +101,10 @@ class SqlUnitOfWork:
 
     def rebuild(self, page: int = 5000, each_page=None) -> int:
         """Empty the read tables and re-apply every event in log order (same projector as ``append``).
-        ``each_page(events, texts)``, if given, receives every page of validated events once they are applied
-        (replay feeds the indexer from the same read of the log), with ``texts[i]`` the data of ``events[i]``
-        as the log holds it when the event is that data as it is (``Event.from_log`` took it), else None (it
-        was upcast or loaded): what lets replay hand a page to another process as text."""
+        ``each_page(events, text)``, if given, receives every page of validated events once they are applied
+        (replay feeds the indexer from the same read of the log), with ``text`` the page as the log gave it
+        (``EventLog.read_page``: what lets replay hand a page to another process as one string, which
+        ``replay_events`` turns into the same events)."""
         postgres = self.conn.dialect.name == "postgresql"
         if postgres:
             # commands lock rows of `streams`: keep them out until the replay commits
@@ -113,24 +113,24 @@ class SqlUnitOfWork:
             self.conn.execute(delete(t))
         known = projector.Known()       # the tables are empty now
         count, after = 0, 0
-        while True:
-            rows = list(self.conn.execute(select(events).where(events.c.position > after)
-                                          .order_by(events.c.position).limit(page)))
-            if not rows:
-                return count
-            items, texts, verbatim = [], [], set()
-            for r in rows:
-                raw = row_to_event(r)
+        while (got := self.log.read_page(after, page)) is not None:
+            after, page_text = got
+            items, verbatim = [], set()
+            for pos, raw in page_events(page_text):
                 ev = raw.from_log()
-                items.append((ev, r.position))
-                texts.append(r.data if ev is raw else None)
-                if postgres and ev is raw:   # the server builds its file row from this text (_FILES_FROM_LOG)
-                    verbatim.add(r.position)
+                items.append((ev, pos))
+                if postgres and ev is raw:   # the server builds its file row from the log (_FILES_FROM_LOG)
+                    verbatim.add(pos)
             projector.apply_many(self.conn, items, known, verbatim)
             if each_page is not None:
-                each_page([ev for ev, _pos in items], texts)
-            count += len(rows)
-            after = rows[-1].position
+                each_page([ev for ev, _pos in items], page_text)
+            count += len(items)
+        return count
+
+
+def replay_events(page_text: str) -> list[Event]:
+    """The validated events of a page of the log, as ``SqlUnitOfWork.rebuild`` applies them."""
+    return [raw.from_log() for _pos, raw in page_events(page_text)]
 
 
 class SqlUnitOfWorkFactory:

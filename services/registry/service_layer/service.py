@@ -341,9 +341,8 @@ class RegistryService(LabelMethods, CollaboratorMethods, CopyMethods, SearchMeth
 
     def rebuild_projections(self, each_page=None) -> int:
         """Truncate the read tables and re-apply the whole log; returns the number of events applied.
-        ``each_page(events, texts)`` receives each page of validated events as it is applied, with the log's
-        text of each one's data where it is that data as it is (see ``SqlUnitOfWork.rebuild``, ``wharf
-        replay``)."""
+        ``each_page(events, text)`` receives each page of validated events as it is applied, with the log's
+        text of the page (see ``SqlUnitOfWork.rebuild``, ``wharf replay``)."""
         with self._uow() as uow:
             count = uow.rebuild(each_page=each_page)
             uow.commit()
