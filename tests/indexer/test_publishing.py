@@ -92,6 +92,32 @@ def test_replay_after_reset_gives_byte_identical_indexes(indexer, log, blobs):
     assert snapshot(indexer, owners) == first
 
 
+def test_reset_empties_every_table(indexer, log):
+    """On PostgreSQL one TRUNCATE of every table (each table a foreign key names must be in it); elsewhere
+    DELETEs. Nothing is left either way, and the indexer takes the log again from the start."""
+    from sqlalchemy import func, select
+
+    from services.indexer.adapters.pypi_tables import PYPI_TABLES
+    from services.indexer.adapters.tables import CONDA_TABLES
+    log.upload("alice", "numpy", "2.0.1", "linux-64", "py312_0", labels=["main", "dev"])
+    log.upload("alice", "secret", "1.0", "noarch", "0", public=False)
+    log.pypi("alice", "demo", "1.0")
+    for w in log.all():
+        indexer.handle(w)
+    indexer.publish_pending()
+
+    def counts():
+        with indexer.uow.begin() as repo:
+            return {t.name: repo.conn.execute(select(func.count()).select_from(t)).scalar_one()
+                    for t in CONDA_TABLES + PYPI_TABLES}
+    assert counts()["indexer_files"] and counts()["indexer_pypi_files"] and counts()["indexer_published"]
+    indexer.reset()
+    assert set(counts().values()) == {0}
+    for w in log.all():
+        indexer.handle(w)
+    assert counts()["indexer_files"] == 2
+
+
 def test_a_crash_before_the_pointer_flip_keeps_the_last_good_index(indexer, log, blobs):
     indexer.handle(log.upload("alice", "numpy", "2.0.1", "linux-64", "py312_0"))
     indexer.publish_pending()

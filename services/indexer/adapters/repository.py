@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Iterable, Mapping
 
-from sqlalchemy import and_, case, delete, func, select, update
+from sqlalchemy import and_, case, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -185,6 +185,15 @@ class SqlIndexRepository(ShardMixin, PypiIndexMixin):
             published.c.owner == owner, published.c.label == label).order_by(published.c.subdir)).scalars())
 
     def reset(self) -> None:
+        """Empty every table (what ``wharf replay`` starts from). On PostgreSQL one TRUNCATE: a DELETE left the
+        old rows dead in the tables and their indexes, which the replay's inserts of the same keys then walked
+        through again (a quarter of PostgreSQL's time in a replay of 100,000 files). The tables are locked for
+        the moment the reset takes (a read meanwhile waits for it)."""
+        if self.conn.dialect.name == "postgresql":
+            prep = self.conn.dialect.identifier_preparer
+            self.conn.execute(text("TRUNCATE " + ", ".join(prep.format_table(t)
+                                                            for t in CONDA_TABLES + PYPI_TABLES)))
+            return
         for table in CONDA_TABLES + PYPI_TABLES:
             self.conn.execute(delete(table))
 
