@@ -188,6 +188,21 @@ def test_a_page_of_the_log_reads_as_its_rows_do(registry, engine):
             after, text = page
             got += page_events(text)
         assert after == rows[-1].position
+        from services.registry.adapters import event_log
+        sizes = [len(r.data.encode()) for r in rows]
+        event_log.PAGE_BYTES = sum(sizes) // 5       # pages also end by bytes: at least one event each
+        try:
+            by_bytes, after, pages = [], 0, 0
+            while (page := log.read_page(after, 1000)) is not None:
+                after, text = page
+                events_ = page_events(text)
+                assert len(events_) == 1 or sum(sizes[len(by_bytes):len(by_bytes) + len(events_) - 1]) \
+                    < event_log.PAGE_BYTES
+                by_bytes += events_
+                pages += 1
+        finally:
+            event_log.PAGE_BYTES = 64 * 1024 * 1024
+        assert by_bytes == expected and pages >= 5
     assert got == expected and len(got) > 7
     assert all(isinstance(ev, Event) for _pos, ev in got)
     assert got[-1][1].actor == 'o\'dd "actor" \\ \u00e9' and got[-1][1].correlation_id is None

@@ -25,13 +25,18 @@ def row_to_event(row) -> Event:
 
 
 # A page of the log as JSON text: [[position, type, stream_id, actor, sequence, version, event_id, occurred_at,
-# correlation_id, data], ...], with each event's data the log's own text of it (PostgreSQL does not parse it)
+# correlation_id, data], ...], with each event's data the log's own text of it (PostgreSQL does not parse it).
+# A page also ends before its data passes PAGE_BYTES (a text value is at most 1 GB; large events, such as a
+# package_received restating many files, make fewer per page); it always holds at least one event.
+PAGE_BYTES = 64 * 1024 * 1024
 _PAGE = text(
     "SELECT count(*), max(position), '[' || string_agg('[' || position::text || ',' || to_json(type)::text || ',' "
     "|| to_json(stream_id)::text || ',' || to_json(actor)::text || ',' || sequence::text || ',' || "
     "version::text || ',' || to_json(event_id)::text || ',' || to_json(occurred_at)::text || ',' || "
     "COALESCE(to_json(correlation_id)::text, 'null') || ',' || data || ']', ',' ORDER BY position) || ']' "
-    "FROM (SELECT * FROM events WHERE position > :after ORDER BY position LIMIT :limit) AS e")
+    "FROM (SELECT *, sum(octet_length(data)) OVER (ORDER BY position) - octet_length(data) AS before "
+    "FROM (SELECT * FROM events WHERE position > :after ORDER BY position LIMIT :limit) AS f) AS e "
+    "WHERE before < :max_bytes")
 
 
 def page_events(page: str) -> list[tuple[int, Event]]:
@@ -115,11 +120,17 @@ class EventLog:
         driver instead of a row per event, each decoded column by column in Python, and one ``json.loads`` of
         the whole page instead of one per event."""
         if self.conn.dialect.name == "postgresql":
-            n, last, page = self.conn.execute(_PAGE, {"after": after_position, "limit": limit}).one()
+            n, last, page = self.conn.execute(_PAGE, {"after": after_position, "limit": limit,
+                                                      "max_bytes": PAGE_BYTES}).one()
             return (last, page) if n else None
-        rows = self.read_log(after_position, limit)
+        rows, size = self.read_log(after_position, limit), 0
         if not rows:
             return None
+        for n, r in enumerate(rows):
+            if size >= PAGE_BYTES:
+                rows = rows[:n]
+                break
+            size += len(r.data.encode())
         return rows[-1].position, "[" + ",".join(
             json.dumps([r.position, r.type, r.stream_id, r.actor, r.sequence, r.version, r.event_id,
                         r.occurred_at, r.correlation_id])[:-1] + "," + r.data + "]" for r in rows) + "]"
