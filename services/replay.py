@@ -1,6 +1,8 @@
 """``wharf replay``: rebuild the registry's read tables from its event log and, from the same read of the log,
-every channel index of a reset indexer. Deterministic: the indexes come out byte-identical. The published
-indexes stay the last good ones until the final publish; a replay that fails part-way is simply run again.
+every channel index of a reset indexer. Deterministic: the indexes come out byte-identical. The index blobs
+stay in the bucket, but the reset drops the indexer's pointers to them at the start, so a channel is not
+served from the reset until the final publish flips it (the runbook stops the indexers meanwhile); a replay
+that fails part-way is simply run again.
 
 The registry reads the log once, in pages, and each page it has applied goes on to the indexer, which applies
 it (its own database, its own transaction per page) while the registry goes on with the next pages. On a
