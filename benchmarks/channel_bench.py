@@ -272,6 +272,7 @@ def distributed_infra(workdir: Path, port: int) -> Infra:
     cleanups = []
     pg_host, pg_port, pg_user = "127.0.0.1", 5432, "postgres"
     admin = pg8000.native.Connection(pg_user, host=pg_host, port=pg_port, database="postgres")
+    cleanups.append(admin.close)         # first in, so last out: the DROPs below need it open
     dbs = {}
     for svc in ("auth", "registry", "indexer"):
         name = f"wharf_bench_{svc}_{uuid.uuid4().hex[:8]}"
@@ -291,7 +292,6 @@ def distributed_infra(workdir: Path, port: int) -> Infra:
                             stdout=open(workdir / "moto.log", "wb"), stderr=subprocess.STDOUT,
                             start_new_session=True)
     cleanups.append(lambda: (os.killpg(moto.pid, signal.SIGTERM), moto.wait(10)))
-    cleanups.append(admin.close)
     deadline = time.monotonic() + 30
     while True:
         try:

@@ -23,8 +23,20 @@ FIGURES = [
 ]
 
 
+def _bench_databases() -> set[str]:
+    import pg8000.native
+
+    from tests.conftest import PG_HOST, PG_PORT, PG_USER
+    admin = pg8000.native.Connection(PG_USER, host=PG_HOST, port=PG_PORT, database="postgres")
+    try:
+        return {row[0] for row in admin.run("SELECT datname FROM pg_database WHERE datname LIKE 'wharf_bench_%'")}
+    finally:
+        admin.close()
+
+
 def test_benchmark_prints_every_figure(pg_admin, amqp_vhosts, tmp_path):
     # pg_admin / amqp_vhosts: skip (or, under CI=true, fail) when PostgreSQL or RabbitMQ is missing
+    before = _bench_databases()
     r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "channel_bench.py"), "--records", "60",
                         "--samples", "3", "--burst", "12", "--burst-clients", "3", "--load-seconds", "0.5",
                         "--load-procs", "1", "--load-threads", "2", "--cache", str(tmp_path / "cache"),
@@ -39,3 +51,4 @@ def test_benchmark_prints_every_figure(pg_admin, amqp_vhosts, tmp_path):
         assert line is not None, f"{figure!r} missing from:\n{table}"
         assert "nan" not in line and "NOT" not in line and "NO " not in line + " ", line
     assert any("byte-identical" in ln and ln.rstrip().endswith("yes") for ln in table.splitlines()), table
+    assert _bench_databases() <= before, "the benchmark left its databases behind"
