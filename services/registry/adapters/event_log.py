@@ -25,15 +25,17 @@ def row_to_event(row) -> Event:
 
 
 # A page of the log as JSON text: [[position, type, stream_id, actor, sequence, version, event_id, occurred_at,
-# correlation_id, data], ...], with each event's data the log's own text of it (PostgreSQL does not parse it).
-# A page also ends before its data passes PAGE_BYTES (a text value is at most 1 GB; large events, such as a
-# package_received restating many files, make fewer per page); it always holds at least one event.
+# correlation_id, data], ...] (the envelope in _ENVELOPE's order), with each event's data the log's own text of
+# it (PostgreSQL does not parse it). A page also ends before its data passes PAGE_BYTES (a text value is at
+# most 1 GB; large events, such as a package_received restating many files, make fewer per page); it always
+# holds at least one event.
+_ENVELOPE = ("position", "type", "stream_id", "actor", "sequence", "version", "event_id", "occurred_at",
+             "correlation_id")
 PAGE_BYTES = 64 * 1024 * 1024
 _PAGE = text(
-    "SELECT count(*), max(position), '[' || string_agg('[' || position::text || ',' || to_json(type)::text || ',' "
-    "|| to_json(stream_id)::text || ',' || to_json(actor)::text || ',' || sequence::text || ',' || "
-    "version::text || ',' || to_json(event_id)::text || ',' || to_json(occurred_at)::text || ',' || "
-    "COALESCE(to_json(correlation_id)::text, 'null') || ',' || data || ']', ',' ORDER BY position) || ']' "
+    "SELECT count(*), max(position), '[' || string_agg('[' || "
+    + " || ',' || ".join(f"COALESCE(to_json({c})::text, 'null')" for c in _ENVELOPE)
+    + " || ',' || data || ']', ',' ORDER BY position) || ']' "
     "FROM (SELECT *, sum(octet_length(data)) OVER (ORDER BY position) - octet_length(data) AS before "
     "FROM (SELECT * FROM events WHERE position > :after ORDER BY position LIMIT :limit) AS f) AS e "
     "WHERE before < :max_bytes")
@@ -49,7 +51,7 @@ def page_events(page: str) -> list[tuple[int, Event]]:
     for item in items:
         if not isinstance(item, list) or len(item) != 10:     # data that was more than one JSON value
             raise ValueError(f"an event's data in the log is not one JSON value (near {str(item)[:200]})")
-        pos, etype, stream_id, actor, sequence, version, event_id, occurred_at, correlation_id, data = item
+        pos, etype, stream_id, actor, sequence, version, event_id, occurred_at, correlation_id, data = item  # _ENVELOPE
         out.append((pos, Event(type=etype, data=data, stream_id=stream_id, actor=actor, sequence=sequence,
                                version=version, event_id=event_id, occurred_at=occurred_at,
                                correlation_id=correlation_id)))
@@ -132,8 +134,7 @@ class EventLog:
                 break
             size += len(r.data.encode())
         return rows[-1].position, "[" + ",".join(
-            json.dumps([r.position, r.type, r.stream_id, r.actor, r.sequence, r.version, r.event_id,
-                        r.occurred_at, r.correlation_id])[:-1] + "," + r.data + "]" for r in rows) + "]"
+            json.dumps([getattr(r, c) for c in _ENVELOPE])[:-1] + "," + r.data + "]" for r in rows) + "]"
 
     # ------------------------------------------------------------------------------------------ outbox
     def claim_unpublished(self, limit: int) -> list:
