@@ -340,7 +340,7 @@ class RegistryService(LabelMethods, CollaboratorMethods, CopyMethods, SearchMeth
         return self._query(q)
 
     def rebuild_projections(self, each_page=None) -> int:
-        """Truncate the read tables and re-apply the whole log; returns the number of events applied.
+        """Empty the read tables and re-apply the whole log; returns the number of events applied.
         ``each_page(events, text)`` receives each page of validated events as it is applied, with the log's
         text of the page (see ``SqlUnitOfWork.rebuild``, ``wharf replay``)."""
         with self._uow() as uow:
