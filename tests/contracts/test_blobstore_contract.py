@@ -79,3 +79,20 @@ def test_unreachable_s3_is_unavailable():
     store = S3BlobStore("127.0.0.1:9", "k", "s", "bucket")
     with pytest.raises(Unavailable):
         store.stat("x")
+
+
+def test_concurrent_requests_reuse_their_connections(s3_store, caplog):
+    """Concurrent requests (nameko workers, parallel stores, gateway threads) keep their connections: with
+    urllib3's default pool of one, every connection beyond the first was closed after its request."""
+    import concurrent.futures as cf
+    import logging
+
+    def work(i):
+        for j in range(5):
+            s3_store.put(f"c/{i}/{j}", io.BytesIO(b"x" * 100), 100)
+            assert s3_store.stat(f"c/{i}/{j}") == 100
+
+    with caplog.at_level(logging.WARNING, logger="urllib3.connectionpool"):
+        with cf.ThreadPoolExecutor(8) as pool:
+            list(pool.map(work, range(8)))
+    assert not [r for r in caplog.records if "pool is full" in r.getMessage()]

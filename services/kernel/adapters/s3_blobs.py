@@ -16,13 +16,18 @@ from minio.error import S3Error
 from ..errors import BlobNotFound, Unavailable, WharfError
 
 _MISSING = {"NoSuchKey", "NoSuchObject", "NotFound", "ResourceNotFound"}
+# connections kept open to the S3 endpoint: at least as many as the requests one process makes at once (a
+# service's nameko workers, the indexer's parallel stores, the gateway's threads). urllib3's default is one: every
+# concurrent request beyond it opened a connection of its own and closed it afterwards ("Connection pool is full,
+# discarding connection"), hundreds of times per minute in the storage service and the indexer under a burst.
+POOL_CONNECTIONS = 32
 
 
 class S3BlobStore:
     def __init__(self, endpoint: str, access_key: str, secret_key: str, bucket: str, secure: bool = False,
                  region: str = "us-east-1", public_endpoint: str | None = None):
         import urllib3
-        http = urllib3.PoolManager(timeout=urllib3.Timeout(connect=5, read=60),
+        http = urllib3.PoolManager(timeout=urllib3.Timeout(connect=5, read=60), maxsize=POOL_CONNECTIONS,
                                    retries=urllib3.Retry(total=2, backoff_factor=0.2,
                                                          status_forcelist=[500, 502, 503, 504]))
         self.client = Minio(endpoint, access_key=access_key, secret_key=secret_key, secure=secure,
