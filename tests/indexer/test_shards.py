@@ -378,3 +378,27 @@ def test_shard_bytes_equal_those_of_sorting_every_map():
                 rec["run_exports"] = json.loads(rx)
             expected["packages.conda" if fn.endswith(".conda") else "packages"][fn] = rec
         assert build_shard(entries) == pack(expected)
+
+
+def test_the_few_shards_of_a_publish_are_stored_at_once(tmp_path):
+    """Below PACK_MIN each new shard is an object of its own; they are stored side by side, not one round trip
+    after the other (the puts below meet at a barrier, which sequential puts never pass)."""
+    import threading
+
+    from services.indexer.service_layer.shard_publishing import store_each
+    from services.kernel.adapters.local_blobs import LocalBlobStore
+
+    class Meeting(LocalBlobStore):
+        barrier = threading.Barrier(3, timeout=10)
+
+        def put(self, *args, **kwargs):
+            self.barrier.wait()
+            return super().put(*args, **kwargs)
+
+    blobs = Meeting(str(tmp_path / "b"))
+    shards = {hashlib.sha256(b).hexdigest(): b for b in (b"one", b"two", b"three")}
+    stored = store_each(blobs, shards)
+    assert {sha: (p["sha256"], p["size"], p["pack_offset"]) for sha, p in stored.items()} == \
+        {sha: (sha, len(b), None) for sha, b in shards.items()}
+    for sha, pointer in stored.items():
+        assert read_blob(blobs, pointer["key"]) == shards[sha]
