@@ -7,7 +7,7 @@ from services.kernel.settings import Settings
 
 from .adapters.uow import SqlUnitOfWork
 from .domain.ports import LogReader
-from .service_layer.service import IndexerService
+from .service_layer.service import CATCH_UP_LAG, IndexerService
 
 
 def make_blob_store(settings: Settings) -> BlobStore:
@@ -31,4 +31,4 @@ def bootstrap(settings: Settings, publisher: EventPublisher | None = None, log_r
     uow.prepare_schema(settings.auto_migrate)
     return IndexerService(uow, blobs if blobs is not None else make_blob_store(settings), publisher, log_reader,
                           replica=settings.instance_id or None, shard_grace=settings.shard_grace,
-                          cache_rows=settings.index_cache_rows)
+                          cache_rows=settings.index_cache_rows, catch_up_lag=CATCH_UP_LAG)

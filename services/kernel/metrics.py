@@ -43,6 +43,9 @@ EVENTS_DUPLICATE = Counter("wharf_indexer_events_duplicate",
                            "Deliveries skipped because their sequence was already applied")
 EVENTS_GAP_FILLED = Counter("wharf_indexer_events_gap_filled",
                             "Events read from the registry's log to fill a gap before a later one")
+EVENTS_READ_AHEAD = Counter("wharf_indexer_events_read_ahead",
+                            "Events read from the registry's log past the one delivered, by a replica that is "
+                            "behind (catching up in one transaction); their own deliveries are then duplicates")
 QUEUE_LAG = Gauge("wharf_indexer_queue_lag_seconds",
                   "Per stream partition: seconds from the registry commit (occurred_at) of the last applied event "
                   "to its application", ("partition",), multiprocess_mode="max")
