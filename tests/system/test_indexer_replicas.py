@@ -247,11 +247,12 @@ def _check(wharf, n, packages, dbs, tmp_path):
     published = {r: sum(1 for p in pubs if p["replica"] == r) for r in names}
     gap_filled = {r: int(total(after[r], "wharf_indexer_events_gap_filled_total")) for r in names}
     dups = {r: int(total(after[r], "wharf_indexer_events_duplicate_total")) for r in names}
+    ahead = {r: int(total(after[r], "wharf_indexer_events_read_ahead_total")) for r in names}
     print(f"\n{n} indexer replicas, {len(jobs) + 1} uploads ({burst:.1f} s burst), {n_events} events, "
           f"{len(channels)} channels, {len(pubs)} publications")
     for r in names:
-        print(f"  {r:10s} applied {applied[r]:4d} (gap-filled {gap_filled[r]:3d}, duplicates skipped "
-              f"{dups[r]:3d})  published {published[r]:4d}")
+        print(f"  {r:10s} applied {applied[r]:4d} (gap-filled {gap_filled[r]:3d}, read ahead {ahead[r]:3d}, "
+              f"duplicates skipped {dups[r]:3d})  published {published[r]:4d}")
     lag_sum = sum(total(after[r], "wharf_indexer_apply_lag_seconds_sum") for r in names)
     lag_count = sum(total(after[r], "wharf_indexer_apply_lag_seconds_count") for r in names)
     print(f"  apply lag (commit -> event applied) mean {1000 * lag_sum / max(lag_count, 1):.0f} ms")
