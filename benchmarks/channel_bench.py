@@ -47,7 +47,6 @@ import re
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tarfile
@@ -660,7 +659,6 @@ def main(argv=None) -> int:
         burst = extras[args.samples:args.samples + args.burst]
         commits = []
         t_start = time.monotonic()
-        created = set()
         by_name: dict[str, list] = {}
         for item in burst:
             by_name.setdefault(item[1], []).append(item)

@@ -82,10 +82,9 @@ class IndexerFacade(DependencyProvider):
     def _settle(self):
         """After a round that published: let the event handlers apply what arrived meanwhile, PUBLISH_INTERVAL
         at a time while they are still applying events, for at most COALESCE_MAX. A publish costs O(subdir) and
-        this process is one eventlet hub: a publish right after the previous one (the loop did that during a
-        burst) left the handlers a tenth of a second per publish, the backlog grew for as long as the burst
-        lasted (1,000 uploads by 8 clients: 126 events behind at the last commit, 15.8 s to catch up), and
-        each publish covered few events."""
+        this process is one eventlet hub: with a fixed tenth of a second the loop published back to back during
+        a burst, each publish covering few events (1,000 uploads by 8 clients: 118 publishes of the 100,000-record
+        subdir; 86 with this)."""
         deadline = time.monotonic() + COALESCE_MAX
         while self._running:
             self._wake = eventlet.event.Event()

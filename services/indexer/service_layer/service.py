@@ -182,10 +182,11 @@ class IndexerService:
 
     def _ahead(self, event: Event) -> list[Event]:
         """The events that follow ``event`` in its stream, read from the registry's log (at most CATCH_UP_MAX,
-        up to the first that cannot be read or parsed). A replica whose queue is behind applies them now, in
-        the same transaction, instead of one transaction per delivery (about a dozen statements each: an
-        indexer fell behind a burst of 8 uploading clients and took 16 s to catch up); their deliveries are
-        then duplicates. Only an optimisation: if the log cannot be read, nothing is read ahead."""
+        up to the first that cannot be read or parsed). A replica whose queue is behind (a restart after
+        downtime, a sustained overload) applies them now, in the same transaction and in bulk, instead of one
+        transaction per delivery (about a dozen statements each: 15 ms on an idle machine, 30-40 ms under
+        load); their deliveries are then duplicates. Only an optimisation: if the log cannot be read, nothing
+        is read ahead."""
         try:
             wires = self.log_reader(event.stream_id, event.sequence)
         except Exception as exc:  # noqa: BLE001 - the delivered event is applied all the same

@@ -4,11 +4,11 @@ Only the shards of the channel's dirty package names are rebuilt (for each audie
 file loses its shard); every other name keeps the shard the current index lists (``repo.shard_map``). Shards
 are stored content-addressed before the shard index that names them, which is stored before the pointer flip.
 
-A publish that makes few new shards stores each as its own object (several at once). One that makes many (a full rebuild, a
-large coalesced burst) concatenates them into pack objects of up to ``PACK_BYTES`` (content-addressed too) and
-points each shard at its byte range (``pack_offset``): ten thousand shards cost a handful of object PUTs
-instead of ten thousand, which is what object stores charge for. Clients never see packs: the gateway reads
-the range and serves the shard under its own sha256.
+A publish that makes few new shards stores each as its own object (several at once). One that makes many (a
+full rebuild, a large coalesced burst) concatenates them into pack objects of up to ``PACK_BYTES``
+(content-addressed too) and points each shard at its byte range (``pack_offset``): ten thousand shards cost a
+handful of object PUTs instead of ten thousand, which is what object stores charge for. Clients never see
+packs: the gateway reads the range and serves the shard under its own sha256.
 """
 from __future__ import annotations
 
