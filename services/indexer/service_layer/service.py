@@ -86,6 +86,22 @@ def _stamp(stamps: dict, keys: set, ev: Event) -> None:
             stamps[k.channel] = (max(anyone, when), max(public, when) if k.public else public)
 
 
+def _apply_in_order(repo, events: list[Event]) -> tuple[set, dict[ChannelKey, tuple[int, int]]]:
+    """Apply ``events`` in order: runs of uploads of files the indexer does not hold yet in bulk
+    (``fresh_uploads``: the same rows and keys as one by one), a lone event by its handler (no lookup of held
+    files). Returns the keys they touched and, per channel, the newest ``occurred_at`` (any, public)."""
+    touched: set = set()
+    stamps: dict[ChannelKey, tuple[int, int]] = {}
+    i = 0
+    while i < len(events):
+        applied = [(events[0], apply(repo, events[0]))] if len(events) == 1 else fresh_uploads(repo, events[i:])
+        for ev, keys in applied:
+            _stamp(stamps, keys, ev)
+            touched |= keys
+        i += max(1, len(applied))
+    return touched, stamps
+
+
 def _mark_dirty(repo, touched: set, stamps: dict) -> None:
     """Mark what applied events touched: channels (with their ``changed_at`` stamps), shard names, PyPI pages."""
     repo.mark_dirty(stamps)
@@ -159,19 +175,7 @@ class IndexerService:
             todo.append(event)
             if self._behind(event):
                 todo.extend(self._ahead(event))
-            touched: set = set()
-            stamps: dict[ChannelKey, tuple[int, int]] = {}   # newest occurred_at per channel: (any, public)
-            if len(todo) == 1:
-                applied = [(event, apply(repo, event))]
-            else:      # as handle_many: runs of new uploads in bulk, the same rows and keys as one by one
-                applied, i = [], 0
-                while i < len(todo):
-                    run = fresh_uploads(repo, todo[i:])
-                    applied.extend(run)
-                    i += max(1, len(run))
-            for ev, keys in applied:
-                _stamp(stamps, keys, ev)
-                touched |= keys
+            touched, stamps = _apply_in_order(repo, todo)
             repo.set_stream(event.stream_id, todo[-1].sequence)
             _mark_dirty(repo, touched, stamps)
         return todo
@@ -227,15 +231,7 @@ class IndexerService:
                     todo.extend(self._missing(event, last[sid]))
                 todo.append(event)
                 last[sid] = event.sequence
-            touched: set = set()
-            stamps: dict[ChannelKey, tuple[int, int]] = {}
-            i = 0
-            while i < len(todo):
-                applied = fresh_uploads(repo, todo[i:])
-                for ev, keys in applied:
-                    _stamp(stamps, keys, ev)
-                    touched |= keys
-                i += max(1, len(applied))
+            touched, stamps = _apply_in_order(repo, todo)
             for sid in sorted(last):
                 repo.set_stream(sid, last[sid])
             _mark_dirty(repo, touched, stamps)
