@@ -51,6 +51,15 @@ def store(blobs: BlobStore, filename: str, data: bytes, sha256: str | None = Non
     return {"key": key, "sha256": sha256, "size": len(data)}
 
 
+def side_by_side(fn, items: list, threads: int) -> list:
+    """``[fn(item) for item in items]``, up to ``threads`` at a time (each store is a round trip or two to the
+    object store); a single item on this thread."""
+    if len(items) < 2:
+        return [fn(item) for item in items]
+    with ThreadPoolExecutor(min(threads, len(items))) as pool:
+        return list(pool.map(fn, items))
+
+
 def store_index_files(blobs: BlobStore, files: dict[str, dict[str, bytes]]) -> dict[str, dict[str, dict]]:
     """Store every distinct file once (public and private bytes are often identical), the files in parallel
     (a large subdir's .zst and its shard index are separate uploads); returns {audience: {file name: pointer}}.
@@ -72,12 +81,8 @@ def store_index_files(blobs: BlobStore, files: dict[str, dict[str, bytes]]) -> d
                 continue
             unique.setdefault(sha256, (filename, data))
             names.setdefault(audience, {})[filename] = sha256
-    if len(unique) > 1:
-        with ThreadPoolExecutor(min(STORE_THREADS, len(unique))) as pool:
-            stored = dict(zip(unique, pool.map(lambda item: store(blobs, item[1][0], item[1][1], item[0]),
-                                                unique.items())))
-    else:
-        stored = {sha256: store(blobs, fn, data, sha256) for sha256, (fn, data) in unique.items()}
+    stored = dict(zip(unique, side_by_side(lambda item: store(blobs, item[1][0], item[1][1], item[0]),
+                                           list(unique.items()), STORE_THREADS)))
     pointers = {audience: {fn: dict(stored[sha256]) for fn, sha256 in by_name.items()}
                 for audience, by_name in names.items()}
     for audience, by_name in encoded.items():

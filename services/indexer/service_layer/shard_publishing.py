@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
 
 from services.kernel.ports import BlobStore
 
 from ..domain.keys import AUDIENCES, SHARD_INDEX, ChannelKey
 from ..domain.shards import build_shard, build_shard_index
-from .publishing import compress, store
+from .publishing import compress, side_by_side, store
 
 SHARD_SUFFIX = ".msgpack.zst"
 STORE_THREADS = 8
@@ -68,10 +67,7 @@ def store_each(blobs: BlobStore, shards: dict[str, bytes]) -> dict[str, dict]:
     def put(item: tuple[str, bytes]) -> dict:
         return {**store(blobs, shard_file_name(item[0]), item[1], item[0]), "pack_offset": None}
 
-    if len(shards) < 2:
-        return {sha256: put((sha256, data)) for sha256, data in shards.items()}
-    with ThreadPoolExecutor(min(STORE_THREADS, len(shards))) as pool:
-        return dict(zip(shards, pool.map(put, shards.items())))
+    return dict(zip(shards, side_by_side(put, list(shards.items()), STORE_THREADS)))
 
 
 def store_packed(blobs: BlobStore, shards: dict[str, bytes]) -> dict[str, dict]:
@@ -97,9 +93,8 @@ def store_packed(blobs: BlobStore, shards: dict[str, bytes]) -> dict[str, dict]:
         return out
 
     stored: dict[str, dict] = {}
-    with ThreadPoolExecutor(min(STORE_THREADS, len(packs))) as pool:
-        for part in pool.map(put, packs):
-            stored.update(part)
+    for part in side_by_side(put, packs, STORE_THREADS):
+        stored.update(part)
     return stored
 
 
