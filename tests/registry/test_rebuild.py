@@ -161,7 +161,7 @@ def test_rebuild_after_a_transfer_uploads_into_the_moved_package(registry, engin
     assert dump(engine) == before
 
 
-def test_a_page_of_the_log_reads_as_its_rows_do(registry, engine):
+def test_a_page_of_the_log_reads_as_its_rows_do(registry, engine, monkeypatch):
     """``read_page`` (PostgreSQL writes the page's text, SQLite's rows are joined in Python) gives, through
     ``page_events``, exactly the events ``row_to_event`` reads from the rows, page after page: odd text in the
     envelope (quotes, backslashes, non-ASCII, no correlation id) and in the data (nesting, floats, big
@@ -190,18 +190,15 @@ def test_a_page_of_the_log_reads_as_its_rows_do(registry, engine):
         assert after == rows[-1].position
         from services.registry.adapters import event_log
         sizes = [len(r.data.encode()) for r in rows]
-        event_log.PAGE_BYTES = sum(sizes) // 5       # pages also end by bytes: at least one event each
-        try:
-            by_bytes, after, pages = [], 0, 0
-            while (page := log.read_page(after, 1000)) is not None:
-                after, text = page
-                events_ = page_events(text)
-                assert len(events_) == 1 or sum(sizes[len(by_bytes):len(by_bytes) + len(events_) - 1]) \
-                    < event_log.PAGE_BYTES
-                by_bytes += events_
-                pages += 1
-        finally:
-            event_log.PAGE_BYTES = 64 * 1024 * 1024
+        monkeypatch.setattr(event_log, "PAGE_BYTES", sum(sizes) // 5)   # pages also end by bytes: >= 1 event
+        by_bytes, after, pages = [], 0, 0
+        while (page := log.read_page(after, 1000)) is not None:
+            after, text = page
+            events_ = page_events(text)
+            assert len(events_) == 1 or sum(sizes[len(by_bytes):len(by_bytes) + len(events_) - 1]) \
+                < event_log.PAGE_BYTES
+            by_bytes += events_
+            pages += 1
         assert by_bytes == expected and pages >= 5
     assert got == expected and len(got) > 7
     assert all(isinstance(ev, Event) for _pos, ev in got)
