@@ -12,9 +12,10 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/wharf
 WORKDIR /src
-# .dockerignore lets only the files needed to build the package into the context
+# .dockerignore lets only the files needed to build the package into the context; requirements/runtime.txt is
+# the lock (the exact versions `make serve` and CI install), so an image built on any day holds the same code
 COPY . /src
-RUN /opt/wharf/bin/pip install .
+RUN /opt/wharf/bin/pip install -c requirements/runtime.txt .
 
 FROM python:3.11-slim
 ENV PATH=/opt/wharf/bin:$PATH \

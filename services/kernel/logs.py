@@ -71,6 +71,26 @@ def dict_config(service: str, level: str | None = None, fmt: str | None = None) 
     }
 
 
+def last_resort_handler(service: str = "wharf") -> logging.Handler:
+    """What ``logging.lastResort`` becomes (services/__init__.py): records logged before a process configured
+    logging (a library's warning at import time) are written in the process's format, at WARNING and above."""
+    handler = logging.StreamHandler()
+    handler.setLevel(logging.WARNING)
+    handler.addFilter(CorrelationFilter(os.environ.get("WHARF_SERVICE") or service))
+    handler.setFormatter(JsonFormatter() if log_format() == "json" else logging.Formatter(TEXT_FORMAT))
+    return handler
+
+
+class UntilConfigured(logging.Handler):
+    """Hands a record to ``logging.lastResort`` while the root logger has no handler (the process has not
+    configured logging yet); afterwards it does nothing and the record propagates to the configured handlers."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not logging.getLogger().handlers and logging.lastResort is not None:
+            if record.levelno >= logging.lastResort.level:
+                logging.lastResort.handle(record)
+
+
 def configure(service: str, level: str | None = None, fmt: str | None = None) -> None:
     logging.config.dictConfig(dict_config(service, level, fmt))
     logging.captureWarnings(True)     # warnings (e.g. library deprecations) become log lines in the same format

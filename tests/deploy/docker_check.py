@@ -80,10 +80,17 @@ def problems(text: str) -> list[str]:
     runs = [args for s in st for ins, args in s if ins == "RUN"]
     if not any(_pip_installs_dot(r) for r in runs):
         found.append("no `pip install .`")
+    elif not any(_pip_installs_dot(r) and _constrained_by_lock(r) for r in runs):
+        found.append("`pip install .` does not install from the lock (-c requirements/runtime.txt)")
     exposed = {p.split("/")[0] for ins, args in final if ins == "EXPOSE" for p in args.split()}
     if "8080" not in exposed:
         found.append("port 8080 is not EXPOSEd")
     return found
+
+
+def _constrained_by_lock(run: str) -> bool:
+    words = shlex.split(run)
+    return any(a in ("-c", "--constraint") and b == "requirements/runtime.txt" for a, b in zip(words, words[1:]))
 
 
 def _pip_installs_dot(run: str) -> bool:

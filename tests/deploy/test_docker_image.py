@@ -34,7 +34,9 @@ BREAKAGES = {
     "shell-form entrypoint": ('ENTRYPOINT ["wharf"]', "ENTRYPOINT wharf"),
     "other base": ("FROM python:3.11-slim\n", "FROM python:3.12\n"),
     "no port": ("EXPOSE 8080", "EXPOSE 9090"),
-    "no pip install": ("RUN /opt/wharf/bin/pip install .", "RUN true"),
+    "no pip install": ("RUN /opt/wharf/bin/pip install -c requirements/runtime.txt .", "RUN true"),
+    "not from the lock": ("RUN /opt/wharf/bin/pip install -c requirements/runtime.txt .",
+                          "RUN /opt/wharf/bin/pip install ."),
     "user by name": ("USER 10001:10001", "USER wharf"),
 }
 
@@ -63,11 +65,13 @@ def test_dockerignore_matching_follows_docker_rules():
 def test_build_context_is_small_and_complete():
     ctx = dc.build_context(ROOT, DOCKERIGNORE)
     assert "pyproject.toml" in ctx
+    assert "requirements/runtime.txt" in ctx, "the image installs from the lock"
     source = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "services").rglob("*.py")
                     if "__pycache__" not in p.parts)
     assert source and set(source) <= set(ctx)
     for path in ctx:
-        assert path.split("/")[0] in {"pyproject.toml", "README.md", "LICENSE", "services"}, path
+        assert path.split("/")[0] in {"pyproject.toml", "README.md", "LICENSE", "services"} \
+            or path == "requirements/runtime.txt", path
         assert "__pycache__" not in path and not path.endswith(".pyc")
 
 
