@@ -11,6 +11,24 @@ import secrets
 from pathlib import Path
 
 
+class ConfigurationError(RuntimeError):
+    """A setting is missing or unusable (names the variable). Retrying with the same environment cannot help:
+    `wharf` reports it in one line, and `wharf run` stops restarting a service that fails with one."""
+
+
+def _int(env, name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name, "")
+    if raw is None or str(raw).strip() == "":
+        return default
+    try:
+        value = int(str(raw).strip())
+    except ValueError:
+        raise ConfigurationError(f"{name}={raw!r} is not a whole number") from None
+    if value < minimum:
+        raise ConfigurationError(f"{name}={raw!r}: at least {minimum}")
+    return value
+
+
 def _bool(v: str | None, default: bool = False) -> bool:
     if v is None or v == "":
         return default
@@ -50,6 +68,11 @@ class Settings:
     web_secure_cookie: bool = False              # web UI session cookie only over HTTPS
     web_session_max_age: int = 7 * 86400         # web UI sign-in lifetime (cookie and its server-side token)
     instance_id: str = ""                        # names this process (indexer publication log); "": host:pid
+    # the HTTP front of the gateway (services/http_front.py), per process: `wharf serve`, each gunicorn worker
+    gateway_max_connections: int = 1000          # open connections; more wait in the listen backlog
+    gateway_header_timeout: int = 30             # seconds from a request's first byte to the end of its headers
+    gateway_body_timeout: int = 60               # seconds without a byte of a body, or of a response being read
+    gateway_keepalive: int = 75                  # seconds an idle keep-alive connection stays open
 
     def __post_init__(self):
         data = Path(self.data_dir)
@@ -89,23 +112,27 @@ class Settings:
             s3_secure=_bool(g("WHARF_S3_SECURE"), False),
             s3_region=g("WHARF_S3_REGION", "us-east-1"),
             s3_public_endpoint=g("WHARF_S3_PUBLIC_ENDPOINT"),
-            index_max_age=int(g("WHARF_INDEX_MAX_AGE", "30")),
-            shard_grace=int(g("WHARF_SHARD_GRACE", "600")),
-            index_cache_rows=int(g("WHARF_INDEX_CACHE_ROWS", "300000")),
-            max_upload_size=int(g("WHARF_MAX_UPLOAD_SIZE", str(2 * 1024 ** 3))),
+            index_max_age=_int(env, "WHARF_INDEX_MAX_AGE", 30),
+            shard_grace=_int(env, "WHARF_SHARD_GRACE", 600),
+            index_cache_rows=_int(env, "WHARF_INDEX_CACHE_ROWS", 300_000),
+            max_upload_size=_int(env, "WHARF_MAX_UPLOAD_SIZE", 2 * 1024 ** 3, minimum=1),
             auto_migrate=_bool(g("WHARF_AUTO_MIGRATE"), True),
-            max_json_size=int(g("WHARF_MAX_JSON_SIZE", str(1024 ** 2))),
-            login_rate_account=int(g("WHARF_LOGIN_RATE_ACCOUNT", "20")),
-            login_rate_address=int(g("WHARF_LOGIN_RATE_ADDRESS", "120")),
-            login_rate_window=int(g("WHARF_LOGIN_RATE_WINDOW", "60")),
+            max_json_size=_int(env, "WHARF_MAX_JSON_SIZE", 1024 ** 2, minimum=1),
+            login_rate_account=_int(env, "WHARF_LOGIN_RATE_ACCOUNT", 20),
+            login_rate_address=_int(env, "WHARF_LOGIN_RATE_ADDRESS", 120),
+            login_rate_window=_int(env, "WHARF_LOGIN_RATE_WINDOW", 60, minimum=1),
             web_secure_cookie=_bool(g("WHARF_WEB_SECURE_COOKIE"), False),
-            web_session_max_age=int(g("WHARF_WEB_SESSION_MAX_AGE", str(7 * 86400))),
+            web_session_max_age=_int(env, "WHARF_WEB_SESSION_MAX_AGE", 7 * 86400, minimum=1),
             instance_id=g("WHARF_INSTANCE_ID"),
+            gateway_max_connections=_int(env, "WHARF_GATEWAY_MAX_CONNECTIONS", 1000, minimum=1),
+            gateway_header_timeout=_int(env, "WHARF_GATEWAY_HEADER_TIMEOUT", 30, minimum=1),
+            gateway_body_timeout=_int(env, "WHARF_GATEWAY_BODY_TIMEOUT", 60, minimum=1),
+            gateway_keepalive=_int(env, "WHARF_GATEWAY_KEEPALIVE", 75, minimum=1),
         )
         kw.update(overrides)
         s = cls(**kw)
         if s.mode == "distributed" and not s.secret_key:
-            raise RuntimeError("WHARF_SECRET_KEY must be set in distributed mode")
+            raise ConfigurationError("WHARF_SECRET_KEY must be set in distributed mode")
         return s
 
 
