@@ -4,7 +4,9 @@ a slow upload at a steady rate is not cut, a client that does not read its respo
 tests/system/test_serving.py does the same against `wharf serve` and `wharf run gateway`."""
 from __future__ import annotations
 
+import hashlib
 import http.client
+import os
 import socket
 import threading
 import time
@@ -14,8 +16,15 @@ import pytest
 from services.http_front import Front, Limits
 
 
+ONE_BODY = os.urandom(9 * 1024 * 1024 + 7)      # one write, sent from its own memory (http_front._BytesBuffer)
+
+
 def app(environ, start_response):
     path = environ["PATH_INFO"]
+    if path == "/one":
+        start_response("200 OK", [("Content-Type", "application/octet-stream"),
+                                  ("Content-Length", str(len(ONE_BODY)))])
+        return [ONE_BODY]
     if path == "/big":                                  # 64 MiB: more than waitress buffers for a client
         chunk = b"x" * (1024 * 1024)
         start_response("200 OK", [("Content-Type", "application/octet-stream"),
@@ -214,6 +223,21 @@ def test_a_client_that_does_not_read_its_response_frees_the_thread(server):
     finally:
         for s in readers:
             s.close()
+
+
+def test_large_bodies_arrive_whole(server):
+    """A large single write and a body of many 1 MiB writes, on one keep-alive connection, several times."""
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=30)
+    try:
+        for _ in range(3):
+            conn.request("GET", "/one")
+            r = conn.getresponse()
+            assert hashlib.sha256(r.read()).digest() == hashlib.sha256(ONE_BODY).digest()
+            conn.request("GET", "/big")
+            r = conn.getresponse()
+            assert r.read() == b"x" * (64 * 1024 * 1024)
+    finally:
+        conn.close()
 
 
 def test_a_port_in_use_is_an_os_error():
