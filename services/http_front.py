@@ -146,9 +146,8 @@ class Front:
         self.limits = limits
         raise_open_files_limit(limits.max_connections + 64)
         kw = dict(threads=limits.threads, ident="wharf", connection_limit=limits.max_connections,
-                  channel_timeout=int(max(limits.keepalive, limits.body_timeout, limits.header_timeout)) + 60,
                   asyncore_use_poll=True,      # select() cannot watch descriptors above 1023
-                  max_request_body_size=limits.max_body)
+                  max_request_body_size=limits.max_body)     # (channel_timeout: unused, see _Server)
         self.map: dict = {}
         self.dispatcher = ThreadedTaskDispatcher()
         self.dispatcher.set_thread_count(limits.threads)

@@ -172,3 +172,71 @@ def test_run_gives_up_on_a_configuration_it_cannot_start_with(tmp_path, amqp_vho
         second.stop()
         if first is not None:
             assert first.stop() == 0
+
+
+# ------------------------------------------------------------------------------------------------ README recipe
+def readme_block(name: str) -> str:
+    """The fenced block ```bash NAME of README.md."""
+    import re
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    m = re.search(rf"^```\w+ {re.escape(name)}\n(.*?)^```[ \t]*$", text, re.M | re.S)
+    assert m, f"no block {name!r} in README.md"
+    return m.group(1)
+
+
+def test_the_local_processes_recipe_runs_as_written(tmp_path, amqp_vhost_uri, s3_server):
+    """README "Distributed mode as local processes": the block runs with bash as written, only its database
+    names, bucket, broker vhost and ports swapped for this test's; every service then answers on its own
+    metrics port and the gateway serves."""
+    import uuid
+    import pg8000.native
+    from tests.conftest import PG_HOST, PG_PORT, PG_USER, require_service
+    require_service("PostgreSQL", PG_HOST, PG_PORT)
+    tag = uuid.uuid4().hex[:8]
+    ports = {p: free_port() for p in ("8080", "9101", "9102", "9103", "9104")}
+    script = readme_block("local-processes")
+    for svc in ("auth", "registry", "indexer"):
+        script = script.replace(f"wharf_{svc}", f"wharf_recipe_{tag}_{svc}")
+    for default, port in ports.items():
+        script = script.replace(f"127.0.0.1:{default}", f"127.0.0.1:{port}").replace(f"={default} ", f"={port} ")
+    script = (script.replace("amqp://guest:guest@127.0.0.1:5672/", amqp_vhost_uri)
+              .replace("127.0.0.1:9000", s3_server)
+              .replace("WHARF_S3_BUCKET=wharf ", f"WHARF_S3_BUCKET=wharf-recipe-{tag} ")
+              .replace(".venv/bin/", f"{Path(sys.executable).parent}/"))
+    assert script.count(amqp_vhost_uri) == 1 and script.count(s3_server) == 1
+    env = {k: v for k, v in clean_env(tmp_path).items() if k != "WHARF_DATA_DIR"}
+    proc = subprocess.Popen(["bash", "-euo", "pipefail", "-c", script], env=env, cwd=tmp_path,
+                            stdout=open(tmp_path / "recipe.log", "wb"), stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        try:
+            assert proc.wait(240) == 0, (tmp_path / "recipe.log").read_text()
+        except subprocess.TimeoutExpired:
+            pytest.fail("the recipe did not finish:\n" + "\n".join(
+                f"--- {p.name}\n{p.read_text(errors='replace')[-2000:]}" for p in tmp_path.glob("*.log")))
+        ready = [line for line in (tmp_path / "recipe.log").read_text().splitlines() if line.endswith(" ready")]
+        assert ready == [f"{svc} ready" for svc in ("auth", "registry", "storage", "indexer", "gateway")]
+        for default, svc in (("9101", "auth"), ("9102", "registry"), ("9103", "storage"), ("9104", "indexer")):
+            assert requests.get(f"http://127.0.0.1:{ports[default]}/healthz", timeout=5).json()["service"] == svc
+        r = requests.get(f"http://127.0.0.1:{ports['8080']}/api/", timeout=10)
+        assert r.status_code == 200 and r.headers["Content-Type"].startswith("application/json")
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)       # the recipe's `kill $(jobs -p)`, from outside its shell
+        except ProcessLookupError:
+            pass
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(proc.pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.5)
+        else:
+            os.killpg(proc.pid, signal.SIGKILL)
+        conn = pg8000.native.Connection(PG_USER, host=PG_HOST, port=PG_PORT, database="postgres")
+        try:
+            for svc in ("auth", "registry", "indexer"):
+                conn.run(f'DROP DATABASE IF EXISTS "wharf_recipe_{tag}_{svc}" WITH (FORCE)')
+        finally:
+            conn.close()
