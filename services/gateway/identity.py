@@ -67,11 +67,20 @@ def authenticate(clients, token: str | None = None, allow_basic: bool = False) -
             p = clients.auth.authenticate_password(basic.username or "", password, request.remote_addr)
             reader = Reader(login=p["login"])
     if token:
-        p = clients.auth.authenticate(token)
+        try:
+            p = clients.auth.authenticate(token)
+        except Unauthorized as exc:
+            raise Unauthorized(f"{exc.message}. {STALE_TOKEN_HINT}")
         reader = Reader(login=p["login"], scopes=tuple(p.get("scopes") or ()) or None,
                         token_id=p.get("token_id"), org=p.get("org"))
     g.wharf_token = token
     return reader
+
+
+# conda sends the token `anaconda login` stored with every request to the server's /conda/ URLs, public ones too:
+# once that token is revoked or expired, every install fails until it is removed (conda's own 401 message says so)
+STALE_TOKEN_HINT = ("Sign in again (`anaconda logout`, then `anaconda login`), or remove the token from the "
+                    "channel URL")
 
 
 def current_reader() -> Reader:

@@ -174,3 +174,22 @@ def test_org_token(wharf, world, tmp_path):
 
     assert "Removed token org-ci" in cli.out("org", "auth", "--remove", "org-ci", "-o", "annorg")
     assert requests.get(wharf.api + "/package/annorg/orgtokpkg", headers=auth(tok), timeout=10).status_code == 401
+
+
+def test_a_revoked_stored_token_and_the_documented_fix(wharf, world, tmp_path):
+    """Issue 15 item 22. conda sends the token `anaconda login` stored to the server's /conda/ URLs, public channels
+    too. Once it is revoked elsewhere, reads with it are 401 everywhere (an invalid credential is never read as
+    anonymous: a private-channel user would otherwise get an empty channel instead of an error), with a message
+    saying what to do; `anaconda logout` (what conda's own 401 text recommends) removes it, and the public channel
+    is served again."""
+    cli = CLI(wharf, tmp_path / "home")
+    assert "login successful" in cli.out("org", "login", "--username", "ann", "--password", PW["ann"])
+    stored = cli.token
+    assert requests.delete(wharf.api + "/authentications", headers=auth(stored), timeout=10).status_code == 201
+    public = repodata(wharf, "ann")
+    for url, headers in ((public, auth(stored)), (repodata(wharf, "ann", tok=stored, path_token=True), {})):
+        r = requests.get(url, headers=headers, timeout=10)
+        assert r.status_code == 401 and "anaconda logout" in r.json()["error"], (r.status_code, r.text)
+    assert "logout successful" in cli.out("org", "logout")
+    assert cli.token is None and not any(f.exists() for f in cli.token_files())
+    assert world["public"].name in listed(public)
