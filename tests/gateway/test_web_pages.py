@@ -343,3 +343,34 @@ def test_auth_answers_are_remembered_for_one_page_request_only(system):
         assert "secretpkg" not in page and "webpkg" in page
     finally:
         app.extensions["wharf.clients"] = base
+
+
+def test_label_main_is_never_removed_as_a_whole(system):
+    """Issue 15 item 14: `anaconda label --remove main` (DELETE with a null filter) and the web UI's Remove button
+    emptied the default channel in one step. The API answers 409 with the reason; the labels page offers no
+    Remove for main and its form refuses too; taking main off chosen files stays allowed; someone who may not
+    change the namespace still gets 403 first."""
+    e, app = system
+    api = app.test_client()
+    ann = {"Authorization": "token " + e.auth.create_token("ann", PW["ann"], note="main-guard")["token"]}
+    bob = {"Authorization": "token " + e.auth.create_token("bob", PW["bob"], note="main-guard")["token"]}
+    null = {"package": None, "version": None, "basename": None}      # what `anaconda label --remove` sends
+    before = e.registry.list_labels("ann", True)["main"]["num_files"]
+    for body in (null, None):
+        r = api.delete("/api/channels/ann/main", headers=ann, json=body)
+        assert r.status_code == 409, r.get_data(as_text=True)
+        assert "label main is the default channel and cannot be removed" in r.get_json()["error"]
+    assert api.delete("/api/channels/ann/main", headers=bob, json=null).status_code == 403
+    assert e.registry.list_labels("ann", True)["main"]["num_files"] == before
+    # the web UI: no Remove button for main, and a forged form is refused with the same reason
+    c = signed_in(app, "ann")
+    page = c.get("/ann/-/labels").get_data(as_text=True)
+    assert 'aria-label="Remove label main"' not in page and "default channel" in page
+    r = c.post("/ann/-/labels/remove", data={"label": "main", "csrf_token": csrf_of(page)})
+    assert r.status_code == 409 and "default channel" in r.get_data(as_text=True)
+    assert e.registry.list_labels("ann", True)["main"]["num_files"] == before
+    # main taken off one package's files, then given back: allowed
+    assert api.delete("/api/channels/ann/main", headers=ann, json=dict(null, package="webwheel")).status_code == 201
+    assert e.registry.list_labels("ann", True)["main"]["num_files"] == before - 1
+    assert api.post("/api/channels/ann/main", headers=ann, json=dict(null, package="webwheel")).status_code == 201
+    assert e.registry.list_labels("ann", True)["main"]["num_files"] == before
