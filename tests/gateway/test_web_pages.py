@@ -374,3 +374,19 @@ def test_label_main_is_never_removed_as_a_whole(system):
     assert e.registry.list_labels("ann", True)["main"]["num_files"] == before - 1
     assert api.post("/api/channels/ann/main", headers=ann, json=dict(null, package="webwheel")).status_code == 201
     assert e.registry.list_labels("ann", True)["main"]["num_files"] == before
+
+
+def test_token_created_without_scopes_is_listed_as_all(system):
+    """Issue 15 item 16: `anaconda auth --create` without --scopes sends [] and got a full-access token listed
+    with no scopes (an empty cell on the token page); it is stored and listed as `all`."""
+    _e, app = system
+    api = app.test_client()
+    basic = {"Authorization": "Basic " + base64.b64encode(f"ann:{PW['ann']}".encode()).decode()}
+    created = api.post("/api/authentications", headers=basic, json={"note": "cli-no-scopes", "scopes": []})
+    assert created.status_code == 200 and created.get_json()["scopes"] == ["all"]
+    h = {"Authorization": f"token {created.get_json()['token']}"}
+    [listed] = [t for t in api.get("/api/authentications", headers=h).get_json() if t["note"] == "cli-no-scopes"]
+    assert listed["scopes"] == ["all"]
+    page = signed_in(app, "ann").get("/settings/tokens").get_data(as_text=True)
+    row = re.search(r"<tr><td>cli-no-scopes</td>\s*<td>([^<]*)</td>", page)
+    assert row and row.group(1) == "all", page
