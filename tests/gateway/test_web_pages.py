@@ -390,3 +390,34 @@ def test_token_created_without_scopes_is_listed_as_all(system):
     page = signed_in(app, "ann").get("/settings/tokens").get_data(as_text=True)
     row = re.search(r"<tr><td>cli-no-scopes</td>\s*<td>([^<]*)</td>", page)
     assert row and row.group(1) == "all", page
+
+
+def test_install_commands_name_only_the_labels_the_package_is_in(system, tmp_path):
+    """Issue 15 item 15: a package only in `dev` was shown `conda install -c .../conda/<owner> pkg`, which fails;
+    every form (plain, token) names only the channels its files are in, for conda and for PyPI."""
+    e, app = system
+    api = app.test_client()
+    h = {"Authorization": "token " + e.auth.create_token("ann", PW["ann"], note="labels-only")["token"]}
+    _upload(api, h, "ann", make_conda_package(tmp_path / "c", "devonly", "1.0"), "devonly", "1.0", ["dev"])
+    wheel = make_wheel(tmp_path / "w", "betawheel", "0.1")
+    _upload(api, h, "ann", wheel, "betawheel", "0.1", ["beta"], dtype="pypi", basename=wheel.name)
+    page = app.test_client().get("/ann/devonly").get_data(as_text=True)
+    assert "conda install -c http://wharf.test/conda/ann/label/dev devonly" in page
+    assert "conda install -c http://wharf.test/conda/t/&lt;TOKEN&gt;/ann/label/dev devonly" in page
+    assert "/conda/ann devonly" not in page and "/conda/t/&lt;TOKEN&gt;/ann devonly" not in page
+    assert "pip install" not in page
+    page = app.test_client().get("/ann/betawheel").get_data(as_text=True)
+    assert "pip install --index-url http://wharf.test/pypi/ann/label/beta/simple betawheel" in page
+    assert "pip install --index-url http://wharf.test/pypi/t/&lt;TOKEN&gt;/ann/label/beta/simple betawheel" in page
+    assert "/pypi/ann/simple betawheel" not in page and "/pypi/t/&lt;TOKEN&gt;/ann/simple betawheel" not in page
+    assert "conda install" not in page
+    # the commands are right: the label's channel lists the file, the plain channel does not
+    e.registry.relay_pending()
+    assert e.bus.drain(30)
+    e.indexer.publish_pending()
+    c = app.test_client()
+    assert any(k.startswith("devonly-1.0") for k in
+               c.get("/conda/ann/label/dev/noarch/repodata.json").get_json()["packages.conda"])
+    assert not any(k.startswith("devonly-") for k in c.get("/conda/ann/noarch/repodata.json").get_json()["packages.conda"])
+    assert "betawheel" in c.get("/pypi/ann/label/beta/simple/").get_data(as_text=True)
+    assert "betawheel" not in c.get("/pypi/ann/simple/").get_data(as_text=True)

@@ -202,30 +202,37 @@ def members(owner):
 
 
 # ---------------------------------------------------------------------------------------------- packages
-def _labels_of(pkg: dict) -> list[str]:
-    found = {lb for f in pkg["files"] for lb in f["labels"]}
+def _labels_of(pkg: dict, kind: str | None = None) -> list[str]:
+    """The labels the package's files carry (of one distribution type when ``kind`` is given), main first."""
+    found = {lb for f in pkg["files"] if kind is None or f["distribution_type"] == kind for lb in f["labels"]}
     return sorted(found, key=lambda lb: (lb != "main", lb))
 
 
+def _channel_suffix(label: str) -> str:
+    return "" if label == "main" else f"/label/{label}"
+
+
 def install_lines(owner: str, package: str, pkg: dict) -> dict:
+    """Install commands for the channels (labels) the package's files are in, and only those: a package only
+    in ``dev`` is not installable from the plain channel. ``{kind: {"lines": [...], "token": [...]}}``; the
+    token form is the same channel with ``/t/<TOKEN>`` (private packages, or a reader without a login)."""
     base = settings().public_url
-    types = {f["distribution_type"] for f in pkg["files"]}
-    lbls = [lb for lb in _labels_of(pkg) if lb != "main"]
     out = {}
-    if "conda" in types or not types:
+    conda = _labels_of(pkg, "conda")
+    if conda:
         out["conda"] = {
-            "public": f"conda install -c {base}/conda/{owner} {package}",
-            "labels": [f"conda install -c {base}/conda/{owner}/label/{lb} {package}" for lb in lbls],
-            "token": f"conda install -c {base}/conda/t/<TOKEN>/{owner} {package}",
-        }
-    if "pypi" in types:
+            "lines": [f"conda install -c {base}/conda/{owner}{_channel_suffix(lb)} {package}" for lb in conda],
+            "token": [f"conda install -c {base}/conda/t/<TOKEN>/{owner}{_channel_suffix(lb)} {package}"
+                      for lb in conda]}
+    pypi = _labels_of(pkg, "pypi")
+    if pypi:
         out["pip"] = {
-            "public": f"pip install --index-url {base}/pypi/{owner}/simple {package}",
-            "labels": [f"pip install --index-url {base}/pypi/{owner}/label/{lb}/simple {package}" for lb in lbls],
-            "token": f"pip install --index-url {base}/pypi/t/<TOKEN>/{owner}/simple {package}",
-        }
-    if types - {"conda", "pypi"}:
-        out["file"] = {"public": f"anaconda download {owner}/{package}", "labels": [], "token": None}
+            "lines": [f"pip install --index-url {base}/pypi/{owner}{_channel_suffix(lb)}/simple {package}"
+                      for lb in pypi],
+            "token": [f"pip install --index-url {base}/pypi/t/<TOKEN>/{owner}{_channel_suffix(lb)}/simple {package}"
+                      for lb in pypi]}
+    if any(f["distribution_type"] not in ("conda", "pypi") for f in pkg["files"]):
+        out["file"] = {"lines": [f"anaconda download {owner}/{package}"], "token": []}
     return out
 
 
