@@ -421,3 +421,100 @@ def test_install_commands_name_only_the_labels_the_package_is_in(system, tmp_pat
     assert not any(k.startswith("devonly-") for k in c.get("/conda/ann/noarch/repodata.json").get_json()["packages.conda"])
     assert "betawheel" in c.get("/pypi/ann/label/beta/simple/").get_data(as_text=True)
     assert "betawheel" not in c.get("/pypi/ann/simple/").get_data(as_text=True)
+
+
+class _Markup(__import__("html.parser").parser.HTMLParser):
+    """Every tag and attribute of a page, as a browser would parse them."""
+
+    def __init__(self, page: str):
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict]] = []
+        self.feed(page)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, {k: v or "" for k, v in attrs}))
+
+
+def _inert(page: str) -> None:
+    """No script element, no event handler attribute, no javascript:/data:/vbscript: URL anywhere."""
+    for tag, attrs in _Markup(page).tags:
+        assert tag not in ("script", "iframe", "object", "embed", "form") or tag == "form" and \
+            attrs.get("action", "").startswith("/"), (tag, attrs)
+        for name, value in attrs.items():
+            assert not name.startswith("on"), (tag, attrs)
+            if name in ("href", "src", "action", "formaction", "xlink:href", "srcset"):
+                assert not re.match(r"\s*(javascript|data|vbscript):", value, re.I), (tag, attrs)
+
+
+HOSTILE = """# Hostile
+
+<script>alert("md-script")</script>
+<img src="x" onerror="alert('md-onerror')">
+<a href="javascript:alert('md-a')">a link</a> and [another](javascript:alert('md-link'))
+<iframe src="https://evil.example/"></iframe><div onclick="alert('md-click')">click</div>
+<form action="https://evil.example/"><button formaction="javascript:alert(1)">go</button></form>
+"""
+
+
+def _release_with(api, h, package: str, description: str, content_type: str | None):
+    assert api.post(f"/api/package/ann/{package}", headers=h, json={"public": True}).status_code == 200
+    attrs = {"description": description}
+    if content_type:
+        attrs["description_content_type"] = content_type
+    assert api.post(f"/api/release/ann/{package}/1.0", headers=h, json=attrs).status_code == 200
+
+
+def test_descriptions_render_markdown_and_rst_safely(system):
+    """Issue 15 item 19 (rendering): a release's description is rendered by its Description-Content-Type with
+    readme_renderer (Markdown: GFM/CommonMark; reStructuredText), sanitised; plain text stays escaped; hostile
+    descriptions (script elements, javascript: links, onerror=) render inert; the page's CSP stays strict."""
+    e, app = system
+    api = app.test_client()
+    h = {"Authorization": "token " + e.auth.create_token("ann", PW["ann"], note="descriptions")["token"]}
+    c = app.test_client()
+
+    _release_with(api, h, "mddesc", "# Usage\n\nSome **bold** text and [a link](https://example.org/docs).\n\n"
+                  "| a | b |\n|---|---|\n| 1 | 2 |\n\n```python\nprint('hi')\n```\n",
+                  "text/markdown; charset=UTF-8; variant=GFM")
+    r = c.get("/ann/mddesc")
+    page = r.get_data(as_text=True)
+    assert "<strong>bold</strong>" in page and "<table>" in page and "<td>1</td>" in page
+    assert re.search(r'<a href="https://example.org/docs"[^>]*>a link</a>', page)
+    assert "**bold**" not in page
+    csp = r.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in csp and "script-src" not in csp and "unsafe" not in csp
+
+    _release_with(api, h, "rstdesc", "Usage\n=====\n\nSome *emphasis* and ``code``.\n\n"
+                  "* one\n* two\n\n`docs <https://example.org/docs>`_\n", "text/x-rst")
+    page = c.get("/ann/rstdesc").get_data(as_text=True)
+    assert "<em>emphasis</em>" in page and "<li><p>one</p></li>" in page and 'href="https://example.org/docs"' in page
+
+    _release_with(api, h, "txtdesc", "<b>not bold</b>\n*not emphasis*", "text/plain")
+    page = c.get("/ann/txtdesc").get_data(as_text=True)
+    assert "&lt;b&gt;not bold&lt;/b&gt;" in page and "<b>not bold</b>" not in page
+
+    for name, ctype in (("hostmd", "text/markdown"), ("hostcm", "text/markdown; variant=CommonMark")):
+        _release_with(api, h, name, HOSTILE, ctype)
+        r = c.get(f"/ann/{name}")
+        assert r.status_code == 200
+        page = r.get_data(as_text=True)
+        _inert(page)
+        assert "a link</a>" in page and re.search(r"<h1[^>]*>Hostile", page)   # rendered, not dropped wholesale
+        assert r.headers["Content-Security-Policy"] == csp
+
+    rst_hostile = ("Hostile\n=======\n\n`click <javascript:alert('rst-link')>`_\n\n"
+                   ".. image:: javascript:alert('rst-img')\n\n.. raw:: html\n\n   <script>alert('rst-raw')</script>\n")
+    _release_with(api, h, "hostrst", rst_hostile, "text/x-rst")
+    page = c.get("/ann/hostrst").get_data(as_text=True)
+    _inert(page)                      # raw HTML is refused: shown as plain, escaped text
+    assert "&lt;script&gt;" in page
+    _release_with(api, h, "hostrst2", "Hostile\n=======\n\n`click <javascript:alert('rst-link')>`_\n",
+                  "text/x-rst")
+    page = c.get("/ann/hostrst2").get_data(as_text=True)
+    _inert(page)
+    assert "click" in page
+
+    _release_with(api, h, "hosttxt", HOSTILE, None)     # no content type, not a PyPI upload: plain text
+    page = c.get("/ann/hosttxt").get_data(as_text=True)
+    _inert(page)
+    assert "&lt;script&gt;alert(&#34;md-script&#34;)&lt;/script&gt;" in page or "&lt;script&gt;" in page

@@ -13,6 +13,7 @@ from services.kernel.errors import BadRequest, Forbidden, NotFound, Unauthorized
 
 from .. import access
 from ..identity import RANK, namespace_role, package_role, private_packages, search_scope
+from . import description
 from . import session as web_session
 from .blueprint import bp, clients, settings
 
@@ -241,11 +242,28 @@ def _page_context(owner, package, pkg, role, tab):
                 can_write=RANK[role] >= RANK["write"], can_admin=role == "admin")
 
 
+def package_description(owner: str, package: str, pkg: dict) -> dict | None:
+    """The latest release's description (PyPI uploads keep theirs there, with ``description_content_type``),
+    else the package's own; rendered by ``description.render``."""
+    if pkg.get("latest_version"):
+        try:
+            attrs = clients().registry.get_release(owner, package, pkg["latest_version"], True)["public_attrs"]
+        except NotFound:
+            attrs = {}
+        if isinstance(attrs, dict) and isinstance(attrs.get("description"), str) and attrs["description"].strip():
+            pypi = "pypi" in {f["distribution_type"] for f in pkg["files"] if f["version"] == pkg["latest_version"]}
+            return description.render(attrs["description"], attrs.get("description_content_type"),
+                                      default=description.RST if pypi else description.PLAIN)
+    attrs = pkg.get("public_attrs") or {}
+    return description.render(pkg.get("description"), attrs.get("description_content_type"))
+
+
 @bp.get("/<owner>/<package>")
 @access.see("api:read", credential=access.SESSION)
 def package_page(owner, package):
     owner, package, pkg, role = load_package(owner, package)
     return render_template("package.html", install=install_lines(owner, package, pkg), labels=_labels_of(pkg),
+                           description=package_description(owner, package, pkg),
                            **_page_context(owner, package, pkg, role, "overview"))
 
 
