@@ -60,6 +60,13 @@ def _upload(api, h, owner, path, package, version, labels, dtype="conda", basena
                     json={"dist_id": st["dist_id"]}).status_code == 200
 
 
+@pytest.fixture(scope="module")
+def ann_api(system):
+    """One API token of ann's for the tests below (every password check counts against ann's rate limit)."""
+    e, _app = system
+    return {"Authorization": "token " + e.auth.create_token("ann", PW["ann"], note="tests")["token"]}
+
+
 def csrf_of(html: str) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
 
@@ -345,14 +352,14 @@ def test_auth_answers_are_remembered_for_one_page_request_only(system):
         app.extensions["wharf.clients"] = base
 
 
-def test_label_main_is_never_removed_as_a_whole(system):
+def test_label_main_is_never_removed_as_a_whole(system, ann_api):
     """Issue 15 item 14: `anaconda label --remove main` (DELETE with a null filter) and the web UI's Remove button
     emptied the default channel in one step. The API answers 409 with the reason; the labels page offers no
     Remove for main and its form refuses too; taking main off chosen files stays allowed; someone who may not
     change the namespace still gets 403 first."""
     e, app = system
     api = app.test_client()
-    ann = {"Authorization": "token " + e.auth.create_token("ann", PW["ann"], note="main-guard")["token"]}
+    ann = ann_api
     bob = {"Authorization": "token " + e.auth.create_token("bob", PW["bob"], note="main-guard")["token"]}
     null = {"package": None, "version": None, "basename": None}      # what `anaconda label --remove` sends
     before = e.registry.list_labels("ann", True)["main"]["num_files"]
@@ -392,12 +399,12 @@ def test_token_created_without_scopes_is_listed_as_all(system):
     assert row and row.group(1) == "all", page
 
 
-def test_install_commands_name_only_the_labels_the_package_is_in(system, tmp_path):
+def test_install_commands_name_only_the_labels_the_package_is_in(system, ann_api, tmp_path):
     """Issue 15 item 15: a package only in `dev` was shown `conda install -c .../conda/<owner> pkg`, which fails;
     every form (plain, token) names only the channels its files are in, for conda and for PyPI."""
     e, app = system
     api = app.test_client()
-    h = {"Authorization": "token " + e.auth.create_token("ann", PW["ann"], note="labels-only")["token"]}
+    h = ann_api
     _upload(api, h, "ann", make_conda_package(tmp_path / "c", "devonly", "1.0"), "devonly", "1.0", ["dev"])
     wheel = make_wheel(tmp_path / "w", "betawheel", "0.1")
     _upload(api, h, "ann", wheel, "betawheel", "0.1", ["beta"], dtype="pypi", basename=wheel.name)
@@ -464,13 +471,13 @@ def _release_with(api, h, package: str, description: str, content_type: str | No
     assert api.post(f"/api/release/ann/{package}/1.0", headers=h, json=attrs).status_code == 200
 
 
-def test_descriptions_render_markdown_and_rst_safely(system):
+def test_descriptions_render_markdown_and_rst_safely(system, ann_api):
     """Issue 15 item 19 (rendering): a release's description is rendered by its Description-Content-Type with
     readme_renderer (Markdown: GFM/CommonMark; reStructuredText), sanitised; plain text stays escaped; hostile
     descriptions (script elements, javascript: links, onerror=) render inert; the page's CSP stays strict."""
     e, app = system
     api = app.test_client()
-    h = {"Authorization": "token " + e.auth.create_token("ann", PW["ann"], note="descriptions")["token"]}
+    h = ann_api
     c = app.test_client()
 
     _release_with(api, h, "mddesc", "# Usage\n\nSome **bold** text and [a link](https://example.org/docs).\n\n"
@@ -518,3 +525,129 @@ def test_descriptions_render_markdown_and_rst_safely(system):
     page = c.get("/ann/hosttxt").get_data(as_text=True)
     _inert(page)
     assert "&lt;script&gt;alert(&#34;md-script&#34;)&lt;/script&gt;" in page or "&lt;script&gt;" in page
+
+
+@pytest.fixture(scope="module")
+def private_world(system, tmp_path_factory):
+    """cy: a public package in main, a private one in main and in a label of its own (hush); zq: only a private
+    package. For the pages that list across packages (home, channel page): private stays private."""
+    e, app = system
+    tmp = tmp_path_factory.mktemp("private-world")
+    api = app.test_client()
+    for login in ("cy", "zq"):
+        e.auth.create_user(login, PW["ann"], email=f"{login}@example.com")
+    for owner, package, labels, public in (("cy", "cypublic", ["main"], True), ("cy", "cysecret", ["main", "hush"], False),
+                                           ("zq", "zqhidden", ["main"], False)):
+        h = {"Authorization": "token " + e.auth.create_token(owner, PW["ann"], note=f"pw-{package}")["token"]}
+        _upload(api, h, owner, make_conda_package(tmp / package, package, "1.0"), package, "1.0", labels)
+        if not public:
+            assert api.patch(f"/api/package/{owner}/{package}", headers=h, json={"public": False}).status_code == 200
+    return e, app
+
+
+def _signed_in_as(app, login, password):
+    c = app.test_client()
+    page = c.get("/login").get_data(as_text=True)
+    r = c.post("/login", data={"login": login, "password": password, "csrf_token": csrf_of(page), "next": "/"})
+    assert r.status_code == 303
+    return c
+
+
+def test_home_lists_recent_packages_and_namespaces_but_nothing_private(private_world):
+    """Issue 15 item 20: the home page shows recently updated packages and namespaces; a private package (and a
+    namespace holding only private ones) appears only for a reader who may see it."""
+    _e, app = private_world
+    anon = app.test_client().get("/").get_data(as_text=True)
+    assert "Recently updated packages" in anon and 'href="/cy/cypublic"' in anon and 'href="/cy"' in anon
+    assert "cysecret" not in anon and "zq" not in anon
+    bob = signed_in(app, "bob").get("/").get_data(as_text=True)
+    assert 'href="/cy/cypublic"' in bob and "cysecret" not in bob and "zq" not in bob
+    cy = _signed_in_as(app, "cy", PW["ann"]).get("/").get_data(as_text=True)
+    assert 'href="/cy/cysecret"' in cy and "zqhidden" not in cy
+    zq = _signed_in_as(app, "zq", PW["ann"]).get("/").get_data(as_text=True)
+    assert 'href="/zq/zqhidden"' in zq and "cysecret" not in zq
+
+
+BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"}
+
+
+def test_channel_url_in_a_browser_explains_the_channel(private_world):
+    """Issue 15 item 20: /conda/<owner> opened in a browser was a JSON 404; a browser (Accept: text/html) asking
+    for the bare channel URL gets a page with the conda/mamba/pixi commands, labels, the packages it may install
+    and (signed in) the token form; nothing private for a reader who may not see it."""
+    _e, app = private_world
+    anon = app.test_client()
+    r = anon.get("/conda/cy", headers=BROWSER)
+    page = r.get_data(as_text=True)
+    assert r.status_code == 200 and r.content_type.startswith("text/html")
+    assert "default-src 'none'" in r.headers["Content-Security-Policy"]
+    assert {"Accept", "Cookie"} <= set(r.vary)
+    assert "conda install -c http://wharf.test/conda/cy cypublic" in page
+    assert "mamba install -c http://wharf.test/conda/cy" in page and "pixi workspace channel add http://wharf.test/conda/cy" in page
+    assert "cysecret" not in page and "hush" not in page and "&lt;TOKEN&gt;" not in page and "Sign in" in page
+    assert "conda install -c http://wharf.test/conda/cy cypublic" in anon.get("/conda/cy/", headers=BROWSER).get_data(
+        as_text=True)
+    # a label only a private package carries looks exactly like one that does not exist
+    hush, missing = (anon.get(f"/conda/cy/label/{lb}", headers=BROWSER) for lb in ("hush", "nosuchlabel"))
+    assert hush.status_code == missing.status_code == 200
+    assert hush.get_data(as_text=True).replace("hush", "X") == missing.get_data(as_text=True).replace("nosuchlabel", "X")
+    assert "cysecret" not in hush.get_data(as_text=True)
+    assert "zqhidden" not in anon.get("/conda/zq", headers=BROWSER).get_data(as_text=True)
+    bob = signed_in(app, "bob")
+    page = bob.get("/conda/cy", headers=BROWSER).get_data(as_text=True)
+    assert "cysecret" not in page and "hush" not in page
+    assert "conda install -c http://wharf.test/conda/t/&lt;TOKEN&gt;/cy cypublic" in page
+    cy = _signed_in_as(app, "cy", PW["ann"])
+    page = cy.get("/conda/cy", headers=BROWSER).get_data(as_text=True)
+    assert 'href="/cy/cysecret"' in page and 'href="/conda/cy/label/hush"' in page
+    page = cy.get("/conda/cy/label/hush", headers=BROWSER).get_data(as_text=True)
+    assert "conda install -c http://wharf.test/conda/cy/label/hush cysecret" in page
+    assert "conda install -c http://wharf.test/conda/t/&lt;TOKEN&gt;/cy/label/hush cysecret" in page
+    r = anon.get("/conda/nosuchowner", headers=BROWSER)
+    assert r.status_code == 404 and "<html" in r.get_data(as_text=True)
+
+
+def test_conda_clients_get_what_they_got_before_at_every_channel_url(private_world):
+    """The channel page is only for a browser asking for the bare channel URL: conda, mamba and rattler (Accept
+    */* or none) get the channel's answers, and a browser asking for a file gets the file."""
+    e, app = private_world
+    e.registry.relay_pending()
+    assert e.bus.drain(30)
+    e.indexer.publish_pending()
+    c = app.test_client()
+    before = {"/conda/cy": 404, "/conda/cy/": 404, "/conda/cy/label/hush": 400, "/conda/cy/noarch": 404}
+    for accept in ({}, {"Accept": "*/*"}, {"Accept": "application/json"}, {"Accept": "application/json, text/html"}):
+        for path, status in before.items():                          # the answers of the code before the page
+            r = c.get(path, headers=accept)
+            assert r.status_code == status and r.is_json and "error" in r.get_json(), (path, accept)
+        r = c.get("/conda/cy", headers=dict(accept, Authorization="token wt-invalid"))
+        assert r.status_code == 401 and r.is_json
+    for headers in ({}, BROWSER):
+        r = c.get("/conda/cy/noarch/repodata.json", headers=headers)
+        assert r.status_code == 200 and r.is_json and "cypublic-1.0-0.conda" in str(r.get_json())
+        assert "cysecret" not in r.get_data(as_text=True)
+        r = c.get("/conda/cy/noarch/repodata.json.zst", headers=headers)
+        assert r.status_code == 200 and r.content_type == "application/zstd"
+        assert c.get("/conda/cy/channeldata.json", headers=headers).is_json
+    name = next(k for k in c.get("/conda/cy/noarch/repodata.json").get_json()["packages.conda"])
+    r = c.get(f"/conda/cy/noarch/{name}", headers=BROWSER)
+    assert r.status_code == 200 and r.data[:2] == b"PK"
+    tok = e.auth.create_token("cy", PW["ann"], note="pw-conda", scopes=["conda:download"])["token"]
+    for headers in ({}, BROWSER):
+        r = c.get(f"/conda/t/{tok}/cy", headers=headers)            # token URLs are never the page
+        assert r.status_code == 404 and r.is_json
+        assert "cysecret" in c.get(f"/conda/t/{tok}/cy/noarch/repodata.json", headers=headers).get_data(as_text=True)
+
+
+def test_favicon_is_served_and_cacheable(system):
+    _e, app = system
+    for c in (app.test_client(), signed_in(app, "bob")):
+        r = c.get("/favicon.ico")
+        assert r.status_code == 200 and r.content_type == "image/vnd.microsoft.icon"
+        assert r.data[:4] == b"\x00\x00\x01\x00" and 0 < len(r.data) < 10_000
+        assert "max-age=604800" in r.headers["Cache-Control"] and "no-store" not in r.headers["Cache-Control"]
+    assert "Set-Cookie" not in app.test_client().get("/favicon.ico").headers
+    svg = app.test_client().get("/static/web/favicon.svg")
+    assert svg.status_code == 200 and svg.content_type.startswith("image/svg+xml") and b"<svg" in svg.data
+    page = app.test_client().get("/").get_data(as_text=True)
+    assert 'rel="icon" href="/favicon.ico"' in page and 'href="/static/web/favicon.svg" type="image/svg+xml"' in page

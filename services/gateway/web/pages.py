@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import unquote, urlsplit
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, send_from_directory, url_for
 from packaging.version import InvalidVersion, Version
 
 from services.kernel import names
@@ -18,6 +18,7 @@ from . import session as web_session
 from .blueprint import bp, clients, settings
 
 HISTORY_LIMIT = 200
+RECENT_LIMIT = 10          # packages and namespaces on the home page
 
 
 def reader():
@@ -94,6 +95,18 @@ def safe_next(value: str | None) -> str:
     return value
 
 
+# ---------------------------------------------------------------------------------------------- favicon
+FAVICON_MAX_AGE = 7 * 86400
+
+
+@bp.get("/favicon.ico")
+@access.public
+def favicon():
+    """Browsers ask for /favicon.ico on every site; pages also link the SVG (static/web/favicon.svg)."""
+    return send_from_directory(bp.static_folder, "favicon.ico", mimetype="image/vnd.microsoft.icon",
+                               max_age=FAVICON_MAX_AGE)
+
+
 # ---------------------------------------------------------------------------------------------- home, search
 @bp.get("/")
 @access.see("api:read", owner=None, credential=access.SESSION)
@@ -102,7 +115,11 @@ def home():
     mine = []
     if not me.anonymous:
         mine = [{"login": me.login, "user_type": "user"}] + clients().auth.user_orgs(me.login)
-    return render_template("home.html", mine=mine)
+    # what changed last, as search shows it to this reader: public packages, and private ones only when granted
+    scope = search_scope(clients(), me)
+    recent = clients().registry.recent(RECENT_LIMIT, viewer=None if me.anonymous or me.org else me.login,
+                                       private_owners=scope["owners"], private_packages=scope["packages"])
+    return render_template("home.html", mine=mine, recent=recent)
 
 
 @bp.get("/search")
