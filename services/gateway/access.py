@@ -19,6 +19,10 @@ authenticates the request's credential the way the route accepts it and decides,
 ``self_``             the presented credential itself (who am I, its own details, revoking it): any valid one
 ====================  =====================================================================================
 
+A route that answers two audiences at one URL declares its credential as a function of the view's arguments and
+the request: ``/conda/<owner>`` is a channel to conda (API credentials) and, asked for by a browser (``Accept:
+text/html``), a page about the channel for the person signed in (the session).
+
 The actions are the keys of ``services.kernel.scopes`` (``api:read``, ``api:write``, ``conda:download``,
 ``pypi:download``, ``pypi:upload``). Views then get the decided reader from ``identity.current_reader()``; the
 finer checks of a view (its role on a package, a second owner such as a transfer's target) go through
@@ -47,7 +51,7 @@ class Policy:
     kind: str
     action: str | None = None
     owner: Callable[[dict], str | None] = lambda args: None      # the namespace acted on, from the view's args
-    credential: str = API
+    credential: str | Callable[[dict], str] = API   # or, from the view's args and the request, which one
     path_token: Callable[[dict], str | None] = lambda args: None  # a token carried in the path (/t/<token>/)
 
 
@@ -71,7 +75,7 @@ def public(view):
     return _declare(Policy(PUBLIC, credential=NONE))(view)
 
 
-def see(action: str, owner: str | Callable | None = "owner", credential: str = API,
+def see(action: str, owner: str | Callable | None = "owner", credential: str | Callable[[dict], str] = API,
         path_token: Callable[[dict], str | None] | None = None):
     return _declare(Policy(SEE, action, _owner_arg(owner), credential, path_token or (lambda args: None)))
 
@@ -137,13 +141,14 @@ def gate() -> None:
     clients = current_app.extensions["wharf.clients"]
     args = request.view_args or {}
     g.wharf_token = None
-    if policy.credential == NONE:
+    credential = policy.credential(args) if callable(policy.credential) else policy.credential
+    if credential == NONE:
         reader = Reader()
-    elif policy.credential == SESSION:
+    elif credential == SESSION:
         reader = _session_reader(clients)
     else:
         token = policy.path_token(args)
-        reader = authenticate(clients, token, allow_basic=policy.credential == BASIC)
+        reader = authenticate(clients, token, allow_basic=credential == BASIC)
     owner = policy.owner(args)
     g.wharf_reader = decide(policy, reader, owner)
     g.wharf_policy = policy

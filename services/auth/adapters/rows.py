@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..domain.model import Account, Token
+from ..domain.tokens import stored_scopes
 
 ACCOUNT_COLUMNS = ("login", "user_type", "name", "email", "description", "location", "company", "url",
                    "password_hash", "created_at")
@@ -15,5 +16,5 @@ def account(row) -> Account:
 
 def token(row) -> Token:
     values = {c: row._mapping[c] for c in TOKEN_COLUMNS}
-    values["scopes"] = list(values["scopes"] or [])
+    values["scopes"] = stored_scopes(values["scopes"])
     return Token(**values)

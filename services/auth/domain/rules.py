@@ -56,7 +56,8 @@ def note(value) -> str:
 
 
 def scopes(value, default: tuple[str, ...]) -> list[str]:
-    """None -> ``default``; a string is split on whitespace (as the CLI's ``-s "a b"``); order kept, no dups."""
+    """None or none at all (``[]``, ``""``: ``anaconda auth --create`` without ``--scopes``) -> ``default``; a
+    string is split on whitespace (as the CLI's ``-s "a b"``); order kept, no dups."""
     if value is None:
         return list(default)
     if isinstance(value, str):
@@ -71,7 +72,7 @@ def scopes(value, default: tuple[str, ...]) -> list[str]:
             out.append(item)
     if len(out) > MAX_SCOPES:
         raise BadRequest(f"at most {MAX_SCOPES} scopes")
-    return out
+    return out or list(default)
 
 
 def max_age(value) -> int | None:

@@ -15,7 +15,13 @@ PREFIX = "wt-"
 RANDOM_BYTES = 24                                    # 192 bits
 _PRESENTED = re.compile(r"^[A-Za-z0-9-]{1,256}$")    # anything else cannot be one of ours: no lookup needed
 
-DEFAULT_SCOPES = ("api", "conda:download", "pypi:download")
+DEFAULT_SCOPES = ("all",)   # a token created without scopes may do everything its holder may: it says so
+
+
+def stored_scopes(scopes) -> list[str]:
+    """The scopes a token row holds as they are shown and checked: rows written before tokens created without
+    scopes were stored as ``["all"]`` hold ``[]``, which always meant full access: they read as ``["all"]``."""
+    return list(scopes) if scopes else list(DEFAULT_SCOPES)
 
 
 def generate() -> str:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from .tables import collaborators, downloads, file_labels, files, label_locks, packages, releases, staged
@@ -60,6 +60,34 @@ class ReadRepository:
         if query:
             q = q.where(func.lower(packages.c.name).contains(query.lower(), autoescape=True))
         return _rows(self.conn.execute(q.order_by(packages.c.owner, packages.c.name)))
+
+    def _visible(self, private_owners, private_packages, viewer):
+        """Packages a reader may see: public ones, every package of ``private_owners``, the (owner, name) pairs
+        of ``private_packages``, and those ``viewer`` collaborates on."""
+        terms = [packages.c.public.is_(True)]
+        if private_owners:
+            terms.append(packages.c.owner.in_(sorted(private_owners)))
+        terms += [and_(packages.c.owner == o, packages.c.name == n) for o, n in sorted(private_packages or ())]
+        if viewer:
+            terms.append(select(collaborators.c.login).where(
+                collaborators.c.owner == packages.c.owner, collaborators.c.package == packages.c.name,
+                collaborators.c.login == viewer).exists())
+        return or_(*terms)
+
+    def recent_packages(self, limit: int, private_owners=(), private_packages=(), viewer=None) -> list[dict]:
+        """The most recently changed packages a reader may see (see ``_visible``), newest first."""
+        q = select(packages).where(self._visible(private_owners, private_packages, viewer))
+        return _rows(self.conn.execute(q.order_by(packages.c.modified_at.desc(), packages.c.owner,
+                                                  packages.c.name).limit(limit)))
+
+    def recent_owners(self, limit: int, private_owners=(), private_packages=(), viewer=None) -> list[dict]:
+        """``{owner, modified_at, packages}`` of the owners whose visible packages changed last, newest first,
+        counting only the packages the reader may see."""
+        last = func.max(packages.c.modified_at)
+        q = (select(packages.c.owner, last.label("modified_at"), func.count().label("packages"))
+             .where(self._visible(private_owners, private_packages, viewer)).group_by(packages.c.owner)
+             .order_by(last.desc(), packages.c.owner).limit(limit))
+        return [dict(r._mapping) for r in self.conn.execute(q)]
 
     # -------------------------------------------------------------------------------------------- releases
     def release(self, owner: str, package: str, version: str) -> dict | None:
