@@ -101,6 +101,10 @@ class S3BlobStore:
         objs = self._call(lambda: list(self.client.list_objects(self.bucket, prefix=prefix, recursive=True)))
         return iter(sorted(o.object_name for o in objs))
 
+    def entries(self, prefix: str = "") -> Iterator[tuple[str, int, float]]:
+        objs = self._call(lambda: list(self.client.list_objects(self.bucket, prefix=prefix, recursive=True)))
+        return iter(sorted((o.object_name, int(o.size or 0), o.last_modified.timestamp()) for o in objs))
+
     def url(self, key: str, method: str = "GET", expires: int = 600, filename: str | None = None,
             internal: bool = False) -> str | None:
         headers = None
