@@ -360,6 +360,38 @@ def test_invalid_and_oversized_json_bodies(world):
     world.assert_still_works()
 
 
+def test_mistyped_and_deep_json_is_a_400_never_a_500(world):
+    """Issue 15 item 9: JSON nested 100,000 deep was a RecursionError (500); ``PATCH {"summary": ["x"]}`` was a
+    500; ``PATCH {"public_attrs": {"home": 5}}`` was accepted and then made the package page a 500 for every
+    visitor; a login ``next=`` with CR/LF was a 500 (header injection refused by werkzeug, unhandled)."""
+    base, h = world.wharf.base_url, {"Authorization": f"token {world.token}", "Content-Type": "application/json"}
+    pkg = f"{base}/api/package/{OWNER}/typedpkg"
+    assert requests.post(pkg, json={"public": True, "public_attrs": {"summary": "typed", "home": "https://x.org"}},
+                         headers=h, timeout=30).status_code == 200
+    before = requests.get(pkg, headers=h, timeout=30).json()
+    deep = [b"[" * 100_000 + b"]" * 100_000, b'{"a":' * 200 + b"1" + b"}" * 200]
+    typed = [b'{"public_attrs": {"home": 5}}', b'{"public_attrs": {"summary": {"a": 1}}}',
+             b'{"public_attrs": {"license": [1, 2]}}', b'{"public_attrs": {"extra": ' + b"[" * 10 + b"]" * 10 + b"}}",
+             b'{"public": "yes"}']
+    cases = {("PATCH", pkg): deep + typed + [b'{"summary": ["x"]}', b'{"home": {"deep": [[[[[1]]]]]}}'],
+             ("POST", f"{base}/api/package/{OWNER}/typedpkg2"): deep + typed,
+             ("POST", f"{base}/api/release/{OWNER}/typedpkg/1.0"): deep + [b'{"summary": ["x"]}',
+                                                                          b'{"description": 5}'],
+             ("PATCH", f"{base}/api/release/{OWNER}/typedpkg/1.0"): deep + [b'{"summary": ["x"]}']}
+    for (method, url), bodies in cases.items():
+        for body in bodies:
+            r = requests.request(method, url, data=body, headers=h, timeout=60)
+            assert r.status_code in (400, 404), (method, url, body[:60], r.status_code, r.text[:300])
+    assert requests.get(pkg, headers=h, timeout=30).json() == before
+    assert requests.get(f"{base}/api/package/{OWNER}/typedpkg2", headers=h, timeout=30).status_code == 404
+    assert requests.get(f"{base}/{OWNER}/typedpkg", timeout=30).status_code == 200      # the page still renders
+    for nxt in ("/x%0d%0aSet-Cookie:%20a=b", "/x\r\nLocation: //evil", "%0a", "/login", "/login?next=/login"):
+        r = requests.get(f"{base}/login", params={"next": nxt}, timeout=30)
+        assert r.status_code == 200, (nxt, r.status_code)
+        assert 'name="next" value="/"' in r.text, (nxt, r.text[:2000])
+    world.assert_nothing_stored()
+
+
 # ------------------------------------------------------------------------------------------------ headers
 def test_bad_range_and_accept_headers(world):
     base = world.wharf.base_url

@@ -13,6 +13,7 @@ from flask import Blueprint, Response, current_app, request
 
 from services.kernel.errors import BadRequest, PayloadTooLarge
 
+from .. import access
 from ..errors import s3_error
 from ..uploads import stage_bytes
 
@@ -24,6 +25,7 @@ def clients():
 
 
 @bp.post("/api/_upload")
+@access.public                 # authorised by the signed, expiring policy in the form
 def receive():
     settings = current_app.config["WHARF_SETTINGS"]
     if request.content_length is not None and request.content_length > settings.max_upload_size + 65536:
