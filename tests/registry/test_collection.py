@@ -142,3 +142,39 @@ def test_one_user_may_hold_only_so_many_open_stages(reg, clock):
         stage(reg, "f4-1.0.tar.gz", b"4")
     clock.now += TTL + 1                                              # expired stages hold no room
     assert stage(reg, "f4-1.0.tar.gz", b"4") and second
+
+
+def test_the_migration_backfills_blobs_released_before_it(db_url):
+    """Revision 0003: a blob an upload in the log named and no record names now was released by a removal
+    before the table existed: recorded as released at the upgrade (so gc waits a grace period from then, and
+    verify does not take it for an orphan)."""
+    import json
+
+    from sqlalchemy import text
+
+    from services.kernel.adapters.db import make_engine
+    from services.kernel.adapters.migrations import upgrade
+    from services.registry.adapters.schema import SCHEMA
+    engine = make_engine(db_url)
+    try:
+        upgrade(engine, SCHEMA, "0002")
+        meta = {"core_metadata_key": key(b"GONE-METADATA")}
+        uploads = [("file_uploaded", {"blob_key": key(b"kept"), "metadata": {}}),
+                   ("file_uploaded", {"blob_key": key(b"gone"), "metadata": meta}),
+                   ("package_received", {"files": [{"blob_key": key(b"moved"), "metadata": {}}]})]
+        with engine.begin() as c:
+            for seq, (kind, data) in enumerate(uploads, 1):
+                c.execute(text("INSERT INTO events (event_id, stream_id, sequence, type, version, occurred_at, "
+                               "actor, data, published) VALUES (:i, 'alice', :s, :t, 1, '2026-01-01T00:00:00Z', "
+                               "'alice', :d, true)"), {"i": f"e{seq}", "s": seq, "t": kind, "d": json.dumps(data)})
+            for name in (b"kept", b"moved"):
+                c.execute(text("INSERT INTO files (owner, package, version, basename, file_id, filename, "
+                               "distribution_type, blob_key, sha256, md5, size, attrs, metadata, upload_time, "
+                               "uploader, created_pos) VALUES ('alice', :p, '1', 'f', 'id', 'f', 'conda', :k, "
+                               "'s', 'm', 1, '{}', '{}', 't', 'alice', 1)"), {"p": name.decode(), "k": key(name)})
+        upgrade(engine, SCHEMA)
+        got = released(engine)
+        assert set(got) == {key(b"gone"), key(b"GONE-METADATA")}
+        assert all(at > "2026-01-01" for at in got.values())
+    finally:
+        engine.dispose()
