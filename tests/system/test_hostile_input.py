@@ -284,6 +284,40 @@ def test_tampered_expired_and_replayed_policies(world, tmp_path):
     assert r.status_code == 200
 
 
+def test_a_forged_policy_is_refused_before_the_file_is_read(world):
+    """Issue 15 item 13: the receiver parsed the whole multipart body (up to the upload limit, spooled to disk)
+    before it looked at the policy. Now the fields before the file are checked first: a client announcing a
+    1.9 MB file under a forged policy gets its 403 after sending the fields and 64 KB, and nothing is staged.
+    (Embedded mode: waitress reads a request's whole body before any application sees it, so the early answer
+    is the distributed gateway's; both refuse and stage nothing.)"""
+    import socket
+    boundary = "wharfboundary"
+    fields = {"key": "staging/" + "a" * 32, "policy": "e30", "signature": "0" * 64}
+    head = "".join(f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'
+                   for k, v in fields.items())
+    head += f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="x.conda"\r\n' \
+            "Content-Type: application/octet-stream\r\n\r\n"
+    total = len(head) + 1_900_000 + len(f"\r\n--{boundary}--\r\n")
+    parts = urllib.parse.urlsplit(world.wharf.base_url)
+    sock = socket.create_connection((parts.hostname, parts.port), timeout=30)
+    try:
+        sock.sendall((f"POST /api/_upload HTTP/1.1\r\nHost: {parts.hostname}\r\nContent-Length: {total}\r\n"
+                      f"Content-Type: multipart/form-data; boundary={boundary}\r\n\r\n" + head).encode())
+        sent = 0
+        if world.wharf.mode == "embedded":
+            sock.sendall(b"x" * 1_900_000 + f"\r\n--{boundary}--\r\n".encode())
+        else:
+            sock.sendall(b"x" * 65536)
+            sent = 65536
+        answer = sock.recv(65536).decode("latin-1")
+    finally:
+        sock.close()
+    assert answer.startswith("HTTP/1.1 403"), answer[:300]
+    assert world.wharf.mode == "embedded" or sent < 1_900_000
+    world.assert_nothing_stored()
+    world.assert_still_works()
+
+
 # ------------------------------------------------------------------------------------------------ names
 ODD = ["..", "../etc", "%2e%2e", "a%00b", "a%0ab", "a%1bb", "a%2f..%2fb", "v\u0435rify", "x" * 300, "a b",
        "con%5cx"]
