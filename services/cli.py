@@ -7,7 +7,8 @@
     wharf replay                                       rebuild projections and every index from the log
     wharf health SERVICE                               exit 0 when SERVICE and its dependencies answer
     wharf migrate [all|auth|registry|indexer] [--check]  upgrade databases to the newest schema revision
-    wharf verify [--json] [--quick] [--wait S]         check records, blobs and indexes; exit 1 on a problem
+    wharf verify [--json] [--quick] [--wait S] [--grace S]  check records, blobs and indexes; exit 1 on a problem
+    wharf gc [--dry-run] [--json] [--grace S] [--orphans]   reclaim unreferenced blobs and expired staged uploads
 """
 from __future__ import annotations
 
@@ -204,9 +205,18 @@ def cmd_verify(args) -> int:
     import json
 
     from services.verify import render, verify
-    report = verify(_settings(args), hash_bytes=not args.quick, wait=args.wait)
+    report = verify(_settings(args), hash_bytes=not args.quick, wait=args.wait, grace=args.grace)
     print(json.dumps(report, indent=2, sort_keys=True) if args.json else render(report), flush=True)
     return 0 if report["ok"] else 1
+
+
+def cmd_gc(args) -> int:
+    import json
+
+    from services.gc import gc, render
+    report = gc(_settings(args), grace=args.grace, dry_run=args.dry_run, orphans=args.orphans)
+    print(json.dumps(report, indent=2, sort_keys=True) if args.json else render(report), flush=True)
+    return 0
 
 
 # what each service needs to do its work (readiness): its database, the broker, the object store
@@ -384,8 +394,20 @@ def main(argv: list[str] | None = None) -> int:
     v.add_argument("--quick", action="store_true", help="check blob sizes only, do not read and hash them")
     v.add_argument("--wait", type=float, default=30.0,
                    help="seconds to wait for in-flight events and indexes to settle (default 30)")
+    v.add_argument("--grace", type=float, default=None, metavar="SECONDS",
+                   help="grace period that tells garbage from orphans (default WHARF_GC_GRACE)")
     v.add_argument("--data")
     v.set_defaults(fn=cmd_verify)
+    gcp = sub.add_parser("gc", help="delete blobs nothing references any more (after a grace period), superseded "
+                                    "index blobs and expired staged uploads")
+    gcp.add_argument("--dry-run", action="store_true", help="report what would be reclaimed, delete nothing")
+    gcp.add_argument("--json", action="store_true", help="print the report as JSON")
+    gcp.add_argument("--grace", type=float, default=None, metavar="SECONDS",
+                     help="keep unreferenced blobs this long (default WHARF_GC_GRACE; 0 only on a quiet system)")
+    gcp.add_argument("--orphans", action="store_true",
+                     help="also delete orphans (blobs nothing references or explains; see wharf verify)")
+    gcp.add_argument("--data")
+    gcp.set_defaults(fn=cmd_gc)
     h = sub.add_parser("health", help="exit 0 when a service and its dependencies answer (probes)")
     h.add_argument("service", choices=SERVICES)
     h.add_argument("--live", action="store_true",

@@ -52,7 +52,10 @@ PARAMS = {
 ERRORS = {400: "invalid request or name", 401: "no valid credentials", 403: "visible but not allowed",
           404: "not found (or private and not readable)", 405: "method not allowed",
           409: "conflicts with the current state", 413: "request body too large",
-          429: "rate limited (login and token creation)", 503: "a backend is unavailable; retry"}
+          429: "rate limited (login and token creation) or too many uploads staged at once",
+          503: "a backend is unavailable; retry"}
+# errors only some operations give
+EXTRA_ERRORS = {"api_packages.commit": {410: "the staged upload expired (WHARF_STAGE_TTL); upload again"}}
 
 
 class ErrorSchema(Schema):
@@ -114,7 +117,7 @@ def build_spec(app, version: str = "1") -> dict:
                 responses["304"] = {"description": "not modified"}
                 responses["206"] = {"description": "partial content (Range)"}
                 responses["416"] = dict(error_response, description="unsatisfiable Range")
-            for status, text in ERRORS.items():
+            for status, text in {**ERRORS, **EXTRA_ERRORS.get(rule.endpoint, {})}.items():
                 responses[str(status)] = dict(error_response, description=text)
             op["responses"] = responses
             paths.setdefault(path, {})[method.lower()] = op

@@ -40,6 +40,9 @@ class Settings:
     index_cache_rows: int = 300_000              # records an indexer keeps in memory across its channels
     max_upload_size: int = 2 * 1024 ** 3         # bytes
     max_json_size: int = 1024 ** 2               # bytes of a JSON request body
+    gc_grace: int = 86400                        # seconds an unreferenced blob is kept before `wharf gc` may delete it
+    stage_ttl: int = 21600                       # seconds a staged upload stays open (then expired: commit refused)
+    max_staged_uploads: int = 20                 # open staged uploads per user (429 above)
     login_rate_account: int = 20                 # password logins / token creations per account per window
     login_rate_address: int = 120                # ... per client address per window
     login_rate_window: int = 60                  # seconds
@@ -95,6 +98,9 @@ class Settings:
             max_upload_size=int(g("WHARF_MAX_UPLOAD_SIZE", str(2 * 1024 ** 3))),
             auto_migrate=_bool(g("WHARF_AUTO_MIGRATE"), True),
             max_json_size=int(g("WHARF_MAX_JSON_SIZE", str(1024 ** 2))),
+            gc_grace=int(g("WHARF_GC_GRACE", "86400")),
+            stage_ttl=int(g("WHARF_STAGE_TTL", "21600")),
+            max_staged_uploads=int(g("WHARF_MAX_STAGED_UPLOADS", "20")),
             login_rate_account=int(g("WHARF_LOGIN_RATE_ACCOUNT", "20")),
             login_rate_address=int(g("WHARF_LOGIN_RATE_ADDRESS", "120")),
             login_rate_window=int(g("WHARF_LOGIN_RATE_WINDOW", "60")),
