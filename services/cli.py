@@ -180,7 +180,7 @@ def make_distributed_gateway(settings):
 
 def cmd_user(args) -> int:
     from services.cli_accounts import admin_auth
-    auth = admin_auth(_settings(args))
+    auth = admin_auth(args)
     user = auth.create_user(args.login, args.password, email=args.email)
     print(f"created user {user['login']}")
     return 0
@@ -188,7 +188,7 @@ def cmd_user(args) -> int:
 
 def cmd_org(args) -> int:
     from services.cli_accounts import admin_auth
-    auth = admin_auth(_settings(args))
+    auth = admin_auth(args)
     org = auth.create_org(args.org, args.owner)
     print(f"created organization {org['login']} owned by {args.owner}")
     return 0

@@ -32,18 +32,16 @@ class NoServerData(WharfError):
     """``wharf`` prints the message and exits 2, as for every domain error."""
 
 
-def _default_sqlite(settings) -> Path | None:
-    """The auth database file when it is the embedded default in the data directory, else None."""
-    path = Path(settings.data_dir) / "auth.db"
-    return path if settings.auth_db_url == f"sqlite:///{path}" else None
-
-
-def require_server_data(settings) -> None:
-    """An administration command must find the server's data, never start a new data directory."""
-    path = _default_sqlite(settings)
-    if path is None or path.exists():
+def require_server_data(args) -> None:
+    """An administration command must find the server's data, never start a new data directory: checked before
+    the settings are made (in embedded mode they create the data directory and its secret key)."""
+    from services.kernel.settings import default_data_dir
+    if os.environ.get("WHARF_AUTH_DB_URL") or os.environ.get("WHARF_MODE", "embedded") != "embedded":
         return
-    where = os.path.abspath(settings.data_dir)
+    data_dir = getattr(args, "data", None) or os.environ.get("WHARF_DATA_DIR") or default_data_dir()
+    if (Path(data_dir) / "auth.db").exists():
+        return
+    where = os.path.abspath(data_dir)
     hint = ""
     if (Path.cwd() / "data" / "auth.db").exists() and os.path.abspath("data") != where:
         hint = (f"; ./data here holds Wharf data (the default of older versions): use --data {os.path.abspath('data')}")
@@ -61,14 +59,15 @@ def legacy_data_hint(settings) -> str | None:
     return None
 
 
-def admin_auth(settings):
+def admin_auth(args, settings=None):
+    """The auth facade on the server's databases (``settings``: made from ``args`` when not given)."""
     from services.auth.bootstrap import bootstrap
-    require_server_data(settings)
-    return bootstrap(settings)
+    return bootstrap(settings or _settings(args))
 
 
 def _settings(args):
     from services.cli import _settings as settings_of
+    require_server_data(args)
     return settings_of(args)
 
 
@@ -87,14 +86,14 @@ def _print(rows: list[dict], as_json: bool, columns: list[tuple[str, str]]) -> N
 
 # ------------------------------------------------------------------------------------------------ commands
 def cmd_user_list(args) -> int:
-    users = admin_auth(_settings(args)).list_users()
+    users = admin_auth(args).list_users()
     _print(users, args.json, [("login", "LOGIN"), ("state", "STATE"), ("email", "EMAIL"),
                               ("created_at", "CREATED"), ("orgs", "ORGANIZATIONS")])
     return 0
 
 
 def cmd_user_passwd(args) -> int:
-    auth = admin_auth(_settings(args))
+    auth = admin_auth(args)
     password = args.password
     if password is None:
         password = getpass.getpass(f"New password for {args.login}: ")
@@ -107,14 +106,14 @@ def cmd_user_passwd(args) -> int:
 
 
 def cmd_user_disable(args) -> int:
-    out = admin_auth(_settings(args)).disable_user(args.login)
+    out = admin_auth(args).disable_user(args.login)
     print(f"{out['login']} is disabled: no login, every token refused ({out['sessions_revoked']} web session(s) "
           f"ended); `wharf user enable {out['login']}` undoes it")
     return 0
 
 
 def cmd_user_enable(args) -> int:
-    out = admin_auth(_settings(args)).enable_user(args.login)
+    out = admin_auth(args).enable_user(args.login)
     print(f"{out['login']} is enabled")
     return 0
 
@@ -123,7 +122,7 @@ def cmd_user_delete(args) -> int:
     from services.kernel import names
     from services.registry.bootstrap import bootstrap as registry_bootstrap
     settings = _settings(args)
-    auth = admin_auth(settings)
+    auth = admin_auth(args, settings)
     login = names.owner(args.login)
     auth.get_user(login)                                      # NotFound first, before the registry is asked
     registry = registry_bootstrap(settings)                   # no relay here: the running registry's relay
@@ -146,14 +145,14 @@ def cmd_user_delete(args) -> int:
 
 
 def cmd_org_list(args) -> int:
-    orgs = admin_auth(_settings(args)).list_orgs()
+    orgs = admin_auth(args).list_orgs()
     _print(orgs, args.json, [("login", "ORGANIZATION"), ("owners", "OWNERS"), ("groups", "GROUPS"),
                              ("created_at", "CREATED")])
     return 0
 
 
 def cmd_org_add_owner(args) -> int:
-    auth = admin_auth(_settings(args))
+    auth = admin_auth(args)
     auth.add_org_owner(args.org, args.login)
     print(f"{args.login.lower()} is now an owner of {args.org.lower()}")
     return 0
