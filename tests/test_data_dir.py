@@ -72,3 +72,25 @@ def test_the_default_data_directory_does_not_depend_on_the_working_directory(tmp
                              secret_key="x").data_dir == str(tmp_path / "xdg" / "wharf")
     assert Settings.from_env({**env, "WHARF_DATA_DIR": "/srv/wharf"}, mode="distributed",
                              secret_key="x").data_dir == "/srv/wharf"
+
+
+def test_data_of_the_old_default_is_pointed_at(tmp_path, monkeypatch):
+    """./data was the default before: `wharf serve` notes it, and a refused administration command names it."""
+    import types
+
+    from services.cli_accounts import NoServerData, legacy_data_hint, require_server_data
+    monkeypatch.chdir(tmp_path)
+    for var in ("WHARF_AUTH_DB_URL", "WHARF_MODE", "WHARF_DATA_DIR"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    assert legacy_data_hint(Settings(data_dir=str(tmp_path / "new"), secret_key="x")) is None
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "auth.db").write_bytes(b"")
+    hint = legacy_data_hint(Settings(data_dir=str(tmp_path / "new"), secret_key="x"))
+    assert hint and str(tmp_path / "data") in hint and "--data" in hint
+    with pytest.raises(NoServerData) as err:
+        require_server_data(types.SimpleNamespace(data=None))
+    assert str(tmp_path / "home" / ".local" / "share" / "wharf") in err.value.message
+    assert f"--data {tmp_path / 'data'}" in err.value.message
+    require_server_data(types.SimpleNamespace(data=str(tmp_path / "data")))     # there: accepted
