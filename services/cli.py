@@ -3,7 +3,9 @@
     wharf serve [--host H] [--port P] [--data DIR]     embedded mode: everything in one process
     wharf run SERVICE                                  one service of the distributed mode
     wharf user create LOGIN --password PW [--email E]
+    wharf user list|passwd|disable|enable|delete ...     account administration (cli_accounts.py)
     wharf org create ORG --owner LOGIN
+    wharf org list|add-owner ...
     wharf replay                                       rebuild projections and every index from the log
     wharf health SERVICE                               exit 0 when SERVICE and its dependencies answer
     wharf migrate [all|auth|registry|indexer] [--check]  upgrade databases to the newest schema revision
@@ -46,6 +48,9 @@ def cmd_serve(args) -> int:
     cache = IndexCache()
     system.subscribe_gateway(cache)
     app = create_app(system.clients, settings, cache)
+    from services.cli_accounts import legacy_data_hint
+    if hint := legacy_data_hint(settings):
+        print(hint, flush=True)
     print(f"Wharf (embedded) serving on {settings.public_url}  data: {os.path.abspath(settings.data_dir)}",
           flush=True)
     print(f"  anaconda config --set url {settings.public_url}/api", flush=True)
@@ -175,16 +180,16 @@ def make_distributed_gateway(settings):
 
 
 def cmd_user(args) -> int:
-    from services.auth.bootstrap import bootstrap
-    auth = bootstrap(_settings(args))
+    from services.cli_accounts import admin_auth
+    auth = admin_auth(args)
     user = auth.create_user(args.login, args.password, email=args.email)
     print(f"created user {user['login']}")
     return 0
 
 
 def cmd_org(args) -> int:
-    from services.auth.bootstrap import bootstrap
-    auth = bootstrap(_settings(args))
+    from services.cli_accounts import admin_auth
+    auth = admin_auth(args)
     org = auth.create_org(args.org, args.owner)
     print(f"created organization {org['login']} owned by {args.owner}")
     return 0
@@ -367,7 +372,8 @@ def main(argv: list[str] | None = None) -> int:
     s = sub.add_parser("serve", help="run everything in one process (embedded mode)")
     s.add_argument("--host", default=os.environ.get("WHARF_HOST", "127.0.0.1"))
     s.add_argument("--port", type=int, default=int(os.environ.get("WHARF_PORT", "8080")))
-    s.add_argument("--data", default=os.environ.get("WHARF_DATA_DIR", "./data"))
+    s.add_argument("--data", default=None, help="data directory (default: WHARF_DATA_DIR, else "
+                                                  "$XDG_DATA_HOME/wharf or ~/.local/share/wharf)")
     s.set_defaults(fn=cmd_serve)
     r = sub.add_parser("run", help="run one service (distributed mode)")
     r.add_argument("service", choices=SERVICES)
@@ -385,6 +391,8 @@ def main(argv: list[str] | None = None) -> int:
     oc.add_argument("--owner", required=True)
     oc.add_argument("--data")
     oc.set_defaults(fn=cmd_org)
+    from services.cli_accounts import add_account_commands
+    add_account_commands(u, o)
     rp = sub.add_parser("replay", help="rebuild every projection and channel index from the event log")
     rp.add_argument("--data")
     rp.set_defaults(fn=cmd_replay)

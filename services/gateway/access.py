@@ -119,18 +119,21 @@ def policy_of(app: Flask, endpoint: str | None) -> Policy | None:
 
 
 def _session_reader(clients) -> Reader:
-    """The browser's reader: the session's token, authenticated like any API token. A revoked or expired session
-    token signs the browser out (anonymous); it never fails the page."""
-    token = session.get("token")
-    if not token:
+    """The browser's reader: the session the cookie names (``sid``), authenticated by the auth service as a web
+    session (never as an API token). A revoked or expired session signs the browser out (anonymous); it never
+    fails the page. ``g.wharf_token`` stays None: a session is no token a view may pass on."""
+    sid = session.get("sid")
+    if not sid:
+        if "token" in session:      # a cookie of an older Wharf held an API token: no longer accepted
+            session.clear()
         return Reader()
     try:
-        reader = authenticate(clients, token)
+        p = clients.auth.authenticate_session(sid)
     except Unauthorized:
         session.clear()
         return Reader()
-    g.wharf_token = token
-    return reader
+    return Reader(login=p["login"], scopes=tuple(p.get("scopes") or ()) or None, token_id=p.get("token_id"),
+                  org=p.get("org"))
 
 
 def gate() -> None:

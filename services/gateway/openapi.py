@@ -28,14 +28,15 @@ BODIES = {
     "api_packages.commit": schemas.CommitBody,
     "api_labels.copy_files": schemas.CopyBody,
     "api_org.create_group": schemas.GroupBody,
+    "api_auth.change_password": schemas.PasswordChangeBody,
 }
 # views answering something other than 200 on success
 SUCCESS = {**dict.fromkeys(("api_auth.logout", "api_auth.remove_named", "api_auth.remove_org_named",
                              "api_labels.add_label", "api_labels.remove_label", "api_labels.copy_label",
                              "api_labels.lock_label", "api_org.change_collaborator", "api_packages.remove_package",
                              "api_packages.remove_release"), 201),
-           **dict.fromkeys(("api_org.create_group", "api_org.is_member", "api_org.change_member",
-                            "api_org.change_group_package"), 204)}
+           **dict.fromkeys(("api_org.create_group", "api_org.delete_group", "api_org.is_member",
+                            "api_org.change_member", "api_org.change_group_package"), 204)}
 # a path parameter's JSON-schema (the names rules of services.kernel.names, minus the checks regexes cannot say)
 PARAMS = {
     "owner": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"},

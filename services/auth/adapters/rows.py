@@ -5,9 +5,9 @@ from ..domain.model import Account, Token
 from ..domain.tokens import stored_scopes
 
 ACCOUNT_COLUMNS = ("login", "user_type", "name", "email", "description", "location", "company", "url",
-                   "password_hash", "created_at")
+                   "password_hash", "created_at", "disabled_at", "deleted_at")
 TOKEN_COLUMNS = ("id", "digest", "login", "org", "note", "scopes", "created_at", "expires_at", "revoked_at",
-                 "application", "hostname", "remote_addr")
+                 "application", "hostname", "remote_addr", "kind")
 
 
 def account(row) -> Account:

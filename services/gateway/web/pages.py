@@ -375,7 +375,7 @@ def tokens():
     if me.anonymous:
         raise Unauthorized("sign in to manage your tokens")
     listed = sorted(clients().auth.list_tokens(me.login), key=lambda t: t.get("created_at") or "", reverse=True)
-    current = web_session.session.get("token")
+    current = web_session.current_session()
     current_id = None
     if current:
         from flask import g
