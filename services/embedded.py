@@ -14,6 +14,7 @@ from services.auth.bootstrap import bootstrap as auth_bootstrap
 from services.indexer.bootstrap import bootstrap as indexer_bootstrap
 from services.kernel.bus import InMemoryBus
 from services.kernel.events import Event
+from services.kernel.private_files import private_dir
 from services.kernel.settings import Settings
 from services.kernel.subscriptions import SUBSCRIPTIONS
 from services.registry.bootstrap import bootstrap as registry_bootstrap
@@ -70,6 +71,7 @@ class _Worker:
 class Embedded:
     def __init__(self, settings: Settings, start_threads: bool = True):
         self.settings = settings
+        private_dir(settings.data_dir)   # the server's alone (0700), also when an older Wharf made it 0755
         self.bus = InMemoryBus()
         self.storage = storage_bootstrap(settings)
         self.auth = auth_bootstrap(settings)

@@ -70,7 +70,6 @@ def settings():
 def _before():
     if _static():
         return
-    web_session.load_reader()
     if request.method == "POST":
         web_session.check_csrf()
 
@@ -92,6 +91,10 @@ def _security_headers(resp):
 
 def _error_page(status: int, title: str, message: str):
     return render_template("error.html", status=status, title=title, message=message), status
+
+
+# for pages served outside the blueprint's URLs (the conda channel page, web/channel.py)
+error_page, security_headers = _error_page, _security_headers
 
 
 @bp.errorhandler(WharfError)

@@ -417,7 +417,7 @@ class IndexerService:
 
     def lookup_file(self, owner: str, label: str, subdir: str, filename: str, audience: str) -> dict | None:
         """The package file ``filename`` as the channel lists it for ``audience`` (the index a reader sees):
-        ``{package, version, basename, sha256, size, blob_key}`` or None."""
+        ``{package, version, basename, sha256, size, blob_key, public}`` or None."""
         with self.uow.begin() as repo:
             return repo.lookup_file(ChannelKey(owner.lower(), label, subdir), filename, _audience(audience) == "public")
 
@@ -437,7 +437,7 @@ class IndexerService:
 
     def lookup_pypi_file(self, owner: str, label: str, filename: str, audience: str) -> dict | None:
         """A wheel or sdist of the label visible to ``audience``: ``{package, version, basename, project, sha256,
-        size, blob_key, core_metadata_key, core_metadata_sha256}`` (core metadata None for sdists) or None."""
+        size, blob_key, core_metadata_key, core_metadata_sha256, public}`` (core metadata None for sdists) or None."""
         with self.uow.begin() as repo:
             return repo.lookup_pypi_file(owner.lower(), label, filename, _audience(audience) == "public")
 
@@ -447,6 +447,14 @@ class IndexerService:
         sequence}, pending: channels and pages still to publish}``."""
         with self.uow.begin() as repo:
             return repo.inventory()
+
+    def blob_references(self, keys: list[str] | None = None) -> list[str]:
+        """The blob keys the indexer still needs (``wharf gc``; with ``keys``, those of them): package blobs of the
+        files its indexes list (they stay downloadable through channels until it applies a removal), index
+        blobs its current pointers and shards name, and shards replaced less than the shard grace ago."""
+        since = int(time.time() * 1000) - self.shard_grace_ms
+        with self.uow.begin() as repo:
+            return sorted(repo.blob_references(keys, since))
 
     def publication_log(self, owner: str | None = None, label: str | None = None,
                         subdir: str | None = None) -> list[dict]:

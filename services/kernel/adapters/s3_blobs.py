@@ -6,6 +6,7 @@ missing keys become ``BlobNotFound``, anything else ``Unavailable`` (S3 unreacha
 from __future__ import annotations
 
 import io
+import time
 from datetime import timedelta
 from typing import BinaryIO, Iterator
 
@@ -101,11 +102,20 @@ class S3BlobStore:
         objs = self._call(lambda: list(self.client.list_objects(self.bucket, prefix=prefix, recursive=True)))
         return iter(sorted(o.object_name for o in objs))
 
+    def entries(self, prefix: str = "") -> Iterator[tuple[str, int, float]]:
+        objs = self._call(lambda: list(self.client.list_objects(self.bucket, prefix=prefix, recursive=True)))
+        now = time.time()       # a server that gives no time: the object counts as just written (kept longest)
+        return iter(sorted((o.object_name, int(o.size or 0), o.last_modified.timestamp() if o.last_modified else now)
+                           for o in objs))
+
     def url(self, key: str, method: str = "GET", expires: int = 600, filename: str | None = None,
-            internal: bool = False) -> str | None:
-        headers = None
+            internal: bool = False, cache_control: str | None = None) -> str | None:
+        headers = {}
         if filename and method == "GET":
-            headers = {"response-content-disposition": f'attachment; filename="{filename}"'}
+            headers["response-content-disposition"] = f'attachment; filename="{filename}"'
+        if cache_control and method == "GET":
+            headers["response-cache-control"] = cache_control     # S3 answers with this Cache-Control
+        headers = headers or None
         signer = self.client if internal else self.signer
         return self._call(signer.get_presigned_url, method, self.bucket, key,
                           expires=timedelta(seconds=expires), response_headers=headers)

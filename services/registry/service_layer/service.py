@@ -13,12 +13,13 @@ import time
 from typing import Callable
 
 from services.kernel import metrics, names
-from services.kernel.errors import Conflict, NotFound, Unavailable
+from services.kernel.errors import Conflict, NotFound, Unavailable, WharfError
 from services.kernel.ports import EventPublisher
 
-from ..domain import commands, locks, views
+from ..domain import commands, locks, staging, views
 from ..domain.errors import StaleStream
 from .collaborators import CollaboratorMethods
+from .collection import CollectionMethods
 from .copying import CopyMethods
 from .labels import LabelMethods
 from .search import SearchMethods, grouped_by_package
@@ -37,15 +38,18 @@ def _visible(pkg: dict | None, owner: str, package: str, private_ok: bool) -> di
     return pkg
 
 
-class RegistryService(LabelMethods, CollaboratorMethods, CopyMethods, SearchMethods):
-    """The registry facade. Label, collaborator, copy/transfer and search methods come from the mixins in
-    service_layer/ (labels.py, collaborators.py, copying.py, search.py)."""
+class RegistryService(LabelMethods, CollaboratorMethods, CopyMethods, SearchMethods, CollectionMethods):
+    """The registry facade. Label, collaborator, copy/transfer, search and gc methods come from the mixins in
+    service_layer/ (labels.py, collaborators.py, copying.py, search.py, collection.py)."""
 
     def __init__(self, uow_factory: Callable, publisher: EventPublisher | None = None,
-                 on_commit: Callable[[], None] | None = None):
+                 on_commit: Callable[[], None] | None = None, stage_ttl: float = 21600, max_staged: int = 20,
+                 clock: Callable[[], float] = time.time):
         self._uow = uow_factory
         self._publisher = publisher
         self._on_commit = on_commit
+        self.stage_ttl, self.max_staged = stage_ttl, max_staged     # domain/staging.py
+        self._clock = clock
 
     # ------------------------------------------------------------------------------------------ plumbing
     def _command(self, stream_id: str | tuple, decide: Callable, result: Callable | None = None):
@@ -212,6 +216,10 @@ class RegistryService(LabelMethods, CollaboratorMethods, CopyMethods, SearchMeth
                                  uow.repo.file(owner, package, version, basename), basename, distribution_type,
                                  sha256, labels, attrs, dependencies, description, actor)
             locks.check_new_labels(owner, row["labels"] or ["main"], uow.repo.locked_labels(owner))
+            now = self._clock()
+            row["created_at"] = staging.iso(now)      # the clock that also decides when it expires
+            staging.check_room(uow.repo.stage_times(actor, staging.iso(now - self.stage_ttl)), self.max_staged,
+                               self.stage_ttl, now)
             uow.repo.add_staged(row)
             return {"dist_id": row["dist_id"]}
         with self._uow() as uow:
@@ -220,11 +228,12 @@ class RegistryService(LabelMethods, CollaboratorMethods, CopyMethods, SearchMeth
         return out
 
     def get_staged(self, dist_id: str) -> dict:
-        """The staged upload (owner, package, version, basename, distribution_type, sha256, labels, ...)."""
+        """The open staged upload (owner, package, version, basename, distribution_type, sha256, labels, ...);
+        ``StageExpired`` (410) once it is older than the stage TTL."""
         staged = self._query(lambda uow: uow.repo.staged(dist_id)) if isinstance(dist_id, str) else None
         if staged is None:
             raise NotFound(f"no staged upload {dist_id!r}")
-        return staged
+        return staging.check_open(staged, self.stage_ttl, self._clock())
 
     def discard_staged(self, dist_id: str) -> None:
         """Forget a stage whose bytes storage refused (the upload can only start over); no event."""
@@ -236,6 +245,18 @@ class RegistryService(LabelMethods, CollaboratorMethods, CopyMethods, SearchMeth
 
     def commit(self, dist_id: str, blob_meta: dict, actor: str = "system",
                correlation_id: str | None = None) -> dict:
+        """Record the staged upload as a file (``file_uploaded``) with storage's ``blob_meta``. Refused (expired
+        stage, package or release gone, ...): its blobs are recorded as released, so ``wharf gc`` may reclaim
+        them and ``wharf verify`` knows where they came from; the stage stays until it expires."""
+        try:
+            return self._commit(dist_id, blob_meta, actor, correlation_id)
+        except Unavailable:
+            raise
+        except WharfError:
+            self._release_refused(blob_meta)
+            raise
+
+    def _commit(self, dist_id: str, blob_meta: dict, actor: str, correlation_id: str | None) -> dict:
         for _ in range(MAX_ATTEMPTS):
             staged = self.get_staged(dist_id)
             owner, package, version, basename = (staged[k] for k in ("owner", "package", "version", "basename"))
@@ -246,6 +267,7 @@ class RegistryService(LabelMethods, CollaboratorMethods, CopyMethods, SearchMeth
                     raise NotFound(f"no staged upload {dist_id!r}")
                 if current["owner"] != owner:  # its package was transferred meanwhile: lock the new owner
                     raise _StagedMoved()
+                staging.check_open(current, self.stage_ttl, self._clock())
                 uow.repo.delete_staged(dist_id)
                 return commands.commit(current, uow.repo.package(owner, package),
                                        uow.repo.release(owner, package, version),
@@ -298,7 +320,9 @@ class RegistryService(LabelMethods, CollaboratorMethods, CopyMethods, SearchMeth
 
     def package_history(self, owner: str, package: str, limit: int = 200) -> list[dict]:
         """The events of ``owner``'s stream that name ``package`` (its own events, and label events listing its
-        files), newest first, at most ``limit`` (wire dicts). Visibility is the caller's business."""
+        files), newest first, at most ``limit`` (wire dicts), of the package as it exists now only: a package of
+        the same name that was deleted (or transferred away) before this one was created is another package,
+        whose events may have been private. Visibility of this one is the caller's business."""
         owner, package = names.owner(owner), names.package(package)
 
         def mentions(ev: dict) -> bool:
@@ -307,7 +331,16 @@ class RegistryService(LabelMethods, CollaboratorMethods, CopyMethods, SearchMeth
                 return True
             return any(isinstance(f, dict) and f.get("package") == package for f in data.get("files") or [])
         found = self._query(lambda uow: uow.read_stream_mentioning(owner, json.dumps(package)))
-        return [ev for ev in reversed(found) if mentions(ev)][:max(0, int(limit))]
+        current = []
+        for ev in reversed(found):
+            if not mentions(ev):
+                continue
+            if ev["type"] in ("package_removed", "package_transferred") and ev["data"].get("package") == package:
+                break                   # the end of an earlier package of this name in this namespace
+            current.append(ev)
+            if ev["type"] in ("package_created", "package_received") and ev["data"].get("package") == package:
+                break                   # its beginning
+        return current[:max(0, int(limit))]
 
     def read_log(self, after_position: int = 0, limit: int = 1000) -> list[dict]:
         return self._query(lambda uow: uow.read_log(int(after_position), int(limit)))

@@ -43,8 +43,8 @@ class StorageRpc:
         return self.storage.finalize(dist_id, owner, package, version, basename, distribution_type, sha256)
 
     @rpc
-    def blob_url(self, key, filename=None, internal=False):
-        return self.storage.blob_url(key, filename, internal)
+    def blob_url(self, key, filename=None, internal=False, private=False):
+        return self.storage.blob_url(key, filename, internal, private)
 
     @rpc
     def ping(self):

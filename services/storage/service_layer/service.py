@@ -17,17 +17,21 @@ import zstandard
 from services.kernel import metrics, names, signing
 from services.kernel.errors import (BadRequest, BlobNotFound, ChecksumMismatch, NotFound, PayloadTooLarge,
                                     Unavailable, WharfError)
+from services.kernel.blob_gc import write_once
 from services.kernel.ports import BlobStore
 
 from ..domain.inspect import inspect_upload
 from ..domain.inspection import Digests
 from ..domain.spool import BoundedReader, spool
 from ..domain.upload_form import check_dist_id, check_form, make_form
+from .collection import CollectionMethods
 
 log = logging.getLogger("wharf.storage")
 
 
-class StorageService:
+class StorageService(CollectionMethods):
+    """The storage facade; what ``wharf gc`` asks of storage comes from ``CollectionMethods``."""
+
     def __init__(self, blobs: BlobStore, settings):
         self.blobs = blobs
         self.settings = settings
@@ -104,13 +108,16 @@ class StorageService:
                                        distribution_type=distribution_type,
                                        digests=Digests(spooled.sha256, spooled.md5, spooled.size))
             for key, data in found.extra_blobs.items():
-                if self.blobs.stat(key) != len(data):
-                    self.blobs.put(key, io.BytesIO(data), len(data))
+                write_once(self.blobs, key, len(data),
+                           lambda key=key, data=data: self.blobs.put(key, io.BytesIO(data), len(data)))
             blob_key = signing.blob_key_for(spooled.sha256)
-            if self.blobs.stat(blob_key) != spooled.size:
+
+            def write_package():
                 # store the bytes we hashed, not a server-side copy of the stage (which could change in between)
                 fileobj.seek(0)
                 self.blobs.put(blob_key, fileobj, spooled.size)
+            # already stored (the same file elsewhere): freshened instead, so a `wharf gc` running now keeps it
+            write_once(self.blobs, blob_key, spooled.size, write_package)
         self.blobs.delete(staged)
         return {"blob_key": blob_key, "sha256": spooled.sha256, "md5": spooled.md5, "size": spooled.size,
                 "filename": found.filename, "subdir": found.subdir, "record": found.record,
@@ -126,11 +133,16 @@ class StorageService:
             raise
 
     # ------------------------------------------------------------------------------------------ reading
-    def blob_url(self, key: str, filename: str | None = None, internal: bool = False) -> str | None:
+    def blob_url(self, key: str, filename: str | None = None, internal: bool = False,
+                 private: bool = False) -> str | None:
         """A presigned GET URL (with a download file name), or None on local disk. ``internal`` URLs are for
-        services inside the cluster (the gateway loading index bytes), the others for clients."""
+        services inside the cluster (the gateway loading index bytes), the others for clients. S3 answers the
+        URL of a ``private`` file with ``Cache-Control: private`` (no shared cache keeps its bytes), of a public
+        one with ``public, immutable`` (blobs are content-addressed: the bytes under a key never change)."""
+        cache_control = (f"private, max-age={self.settings.presign_ttl}" if private
+                         else "public, max-age=31536000, immutable")
         return self.blobs.url(key, method="GET", expires=self.settings.presign_ttl, filename=filename,
-                              internal=internal)
+                              internal=internal, cache_control=cache_control)
 
     def open_blob(self, key: str) -> BinaryIO:
         """A readable file object (in-process only); ``BlobNotFound`` when absent."""
