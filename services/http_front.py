@@ -49,7 +49,7 @@ TIMEOUT_RESPONSE = (b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nConte
 @dataclasses.dataclass(frozen=True)
 class Limits:
     max_connections: int = 1000      # per process
-    header_timeout: float = 30.0     # first byte of a request -> end of its headers
+    header_timeout: float = 30.0     # connection (first request) or first byte (later ones) -> end of headers
     body_timeout: float = 60.0       # without a byte, reading a body or writing to a client that does not read
     keepalive: float = 75.0          # idle between two requests of one connection
     threads: int = 16                # application threads
@@ -89,8 +89,8 @@ class _Channel(HTTPChannel):
     def write_soon(self, data):
         """A large body (a repodata.json of tens of MB is one write) is sent from the application's own bytes.
         waitress copies every write into its output buffer, which spills anything above ``outbuf_overflow``
-        (1 MB) into a temporary file: 38 MB written to disk and read back per response, which halved the rate
-        of such responses against gthread on this machine."""
+        (1 MB) into a temporary file: 38 MB written to disk and read back per response (about half gthread's
+        rate for such responses in a run on this machine; on a par with it this way)."""
         if type(data) is bytes and len(data) >= LARGE_WRITE:
             return super().write_soon(_BytesBuffer(data))
         return super().write_soon(data)
