@@ -67,3 +67,13 @@ def test_conda_files_and_files_without_core_metadata_change_nothing(registry):
     pkg = registry.get_package("alice", "hostile", False)
     assert pkg["license"] is None and pkg["public_attrs"] == {"summary": "", "package_types": ["pypi"],
                                                               "home": None, "license": None}
+
+
+def test_anaconda_clients_empty_license_object_keeps_its_shape(registry):
+    """anaconda-client creates a package with ``license: {name: null, url: null, family: null}``."""
+    registry.create_package("alice", "hostile", public=True, actor="alice", public_attrs={
+        "summary": "s", "license": {"name": None, "url": None, "family": None}})
+    registry.create_release("alice", "hostile", "1.0", {}, actor="alice")
+    _upload(registry, "1.0", "hostile-1.0-py3-none-any.whl", CORE)
+    assert registry.get_package("alice", "hostile", False)["license"] == {"name": "MIT", "url": None,
+                                                                          "family": None}

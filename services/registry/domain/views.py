@@ -60,16 +60,26 @@ def _inspected(files: list[dict]) -> dict:
     return newest["metadata"] if newest else {}
 
 
+def _empty(value) -> bool:
+    """Unset: None, empty, or an object of such (anaconda-client's ``{"name": null, "url": null, ...}``)."""
+    if isinstance(value, dict):
+        return all(_empty(v) for v in value.values())
+    return value in (None, "", [])
+
+
 def with_core_metadata(attrs: dict, files: list[dict], mapping: dict[str, str]) -> dict:
     """``attrs`` with each attribute of ``mapping`` that is missing or empty taken from the core metadata of
-    the newest PyPI file among ``files``; attributes a client set win."""
+    the newest PyPI file among ``files``; attributes a client set win. An empty object keeps its shape: the
+    value goes into its ``name`` (anaconda-client's license object)."""
     meta = _inspected(files)
     if not meta:
         return attrs
     out = dict(attrs)
     for attr, field in mapping.items():
-        if out.get(attr) in (None, "", [], {}) and meta.get(field) not in (None, "", [], {}):
-            out[attr] = meta[field]
+        if _empty(out.get(attr)) and not _empty(meta.get(field)):
+            current = out.get(attr)
+            out[attr] = dict(current, name=meta[field]) if isinstance(current, dict) and current and \
+                isinstance(meta[field], str) else meta[field]
     return out
 
 
