@@ -24,9 +24,9 @@ def _finalize(storage, path) -> dict:
 
 @pytest.mark.parametrize("metadata_version", ["2.4", "2.5"])
 def test_hatchling_wheel_keeps_license_description_and_urls(storage, pkgdir, metadata_version):
-    path = make_wheel(pkgdir, "hostile", "1.0", requires_python=">=3.9", requires=["requests>=2", "rich; extra == 'cli'"],
-                      metadata_overrides=dict(HATCHLING, **{"Metadata-Version": metadata_version}),
-                      description=README)
+    path = make_wheel(pkgdir, "hostile", "1.0", requires_python=">=3.9",
+                      requires=["requests>=2", "rich; extra == 'cli'"], description=README,
+                      metadata_overrides=dict(HATCHLING, **{"Metadata-Version": metadata_version}))
     md = _finalize(storage, path)
     assert md["metadata_version"] == metadata_version
     assert md["license"] == "MIT" and md["license_expression"] == "MIT"      # normalized SPDX

@@ -39,15 +39,16 @@ MAX_ENTRIES = 200_000
 files (compilers, TeX, icon themes, SDKs); 200,000 leaves several times that. A walk costs ~25-35 us per tar
 member on the 2-core development machine, so this also caps the time one upload can take at a few seconds."""
 
-FREE_ENTRIES = 20_000
-"""Members any upload may hold however small it is (reached in about half a second)."""
+FREE_ENTRIES = 10_000
+"""Members any upload may hold however small it is (walked in about a third of a second). Any real archive has
+more than one byte per member (see ``BYTES_PER_ENTRY``), so this is only a margin for tiny packages."""
 
 BYTES_PER_ENTRY = 1
 """Above ``FREE_ENTRIES``, each further member needs this many bytes of the uploaded file. A tar of 50,000 empty
 files with systematic names and one mtime (the most compressible thing a real package can be) compresses to
 1.5-1.8 bytes per member (bz2 -9, zstd -19 and -22, measured), so real packages never meet this, while an
-entry-count bomb (hundreds of thousands of identical empty directories in 3-9 KB, ~0.02 bytes per member) is
-refused at ~20,000 members instead of being walked for 20-40 s."""
+entry-count bomb (hundreds of thousands of identical empty directories in 3-20 KB, ~0.02 bytes per member) is
+refused at 13,000-30,000 members (under a second of one core) instead of being walked for 20-90 s."""
 
 MEMBER_HEADER_LIMIT = 1024 * 1024
 """Most bytes the headers of one tar member may take (ustar block, pax records, GNU long names). A path is at
