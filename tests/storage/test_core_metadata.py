@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.storage.domain.core_metadata import DESCRIPTION_LIMIT
+from services.storage.domain.core_metadata import DESCRIPTION_LIMIT, LIST_LIMIT, TEXT_LIMITS
 from tests.helpers.packages import DELETE, make_sdist, make_wheel
 
 from .conftest import stage
@@ -90,3 +90,13 @@ def test_long_description_is_cut(storage, pkgdir):
     path = make_wheel(pkgdir, "hostile", "1.0", description="x" * (DESCRIPTION_LIMIT + 10))
     md = _finalize(storage, path)
     assert len(md["description"]) == DESCRIPTION_LIMIT and md["description_truncated"] is True
+
+
+def test_fields_are_cut_to_what_the_api_would_take(storage, pkgdir):
+    """Filled attributes must be ones a client could set through the API (and send back unchanged)."""
+    path = make_wheel(pkgdir, "hostile", "1.0", metadata_overrides={
+        "Summary": "s" * 5000, "Home-page": "https://example.org/" + "h" * 5000,
+        "Classifier": [f"Topic :: T{i}" for i in range(LIST_LIMIT + 5)]})
+    md = _finalize(storage, path)
+    assert len(md["summary"]) == TEXT_LIMITS["summary"] and len(md["home_page"]) == TEXT_LIMITS["home_page"]
+    assert len(md["classifiers"]) == LIST_LIMIT and len(md["problems"]) == 3

@@ -16,10 +16,18 @@ from packaging.requirements import InvalidRequirement, Requirement
 
 from services.kernel.errors import InvalidPackage
 
-DESCRIPTION_LIMIT = 512 * 1024
-"""Characters of a long description kept (the rest is cut and ``description_truncated`` set). The longest
-READMEs with their changelogs run to a few hundred KB; more would be stored again with every file of a release
-and carried by every event about it."""
+DESCRIPTION_LIMIT = 64 * 1024
+"""Characters of a long description kept (the rest is cut and ``description_truncated`` set): the gateway's
+bound (``TEXT_MAX``) for a description a client sets through the API, so a release or package attribute filled
+from the file is one a client could have set (and may send back unchanged). Nearly every README fits; the few
+that carry a whole changelog are cut."""
+TEXT_LIMITS = {"metadata_version": 32, "summary": 1000, "license": 1000, "license_expression": 1000,
+               "home_page": 2048, "description_content_type": 256, "requires_python": 1000}
+"""Characters kept per one-line field (longer ones are cut and named in ``problems``): the gateway's bounds for
+the same attributes set through the API (summary and license 1,000, URLs 2,048)."""
+LIST_LIMIT = 1000
+"""Items kept per list (classifiers, Requires-Dist, project URLs; each string 2,048 characters at most): the
+gateway's bound for a free-form attribute (1,000 values)."""
 MAX_PROBLEMS = 20
 """Problems listed per file (each cut to 300 characters): enough to explain a missing field, never a flood."""
 
@@ -76,9 +84,26 @@ def core_metadata(raw: bytes, where: str) -> dict:
         out["requires_python"] = parsed["requires_python"].strip()
     for field in sorted(set(unparsed) - {"description"}):
         problems.append(f"{field}: could not be read")
+    _bound(out, problems)
     if problems:
         out["problems"] = [p[:300] for p in problems[:MAX_PROBLEMS]]
     return out
+
+
+def _bound(out: dict, problems: list[str]) -> None:
+    """Cut what is over ``TEXT_LIMITS`` / ``LIST_LIMIT``, naming each cut in ``problems``."""
+    for field, limit in TEXT_LIMITS.items():
+        if isinstance(out[field], str) and len(out[field]) > limit:
+            out[field] = out[field][:limit]
+            problems.append(f"{field}: cut to {limit} characters")
+    for field in ("classifiers", "requires_dist"):
+        if out[field] and (len(out[field]) > LIST_LIMIT or any(len(x) > 2048 for x in out[field])):
+            out[field] = [x[:2048] for x in out[field][:LIST_LIMIT]]
+            problems.append(f"{field}: cut to {LIST_LIMIT} items of 2048 characters")
+    urls = out["project_urls"]
+    if urls and (len(urls) > LIST_LIMIT or any(len(k) > 256 or len(v) > 2048 for k, v in urls.items())):
+        out["project_urls"] = {k[:256]: v[:2048] for k, v in list(urls.items())[:LIST_LIMIT]}
+        problems.append(f"project_urls: cut to {LIST_LIMIT} items")
 
 
 def _text(value) -> str | None:
