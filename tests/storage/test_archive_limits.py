@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import bz2
 import io
+import struct
 import tarfile
 import zipfile
 
@@ -81,6 +82,17 @@ def test_zip_sdist_counts_its_entries(storage, blob_store, pkgdir, monkeypatch):
     path = make_sdist(pkgdir, "hostile", "1.0", fmt=".zip", extra_members={f"hostile-1.0/m{i}": b"" for i in range(60)})
     monkeypatch.setattr(archive, "MAX_ENTRIES", 50)
     _refused(storage, blob_store, path.read_bytes(), path.name, dtype="pypi", match="entry limit")
+
+
+def test_zip_declaring_too_many_entries_is_refused_before_its_directory_is_read(storage, blob_store, pkgdir):
+    """A wheel whose end record declares 60,000 entries over a central directory of zeros: refused for its entry
+    count (not as corrupt), so the count is checked before zipfile reads the directory into memory."""
+    data = bytearray(make_wheel(pkgdir, "hostile", "1.0").read_bytes())
+    end = data.rfind(b"PK\x05\x06")
+    cd_size, cd_offset = struct.unpack("<II", data[end + 12:end + 20])
+    data[cd_offset:cd_offset + cd_size] = bytes(cd_size)                   # the directory itself: zeros
+    data[end + 8:end + 12] = struct.pack("<HH", 60_000, 60_000)            # entries on this disk, in all
+    _refused(storage, blob_store, bytes(data), "hostile-1.0-py3-none-any.whl", dtype="pypi", match="entry limit")
 
 
 # ------------------------------------------------------------------------------------------------ headers

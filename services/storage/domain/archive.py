@@ -134,8 +134,13 @@ class Walk:
     # -------------------------------------------------------------------------------------------------- zip
     def zip(self, fileobj: BinaryIO) -> zipfile.ZipFile:
         """The zip in ``fileobj``, its members counted and their names checked, each read to its end (which
-        verifies its CRC). zipfile reads the whole central directory at once, but every entry takes at least
-        76 bytes of the file there and in its local header, so that costs memory in proportion to the size."""
+        verifies its CRC). zipfile reads the whole central directory into memory at once (~400 bytes per entry,
+        each taking at least 76 bytes of the file), so the count the zip's end record declares is checked first:
+        a 2 GiB upload of empty entries is refused before it costs gigabytes."""
+        declared = _declared_zip_entries(fileobj)
+        if declared is not None and self.entries + declared > self.entry_limit:
+            self.count(declared)
+        fileobj.seek(0)
         zf = zipfile.ZipFile(fileobj)
         infos = zf.infolist()
         self.count(len(infos))
@@ -151,6 +156,17 @@ class Walk:
     def finish(self) -> None:
         """Checks that need the whole walk: every link once more, against all the links of the upload."""
         self.links.check_all()
+
+
+def _declared_zip_entries(fileobj: BinaryIO) -> int | None:
+    """The number of entries a zip's end-of-central-directory record (zip64 too) declares, read by zipfile's own
+    reader of that record (``_EndRecData``, the one ``ZipFile`` uses; not public API, hence the fallback), or
+    None when it cannot be read (``ZipFile`` then says why)."""
+    try:
+        record = zipfile._EndRecData(fileobj)
+        return None if record is None else int(record[zipfile._ECD_ENTRIES_TOTAL])
+    except Exception:  # noqa: BLE001 - hostile bytes, or a future zipfile without this helper
+        return None
 
 
 class _Meter:
