@@ -47,7 +47,8 @@ def cmd_serve(args) -> int:
     from services.embedded import Embedded
     from services.gateway.app import create_app
     from services.gateway.index_cache import IndexCache
-    system = None
+    from services.kernel import metrics
+    system = metrics_server = None
     try:
         system = Embedded(settings)
         cache = IndexCache()
@@ -58,6 +59,10 @@ def cmd_serve(args) -> int:
             print(hint, flush=True)
         print(f"Wharf (embedded) serving on {settings.public_url}  data: {os.path.abspath(settings.data_dir)}",
               flush=True)
+        port = metrics.metrics_port(default=0)
+        if port:        # never on the public port: per-route counts tell about private activity
+            metrics_server = metrics.serve_in_thread("wharf", port)
+            print(f"  metrics: http://{metrics.metrics_addr()}:{port}/metrics", flush=True)
         print(f"  anaconda config --set url {settings.public_url}/api", flush=True)
         print(f"  conda channel: {settings.public_url}/conda/<owner>", flush=True)
         front.serve_forever()
@@ -65,6 +70,9 @@ def cmd_serve(args) -> int:
         pass
     finally:
         front.close()
+        if metrics_server is not None:
+            metrics_server.shutdown()
+            metrics_server.server_close()
         if system is not None:
             system.stop()
     return 0
@@ -159,7 +167,15 @@ def _run_gateway(settings) -> int:
     from gunicorn.app.base import BaseApplication
 
     from services.http_front import Limits, gunicorn_worker
-    from services.kernel.logs import dict_config, log_format
+    from services.kernel import metrics
+    from services.kernel.logs import dict_config
+
+    port = metrics.metrics_port()
+    if port:
+        # in the master, on its own port (never the public one: per-route counts tell about private activity);
+        # it adds up every worker's metrics (multiprocess mode). Taken before gunicorn starts: a port in use is
+        # a configuration error, reported like the nameko services' (exit 78)
+        metrics.serve_in_thread("gateway", port)
 
     class GatewayApp(BaseApplication):
         def load_config(self):
@@ -175,11 +191,11 @@ def _run_gateway(settings) -> int:
             # the app's own access line (wharf.gateway.access: correlation id, tokens in /t/<token>/ paths
             # redacted) replaces gunicorn's, which would log request lines with tokens in them
             self.cfg.set("accesslog", None)
-            if log_format() == "json":    # gunicorn's own lines through the same JSON handler
-                cfg = dict_config("gateway")
-                cfg.setdefault("loggers", {}).update({name: {"level": "INFO", "handlers": [], "propagate": True}
-                                                      for name in ("gunicorn.error", "gunicorn.access")})
-                self.cfg.set("logconfig_dict", cfg)
+            # gunicorn's own lines through Wharf's handler (its format, and the redaction of tokens)
+            cfg = dict_config("gateway")
+            cfg.setdefault("loggers", {}).update({name: {"level": "INFO", "handlers": [], "propagate": True}
+                                                  for name in ("gunicorn.error", "gunicorn.access")})
+            self.cfg.set("logconfig_dict", cfg)
             self.cfg.set("child_exit", _gateway_child_exit)
 
         def load(self):

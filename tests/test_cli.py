@@ -196,7 +196,7 @@ def test_the_local_processes_recipe_runs_as_written(tmp_path, amqp_vhost_uri, s3
     from tests.conftest import PG_HOST, PG_PORT, PG_USER, require_service
     require_service("PostgreSQL", PG_HOST, PG_PORT)
     tag = uuid.uuid4().hex[:8]
-    ports = {p: free_port() for p in ("8080", "9101", "9102", "9103", "9104")}
+    ports = {p: free_port() for p in ("8080", "9101", "9102", "9103", "9104", "9105")}
     script = readme_block("local-processes")
     for svc in ("auth", "registry", "indexer"):
         script = script.replace(f"wharf_{svc}", f"wharf_recipe_{tag}_{svc}")
@@ -219,7 +219,8 @@ def test_the_local_processes_recipe_runs_as_written(tmp_path, amqp_vhost_uri, s3
                 f"--- {p.name}\n{p.read_text(errors='replace')[-2000:]}" for p in tmp_path.glob("*.log")))
         ready = [line for line in (tmp_path / "recipe.log").read_text().splitlines() if line.endswith(" ready")]
         assert ready == [f"{svc} ready" for svc in ("auth", "registry", "storage", "indexer", "gateway")]
-        for default, svc in (("9101", "auth"), ("9102", "registry"), ("9103", "storage"), ("9104", "indexer")):
+        for default, svc in (("9101", "auth"), ("9102", "registry"), ("9103", "storage"), ("9104", "indexer"),
+                             ("9105", "gateway")):
             assert requests.get(f"http://127.0.0.1:{ports[default]}/healthz", timeout=5).json()["service"] == svc
         r = requests.get(f"http://127.0.0.1:{ports['8080']}/api/", timeout=10)
         assert r.status_code == 200 and r.headers["Content-Type"].startswith("application/json")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import time
 
-from flask import Flask, Response, g, jsonify, request
+from flask import Flask, g, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 
 from services.kernel import context, metrics, strict_json
@@ -68,7 +68,7 @@ def create_app(clients, settings: Settings, index_cache: IndexCache | None = Non
         if resp.status_code == 503:     # a backend is down: every path says when to come back
             resp.headers.setdefault("Retry-After", str(RETRY_AFTER_UNAVAILABLE))
         started = g.get("started")
-        if started is not None and request.endpoint != "metrics_endpoint":   # scrapes are not traffic
+        if started is not None:
             elapsed = time.perf_counter() - started
             route = request.url_rule.rule if request.url_rule is not None else "<unmatched>"
             metrics.HTTP_REQUESTS.labels(route, request.method, str(resp.status_code)).observe(elapsed)
@@ -91,12 +91,6 @@ def create_app(clients, settings: Settings, index_cache: IndexCache | None = Non
                 context.reset(token)
             except ValueError:     # teardown ran in another context (streamed response): nothing to undo
                 pass
-
-    @app.get("/metrics")
-    @access.public
-    def metrics_endpoint():
-        body, content_type = metrics.render()
-        return Response(body, content_type=content_type)
 
     @app.get("/healthz")
     @access.public

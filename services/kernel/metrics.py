@@ -83,9 +83,37 @@ def render() -> tuple[bytes, str]:
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
 
 
-def metrics_port() -> int:
-    """``WHARF_METRICS_PORT`` (default 9100; 0 or empty turns the endpoint off)."""
-    return int(os.environ.get("WHARF_METRICS_PORT", "9100") or 0)
+def metrics_port(default: int = 9100) -> int:
+    """``WHARF_METRICS_PORT`` (default 9100, ``wharf serve`` 0; 0 or empty turns the endpoint off)."""
+    return int(os.environ.get("WHARF_METRICS_PORT", str(default)) or 0)
+
+
+def serve_in_thread(service: str, port: int, addr: str | None = None):
+    """Serve ``wsgi_app(service)`` on ``addr:port`` from a daemon thread (the gateway, which runs no eventlet:
+    ``wharf serve`` and the gunicorn master of ``wharf run gateway``). Never on the public port: the counts of
+    requests per route and status tell about private activity. A port in use is a ``ConfigurationError``."""
+    import threading
+    from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+    from .settings import ConfigurationError
+
+    class _Quiet(WSGIRequestHandler):
+        def log_message(self, *args):        # scrapes are not traffic
+            pass
+
+    class _Server(WSGIServer):
+        allow_reuse_address = False           # a second process on the port must fail, not share or steal it
+
+    addr = addr or metrics_addr()
+    try:
+        server = make_server(addr, port, wsgi_app(service), server_class=_Server, handler_class=_Quiet)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"WHARF_METRICS_PORT={port}: cannot listen on {addr}:{port} for /metrics ({exc.strerror or exc}); "
+            f"another process has it. Give every process its own WHARF_METRICS_PORT, or 0 to turn its metrics "
+            f"endpoint off") from None
+    threading.Thread(target=server.serve_forever, name="wharf-metrics", daemon=True).start()
+    return server
 
 
 def metrics_addr() -> str:

@@ -50,11 +50,11 @@ class Wharf:
         return f"{self.base_url}/conda/{owner}" + (f"/label/{label}" if label else "")
 
     def spawn(self, name: str, args: list[str], env: dict | None = None) -> subprocess.Popen:
-        """Start `wharf ARGS` as ``name``. A nameko service (`run` of anything but the gateway) gets a metrics
-        port of its own, the same again when ``name`` is started anew (a respawn after kill -9): a port in use
-        stops a service (issue 15 item 17), and the default 9100 would be shared by every process of the host."""
+        """Start `wharf ARGS` as ``name``. Every service (`run`, and `serve`) gets a metrics port of its own, the
+        same again when ``name`` is started anew (a respawn after kill -9): a port in use stops a service (issue
+        15 item 17), and the default 9100 would be shared by every process of the host."""
         env = dict(env or {})
-        if args[:1] == ["run"] and args[1:2] != ["gateway"] and "WHARF_METRICS_PORT" not in env:
+        if args[:1] in (["run"], ["serve"]) and "WHARF_METRICS_PORT" not in env:
             self.metrics_ports.setdefault(name, _free_port())
             env["WHARF_METRICS_PORT"] = str(self.metrics_ports[name])
         log = self.workdir / f"{name}.log"

@@ -180,7 +180,9 @@ def _check(wharf, n, packages, dbs, tmp_path):
     create_accounts(wharf, {o: f"{o}-password" for o in owners})
     tokens = {o: token(wharf, o, f"{o}-password") for o in owners}
     before = {name: scrape(metrics_url(wharf, name)) for name in wharf.metrics_ports}
-    gateway_before = scrape(wharf.base_url + "/metrics")
+    public = requests.get(wharf.base_url + "/metrics", timeout=10)       # not on the public port
+    assert public.status_code in (400, 404) and "wharf_http_request" not in public.text
+    gateway_before = scrape(metrics_url(wharf, "gateway"))
 
     # ---- the burst: every owner uploads to four channels at once, 8 uploads in flight
     jobs = [(o, i) for i in range(UPLOADS_PER_OWNER) for o in owners]
@@ -282,7 +284,7 @@ def _check(wharf, n, packages, dbs, tmp_path):
                  outcome="ok") == uploads
     assert total(after["auth"], "wharf_rpc_duration_seconds_count", service="auth") > \
         total(before["auth"], "wharf_rpc_duration_seconds_count", service="auth")
-    gateway = scrape(wharf.base_url + "/metrics")   # both gunicorn workers, added up
+    gateway = scrape(metrics_url(wharf, "gateway"))   # both gunicorn workers, added up (served by the master)
     commit_route = "/api/commit/<owner>/<package>/<version>/<path:basename>"
     assert total(gateway, "wharf_http_request_duration_seconds_count", route=commit_route, method="POST",
                  status="200") - total(gateway_before, "wharf_http_request_duration_seconds_count",

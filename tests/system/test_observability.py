@@ -1,6 +1,6 @@
 """Observability of the embedded mode (`wharf serve` with WHARF_LOG_FORMAT=json): every log line is one JSON
 object; one upload's X-Request-Id appears in the gateway's, storage's, registry's and indexer's lines; the
-gateway's /metrics (every service in one process) moves with the traffic; health endpoint. The distributed
+metrics (every service in one process, on WHARF_METRICS_PORT, never the public port) move with the traffic; health endpoint. The distributed
 mode is covered by test_indexer_replicas.py (per-service metrics ports, several indexer replicas)."""
 from __future__ import annotations
 
@@ -32,14 +32,18 @@ def embedded(tmp_path_factory):
 def test_one_upload_is_traced_and_counted(embedded, tmp_path):
     create_accounts(embedded, {"olga": "olga-password"})
     tok = token(embedded, "olga", "olga-password")
-    before = scrape(embedded.base_url + "/metrics")
+    # issue 15 item 13: per-route counts tell about private activity, so never on the public port
+    public = requests.get(embedded.base_url + "/metrics", timeout=10)     # a (reserved) namespace name there
+    assert public.status_code in (400, 404) and "wharf_http_request" not in public.text
+    metrics = f"http://127.0.0.1:{embedded.metrics_ports['serve']}/metrics"
+    before = scrape(metrics)
     pkg = make_conda_package(tmp_path, "observed", "1.0")
     request_id = f"emb-{uuid.uuid4().hex}"
     upload_with_request_id(embedded, tok, "olga", pkg, "observed", request_id)
     wait_for_repodata(repodata(embedded, "olga"), pkg.name)
     time.sleep(0.5)      # the access line of the last poll is written after its response
 
-    after = scrape(embedded.base_url + "/metrics")
+    after = scrape(metrics)
     commit = "/api/commit/<owner>/<package>/<version>/<path:basename>"
     assert total(after, "wharf_http_request_duration_seconds_count", route=commit, method="POST", status="200") \
         == total(before, "wharf_http_request_duration_seconds_count", route=commit, method="POST", status="200") + 1
