@@ -130,6 +130,10 @@ class RegistryRpc:
         return self.registry.commit(dist_id, blob_meta, actor, correlation_id)
 
     @domain_rpc
+    def committed_file(self, dist_id):
+        return self.registry.committed_file(dist_id)
+
+    @domain_rpc
     def remove_file(self, owner, package, version, basename, actor="system", correlation_id=None):
         return self.registry.remove_file(owner, package, version, basename, actor, correlation_id)
 

@@ -10,6 +10,7 @@ import json
 import logging
 import random
 import time
+from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 from services.kernel import metrics, names
@@ -25,10 +26,19 @@ from .search import SearchMethods, grouped_by_package
 
 log = logging.getLogger("wharf.registry")
 MAX_ATTEMPTS = 20
+COMMITTED_STAGE_RETENTION = timedelta(days=1)   # how long a retried commit of a dist_id still gets its file
 
 
 class _StagedMoved(Exception):
     """The staged row changed owner (package transfer) between reading it and locking its stream."""
+
+
+class _StageClosed(Exception):
+    """The stage was committed (or discarded) by someone else while this commit waited for the stream lock."""
+
+
+def _iso(t: datetime) -> str:
+    return t.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _visible(pkg: dict | None, owner: str, package: str, private_ok: bool) -> dict:
@@ -236,27 +246,52 @@ class RegistryService(LabelMethods, CollaboratorMethods, CopyMethods, SearchMeth
 
     def commit(self, dist_id: str, blob_meta: dict, actor: str = "system",
                correlation_id: str | None = None) -> dict:
+        """Commit a staged upload: append its ``file_uploaded``; returns the file (``views.file_view``).
+        Idempotent per ``dist_id``: once the stage is committed, committing it again (a client retrying after
+        the answer was lost) returns the file that commit created and records nothing (``committed_file``)."""
         for _ in range(MAX_ATTEMPTS):
-            staged = self.get_staged(dist_id)
+            try:
+                staged = self.get_staged(dist_id)
+            except NotFound:
+                return self.committed_file(dist_id)
             owner, package, version, basename = (staged[k] for k in ("owner", "package", "version", "basename"))
 
             def decide(uow):
                 current = uow.repo.staged(dist_id)
                 if current is None:  # committed by someone else while we waited for the stream lock
-                    raise NotFound(f"no staged upload {dist_id!r}")
+                    raise _StageClosed()
                 if current["owner"] != owner:  # its package was transferred meanwhile: lock the new owner
                     raise _StagedMoved()
-                uow.repo.delete_staged(dist_id)
-                return commands.commit(current, uow.repo.package(owner, package),
-                                       uow.repo.release(owner, package, version),
-                                       uow.repo.file(owner, package, version, basename), blob_meta, actor,
-                                       correlation_id)
+                out = commands.commit(current, uow.repo.package(owner, package),
+                                      uow.repo.release(owner, package, version),
+                                      uow.repo.file(owner, package, version, basename), blob_meta, actor,
+                                      correlation_id)
+                now = datetime.now(timezone.utc)
+                uow.repo.commit_staged(dist_id, out[0].event_id, _iso(now), _iso(now - COMMITTED_STAGE_RETENTION))
+                return out
             try:
                 return self._command(owner, decide, lambda uow: views.file_view(
                     uow.repo.package(owner, package), uow.repo.file(owner, package, version, basename)))
             except _StagedMoved:
                 continue
+            except _StageClosed:
+                return self.committed_file(dist_id)
         raise Conflict("the staged upload keeps moving; try again")
+
+    def committed_file(self, dist_id: str) -> dict:
+        """The file that committing the stage ``dist_id`` created, as ``commit`` returned it. ``NotFound`` when
+        ``dist_id`` was not committed (never staged, still open, discarded, or committed more than
+        COMMITTED_STAGE_RETENTION ago) or its file has been removed since."""
+        def q(uow):
+            done = uow.repo.committed_stage(dist_id) if isinstance(dist_id, str) else None
+            if done is None:
+                raise NotFound(f"no staged upload {dist_id!r}")
+            pkg = uow.repo.package(done["owner"], done["package"])
+            f = uow.repo.file(done["owner"], done["package"], done["version"], done["basename"])
+            if pkg is None or f is None or f["file_id"] != done["file_id"]:
+                raise NotFound(f"the file committed from {dist_id!r} has been removed since")
+            return views.file_view(pkg, f)
+        return self._query(q)
 
     def remove_file(self, owner: str, package: str, version: str, basename: str, actor: str = "system",
                     correlation_id: str | None = None) -> dict:
