@@ -38,6 +38,7 @@ class Settings:
     index_max_age: int = 30                      # Cache-Control max-age for index files, seconds
     shard_grace: int = 600                       # seconds a replaced shard stays readable (0: not at all)
     index_cache_rows: int = 300_000              # records an indexer keeps in memory across its channels
+    catch_up_interval: float = 30.0              # seconds between an indexer's catch-ups to the log's head
     max_upload_size: int = 2 * 1024 ** 3         # bytes
     max_json_size: int = 1024 ** 2               # bytes of a JSON request body
     login_rate_account: int = 20                 # password logins / token creations per account per window
@@ -62,6 +63,8 @@ class Settings:
         if not self.secret_key:
             self.secret_key = _persistent_secret(data) if self.mode == "embedded" else ""
         self.public_url = self.public_url.rstrip("/")
+        if not self.catch_up_interval > 0:
+            raise ValueError("WHARF_CATCH_UP_INTERVAL must be a positive number of seconds")
 
     @property
     def blobs_dir(self) -> str:
@@ -92,6 +95,7 @@ class Settings:
             index_max_age=int(g("WHARF_INDEX_MAX_AGE", "30")),
             shard_grace=int(g("WHARF_SHARD_GRACE", "600")),
             index_cache_rows=int(g("WHARF_INDEX_CACHE_ROWS", "300000")),
+            catch_up_interval=float(g("WHARF_CATCH_UP_INTERVAL", "30")),
             max_upload_size=int(g("WHARF_MAX_UPLOAD_SIZE", str(2 * 1024 ** 3))),
             auto_migrate=_bool(g("WHARF_AUTO_MIGRATE"), True),
             max_json_size=int(g("WHARF_MAX_JSON_SIZE", str(1024 ** 2))),

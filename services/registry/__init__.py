@@ -17,7 +17,7 @@ RPC methods (``RegistryService`` / nameko service ``registry``):
   get_file, stage, get_staged, commit (idempotent per dist_id), committed_file, remove_file, copy_files,
   list_labels, get_label, label_files, unlabel_files, copy_label, remove_label, lock_label,
   add_collaborator, remove_collaborator, list_collaborators, is_collaborator, collaborator_packages,
-  search, read_stream, read_log, relay_pending, rebuild_projections.
+  search, read_stream, stream_heads, read_log, relay_pending, rebuild_projections.
 
 Events out (exchange ``registry.events``): package_created, package_updated, package_removed, release_created,
 release_updated, release_removed, file_uploaded (``copied_from`` set by copies), file_removed, files_labeled,

@@ -66,6 +66,31 @@ def test_handler_bindings_equal_the_subscription_table():
     assert len([e for e in container.entrypoints if isinstance(e, RegistryEventsHandler)]) == 1
 
 
+def test_the_catch_up_runs_at_start_then_every_interval_and_soon_again_after_a_failure(monkeypatch):
+    """``catch_up`` is a timer entrypoint: eager (a round as the service starts), its interval read from
+    WHARF_CATCH_UP_INTERVAL when the service is set up; a failed round is tried again after RETRY seconds,
+    doubling while it fails, never later than the interval."""
+    from nameko.containers import ServiceContainer
+    from nameko.testing.utils import get_extension
+
+    from services.indexer.entrypoints.catch_up import RETRY, CatchUpTimer
+
+    monkeypatch.setenv("WHARF_SECRET_KEY", "test-secret")
+    monkeypatch.setenv("WHARF_CATCH_UP_INTERVAL", "12.5")
+    container = ServiceContainer(IndexerRpc, {"AMQP_URI": "memory://"})
+    [timer] = [e for e in container.entrypoints if isinstance(e, CatchUpTimer)]
+    assert timer is get_extension(container, CatchUpTimer) and timer.method_name == "catch_up" and timer.eager
+    timer.setup()
+    assert timer.interval == 12.5
+    delays = []
+    for failed in (True, True, True, True, False, True):
+        timer.handle_result(None, None, (RuntimeError, RuntimeError("registry unreachable"), None) if failed
+                            else None)
+        timer.worker_complete.reset()
+        delays.append(timer.next_delay())
+    assert delays == [RETRY, 2 * RETRY, 4 * RETRY, 12.5, 12.5, RETRY]
+
+
 @pytest.fixture
 def indexer_process(tmp_path, pg_url, amqp_vhost_uri):
     env = dict(os.environ, WHARF_MODE="distributed", WHARF_INDEXER_DB_URL=pg_url, WHARF_BLOB_BACKEND="local",

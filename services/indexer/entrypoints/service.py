@@ -1,4 +1,5 @@
-"""nameko service ``indexer``: RPC queries, one durable queue for registry events, a publishing loop."""
+"""nameko service ``indexer``: RPC queries, one durable queue for registry events, a publishing loop, and the
+catch-up to the registry's log (at start and every ``WHARF_CATCH_UP_INTERVAL`` seconds)."""
 from __future__ import annotations
 
 import logging
@@ -15,6 +16,7 @@ from services.kernel.settings import Settings
 from services.nameko_telemetry import Telemetry
 
 from ..bootstrap import bootstrap
+from .catch_up import catch_up_timer
 from .registry_events import registry_events
 
 log = logging.getLogger("wharf.indexer")
@@ -53,7 +55,8 @@ class IndexerFacade(DependencyProvider):
         return self.facade
 
     def worker_result(self, worker_ctx, result=None, exc_info=None):
-        if exc_info is None and worker_ctx.entrypoint.method_name == "handle":
+        method = worker_ctx.entrypoint.method_name
+        if exc_info is None and (method == "handle" or method == "catch_up" and result):
             self._poke()
 
     def _poke(self):
@@ -127,6 +130,10 @@ class IndexerRpc:
     @rpc
     def lookup_pypi_file(self, owner, label, filename, audience):
         return self.indexer.lookup_pypi_file(owner, label, filename, audience)
+
+    @catch_up_timer
+    def catch_up(self):
+        return self.indexer.with_log_reader(self.registry.read_stream).catch_up(self.registry.stream_heads())
 
     @registry_events
     def handle(self, payload):

@@ -215,6 +215,10 @@ class RegistryRpc:
         return self.registry.read_stream(stream_id, after_sequence, limit)
 
     @domain_rpc
+    def stream_heads(self):
+        return self.registry.stream_heads()
+
+    @domain_rpc
     def read_log(self, after_position=0, limit=1000):
         return self.registry.read_log(after_position, limit)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import threading
 import time
 from datetime import datetime, timedelta, timezone
 from typing import Callable
@@ -56,6 +57,7 @@ class RegistryService(LabelMethods, CollaboratorMethods, CopyMethods, SearchMeth
         self._uow = uow_factory
         self._publisher = publisher
         self._on_commit = on_commit
+        self._relay_turn = threading.Lock()     # one relay round at a time in this process
 
     # ------------------------------------------------------------------------------------------ plumbing
     def _command(self, stream_id: str | tuple, decide: Callable, result: Callable | None = None):
@@ -347,24 +349,51 @@ class RegistryService(LabelMethods, CollaboratorMethods, CopyMethods, SearchMeth
     def read_log(self, after_position: int = 0, limit: int = 1000) -> list[dict]:
         return self._query(lambda uow: uow.read_log(int(after_position), int(limit)))
 
+    def stream_heads(self) -> dict[str, int]:
+        """stream_id -> last sequence of every stream of the log (one query of one row per stream): what an
+        indexer compares with its positions to catch up (``IndexerService.catch_up``)."""
+        return self._query(lambda uow: uow.stream_heads())
+
     def relay_pending(self, limit: int = 500) -> int:
-        """Publish the oldest unpublished events through the EventPublisher; mark them published only once it
-        returned. Returns how many were published (0 when the transport is unavailable)."""
+        """Publish the oldest unpublished events, in log order, through the EventPublisher; mark them relayed
+        only once it returned, which it does once the events are durably queued (RabbitMQ: the broker confirmed
+        the persistent messages) or, with the in-memory bus, applied by every consumer. Returns how many were
+        relayed (0 when the transport is unavailable: they stay pending for the next round).
+
+        The claimed rows stay locked while they are published, so other relays skip them and events leave once
+        and in order. Except with a publisher that waits for its consumers (the in-memory bus waits for the
+        indexer, which reads the registry's log to fill gaps and catch up) on SQLite, where a transaction holds
+        the whole database even to read: there the claim is read, published and marked in two transactions.
+        That is the embedded mode, one process, whose relays take turns (``_relay_turn``)."""
         if self._publisher is None:
             raise RuntimeError("RegistryService has no EventPublisher: pass publisher= to bootstrap()")
-        with self._uow() as uow:
-            claimed = uow.claim_unpublished(int(limit))
+        with self._relay_turn:
+            with self._uow() as uow:
+                claimed = uow.claim_unpublished(int(limit))
+                held = not (uow.holds_database and getattr(self._publisher, "waits_for_consumers", False))
+                if claimed and held:
+                    if not self._publish(claimed):
+                        return 0
+                    uow.mark_published([pos for pos, _ev in claimed])
+                    uow.commit()
             if not claimed:
                 return 0
-            try:
-                self._publisher.publish([ev for _pos, ev in claimed])
-            except Unavailable as exc:
-                log.warning("relay: %s; %d events stay pending", exc, len(claimed))
-                return 0
-            uow.mark_published([pos for pos, _ev in claimed])
-            uow.commit()
+            if not held:
+                if not self._publish(claimed):
+                    return 0
+                with self._uow() as uow:
+                    uow.mark_published([pos for pos, _ev in claimed])
+                    uow.commit()
         metrics.EVENTS_RELAYED.inc(len(claimed))
         return len(claimed)
+
+    def _publish(self, claimed: list) -> bool:
+        try:
+            self._publisher.publish([ev for _pos, ev in claimed])
+        except Unavailable as exc:
+            log.warning("relay: %s; %d events stay pending", exc, len(claimed))
+            return False
+        return True
 
     def verify_inventory(self) -> dict:
         """Read-only facts for ``wharf verify``: every file record's blob references, the head sequence of each
