@@ -156,3 +156,35 @@ def test_known_unactionable_warnings_are_silenced_deliberately():
     lines = _json_process_stderr("import services\nimport eventlet\nimport dns.dnssecalgs\n"
                                  "import warnings\nwarnings.warn('DSA is deprecated', UserWarning)\n")
     assert len(lines) == 1 and "DSA is deprecated" in json.loads(lines[0])["message"]   # only ours, not dns's
+
+
+@pytest.mark.parametrize("fmt", ["json", "text"])
+def test_no_token_or_password_reaches_a_log_line(fmt, monkeypatch):
+    """Issue 15 item 7: the error log wrote /t/<token>/ paths in full. Every handler of dict_config redacts
+    tokens in paths, Wharf tokens anywhere, Authorization values and URI passwords, in messages, their
+    arguments and exception texts, whatever logged them."""
+    import logging.config
+    monkeypatch.setenv("WHARF_LOG_FORMAT", fmt)
+    token = "wt-" + "0123456789abcdef" * 3
+    cfg = logs.dict_config("gateway")
+    out = io.StringIO()
+    cfg["handlers"]["console"]["stream"] = out
+    cfg["root"] = {"level": "INFO", "handlers": ["console"]}
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    logging.config.dictConfig(cfg)
+    try:
+        log = logging.getLogger("wharf.gateway")
+        log.error("unhandled error on %s %s", "GET", f"/conda/t/{token}/acme/noarch/repodata.json")
+        log.warning("pypi /pypi/t/short-tok/acme/simple/ and Authorization: Bearer abc.def")
+        log.info("broker amqp://guest:hunter2@rabbit:5672/ db postgresql://wharf:s3cret@db/wharf")
+        try:
+            raise ValueError(f"bad request headers {{'Authorization': 'token {token}'}}")
+        except ValueError:
+            log.exception("while handling %s", f"/t/{token}/conda/acme/x")
+    finally:
+        root.handlers[:], _ = saved[0], root.setLevel(saved[1])
+    text = out.getvalue()
+    for secret in (token, "short-tok", "abc.def", "hunter2", "s3cret"):
+        assert secret not in text, (secret, text)
+    assert text.count("<token>") == 3 and "ValueError" in text

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import time
 
 from flask import Flask, Response, g, jsonify, request
@@ -11,14 +10,13 @@ from flask.json.provider import DefaultJSONProvider
 from services.kernel import context, metrics, strict_json
 from services.kernel.settings import Settings
 
-from . import errors
+from . import access, errors
 from .index_cache import IndexCache
 from .views import api_auth, api_labels, api_org, api_packages, conda, pypi, upload
 from . import web
 
 
-# conda and PyPI put tokens in paths (/t/<token>/...): access lines never carry them
-_TOKEN_IN_PATH = re.compile(r"(/t/)[^/]+/")
+RETRY_AFTER_UNAVAILABLE = 5     # seconds a client should wait after a 503 (a backend restarting, S3 unreachable)
 
 
 class _StrictJSON(DefaultJSONProvider):
@@ -62,19 +60,23 @@ def create_app(clients, settings: Settings, index_cache: IndexCache | None = Non
             if request.content_length or request.headers.get("Transfer-Encoding"):
                 request.get_json()
 
+    access.install(app)   # after the two above: authenticate and decide what kind of operation this may be
+
     @app.after_request
     def _headers(resp):
         resp.headers.setdefault("X-Request-Id", g.get("correlation_id", ""))
+        if resp.status_code == 503:     # a backend is down: every path says when to come back
+            resp.headers.setdefault("Retry-After", str(RETRY_AFTER_UNAVAILABLE))
         started = g.get("started")
         if started is not None and request.endpoint != "metrics_endpoint":   # scrapes are not traffic
             elapsed = time.perf_counter() - started
             route = request.url_rule.rule if request.url_rule is not None else "<unmatched>"
             metrics.HTTP_REQUESTS.labels(route, request.method, str(resp.status_code)).observe(elapsed)
-            access_log.info("%s %s %d %.1fms", request.method, _TOKEN_IN_PATH.sub(r"\1<token>/", request.path),
-                            resp.status_code, elapsed * 1000)
+            access_log.info("%s %s %d %.1fms", request.method, request.path, resp.status_code, elapsed * 1000)
         return resp
 
     @app.get("/api/openapi.json")
+    @access.public
     def openapi():
         from .openapi import build_spec
         if "wharf.openapi" not in app.extensions:
@@ -91,12 +93,16 @@ def create_app(clients, settings: Settings, index_cache: IndexCache | None = Non
                 pass
 
     @app.get("/metrics")
+    @access.public
     def metrics_endpoint():
         body, content_type = metrics.render()
         return Response(body, content_type=content_type)
 
     @app.get("/healthz")
+    @access.public
     def healthz():
         return jsonify({"status": "ok"})
+
+    access.check_declared(app)
 
     return app

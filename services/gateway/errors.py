@@ -25,6 +25,11 @@ def install(app: Flask) -> None:
     def _domain(exc: WharfError):
         if request.path.startswith("/api/_upload"):
             return s3_error(exc.code, exc.message, exc.status)
+        if request.endpoint == "pypi.legacy_upload":
+            # twine shows the HTTP reason phrase, not the body, so the message goes there too (as Warehouse
+            # does: ``400 File already exists``, which ``--skip-existing`` recognises)
+            reason = "".join(c if 32 <= ord(c) < 127 else " " for c in exc.message)[:200]
+            return Response(exc.message + "\n", status=f"{exc.status} {reason}", mimetype="text/plain")
         resp = jsonify(exc.to_dict())
         resp.status_code = exc.status
         if exc.status == 429:

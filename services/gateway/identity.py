@@ -36,8 +36,11 @@ class Reader:
     def anonymous(self) -> bool:
         return self.login is None
 
-    def may(self, action: str) -> bool:
-        return not self.anonymous and scope_rules.allows(list(self.scopes) if self.scopes else None, action)
+
+class InsufficientScope(Forbidden):
+    """The credential is valid but may not do this kind of operation (its scopes, or an organization token
+    outside its organization): the same 403 whether the target exists or not."""
+    code = "InsufficientScope"
 
 
 def header_token() -> str | None:
@@ -48,14 +51,12 @@ def header_token() -> str | None:
     return None
 
 
-def current_reader(clients, path_token: str | None = None, allow_basic: bool = False) -> Reader:
-    """The request's reader (cached on ``g``); an invalid, expired or revoked token is a 401, never anonymous.
-    With ``allow_basic`` (PyPI paths: pip, uv, twine) HTTP Basic is accepted too: a token as the password
-    (user ``__token__`` or any), or a login and password."""
-    cached = getattr(g, "wharf_reader", None)
-    if cached is not None:
-        return cached
-    token = path_token or header_token()
+def authenticate(clients, token: str | None = None, allow_basic: bool = False) -> Reader:
+    """The reader a credential stands for: ``token`` (from the path), else the Authorization header's token;
+    with ``allow_basic`` (PyPI paths: pip, uv, twine) HTTP Basic too: a token as the password (user
+    ``__token__`` or any), or a login and password. An invalid, expired or revoked token is a 401, never
+    anonymous. Called by the gate (access.py) once per request."""
+    token = token or header_token()
     reader = Reader()
     basic = request.authorization if allow_basic and not token else None
     if basic is not None and basic.type == "basic" and (basic.password or basic.username):
@@ -66,32 +67,52 @@ def current_reader(clients, path_token: str | None = None, allow_basic: bool = F
             p = clients.auth.authenticate_password(basic.username or "", password, request.remote_addr)
             reader = Reader(login=p["login"])
     if token:
-        p = clients.auth.authenticate(token)
+        try:
+            p = clients.auth.authenticate(token)
+        except Unauthorized as exc:
+            raise Unauthorized(f"{exc.message}. {STALE_TOKEN_HINT}")
         reader = Reader(login=p["login"], scopes=tuple(p.get("scopes") or ()) or None,
                         token_id=p.get("token_id"), org=p.get("org"))
-    g.wharf_reader = reader
     g.wharf_token = token
     return reader
 
 
-def _usable(reader: Reader, owner: str, action: str) -> bool:
-    """May this reader's credentials act on ``owner`` for ``action`` at all (scopes, org-token limits)?"""
-    if reader.anonymous or not reader.may(action):
+# conda sends the token `anaconda login` stored with every request to the server's /conda/ URLs, public ones too:
+# once that token is revoked or expired, every install fails until it is removed (conda's own 401 message says so)
+STALE_TOKEN_HINT = ("Sign in again (`anaconda logout`, then `anaconda login`), or remove the token from the "
+                    "channel URL")
+
+
+def current_reader() -> Reader:
+    """The request's reader as the gate (access.py) decided it for this route's kind of operation: a credential
+    that may not do a read's kind reads as anonymous. A view cannot get a reader the gate has not decided."""
+    if "wharf_policy" not in g:
+        raise RuntimeError("current_reader() before the access gate ran: the route declares no access policy")
+    return g.wharf_reader
+
+
+def permits(reader: Reader, action: str, owner: str | None = None, account: bool = False) -> bool:
+    """May this credential do ``action`` at all (on ``owner``'s namespace when given)? Its scopes must grant the
+    action, and an organization token acts only on its own organization, never on a user's account. The one
+    test of scopes and organization limits: the gate (access.py) and every check below use it."""
+    if reader.anonymous or not scope_rules.allows(list(reader.scopes) if reader.scopes else None, action):
         return False
-    return reader.org is None or reader.org == owner
+    if reader.org is not None and (account or (owner is not None and owner.lower() != reader.org.lower())):
+        return False
+    return True
 
 
 def namespace_role(clients, reader: Reader, owner: str, action: str) -> str | None:
     """The reader's role on the whole namespace (None: public view only). NotFound for an unknown owner,
     whoever asks."""
     role = clients.auth.access(None if reader.anonymous else reader.login, owner)
-    return role if _usable(reader, owner, action) else None
+    return role if permits(reader, action, owner) else None
 
 
 def package_role(clients, reader: Reader, owner: str, package: str, action: str) -> str | None:
     """The reader's role on one package: namespace and group grants, and collaborators (write)."""
     role = clients.auth.access(None if reader.anonymous else reader.login, owner, package)
-    if not _usable(reader, owner, action):
+    if not permits(reader, action, owner):
         return None
     if RANK[role] < RANK["write"]:
         try:
@@ -104,7 +125,7 @@ def package_role(clients, reader: Reader, owner: str, package: str, action: str)
 
 def private_packages(clients, reader: Reader, owner: str, action: str) -> tuple[bool, list[str]]:
     """(whole namespace readable, [private packages readable one by one]) for listings and indexes."""
-    if not _usable(reader, owner, action):
+    if not permits(reader, action, owner):
         clients.auth.access(None, owner)  # NotFound for unknown owners, like everyone else
         return False, []
     grants = clients.auth.grants(reader.login, owner)
@@ -118,7 +139,7 @@ def private_packages(clients, reader: Reader, owner: str, action: str) -> tuple[
 def search_scope(clients, reader: Reader) -> dict:
     """``{owners, packages}`` whose private packages a search may show this reader (API and web UI)."""
     scope = {"owners": [], "packages": []}
-    if not reader.anonymous and reader.may("api:read"):
+    if not reader.anonymous and permits(reader, "api:read"):
         scope = clients.auth.visible_scope(reader.login)
         if reader.org:
             scope = {"owners": [o for o in scope["owners"] if o == reader.org],
@@ -140,11 +161,18 @@ def require_login(reader: Reader) -> Reader:
     return reader
 
 
-def _refuse(reader: Reader, action: str, what: str):
+def refuse_scope(reader: Reader, action: str, owner: str | None = None, account: bool = False):
+    """Raise the 403 of a credential that ``permits`` refuses."""
+    if reader.org is not None and permits(Reader(reader.login, reader.scopes), action):
+        raise InsufficientScope(f"this token acts only on the organization {reader.org}")
+    raise InsufficientScope(f"this token's scopes do not allow {action}")
+
+
+def _refuse(reader: Reader, action: str, what: str, owner: str):
     if reader.anonymous:
         raise Unauthorized("authentication required")
-    if not reader.may(action):
-        raise Forbidden(f"this token's scopes do not allow {action}")
+    if not permits(reader, action, owner):
+        refuse_scope(reader, action, owner)
     raise Forbidden(f"{reader.login} may not {what}")
 
 
@@ -152,7 +180,7 @@ def require_namespace(clients, reader: Reader, owner: str, need: str = "write", 
     """Namespace-wide right (labels, groups, creating packages...). Owners are public, so 403 not 404."""
     role = namespace_role(clients, reader, owner, action)
     if RANK[role] < RANK[need]:
-        _refuse(reader, action, f"{'change' if need != 'read' else 'read'} {owner}")
+        _refuse(reader, action, f"{'change' if need != 'read' else 'read'} {owner}", owner)
     return role
 
 
@@ -170,5 +198,5 @@ def require_package(clients, reader: Reader, owner: str, package: str, need: str
         raise NotFound(f"package {owner}/{package} not found")
     if not pkg_public and RANK[package_role(clients, reader, owner, package, "api:read")] < RANK["read"]:
         raise NotFound(f"package {owner}/{package} not found")
-    _refuse(reader, action, f"{'administer' if need == 'admin' else 'change'} {owner}/{package}")
+    _refuse(reader, action, f"{'administer' if need == 'admin' else 'change'} {owner}/{package}", owner)
     return role

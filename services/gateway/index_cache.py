@@ -4,6 +4,7 @@ safety net, so the 304 path is a dict lookup: no database, no S3. Bytes are immu
 in a size-bounded LRU."""
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections import OrderedDict
@@ -18,6 +19,7 @@ class IndexCache:
         self._size = 0
         self._lock = threading.Lock()
         self._invalidations = 0     # counts invalidations: a load that one overtook is not cached
+        self._digests: "OrderedDict[str, str]" = OrderedDict()
 
     def get_meta(self, key: tuple, loader):
         """The cached metadata of ``key``, else ``loader()``'s, cached unless an invalidation arrived while it
@@ -60,6 +62,20 @@ class IndexCache:
                     _, old = self._bytes.popitem(last=False)
                     self._size -= len(old)
         return data
+
+    def digest(self, key: str, data: bytes, keep: int = 100_000) -> str:
+        """sha256 of ``data``, the bytes cached under ``key`` (a derived view): computed once per key."""
+        with self._lock:
+            hit = self._digests.get(key)
+            if hit is not None:
+                self._digests.move_to_end(key)
+                return hit
+        value = hashlib.sha256(data).hexdigest()
+        with self._lock:
+            self._digests[key] = value
+            while len(self._digests) > keep:
+                self._digests.popitem(last=False)
+        return value
 
     def on_event(self, event) -> None:
         """Handler for ``index_published`` (embedded bus or AMQP listener)."""

@@ -6,25 +6,12 @@ from __future__ import annotations
 import logging
 import time
 
-import requests
-
 from services.kernel import metrics
 from services.kernel.errors import BadRequest, NotFound, PayloadTooLarge, Unavailable, WharfError
 
+from .adapters import blob_http
+
 log = logging.getLogger("wharf.gateway")
-
-
-class _Sized:
-    """File wrapper that requests streams from (len() lets it send Content-Length)."""
-
-    def __init__(self, f, size):
-        self._f, self._size = f, size
-
-    def __len__(self):
-        return self._size
-
-    def read(self, n=-1):
-        return self._f.read(n)
 
 
 def stage_bytes(clients, dist_id: str, stream, size: int) -> None:
@@ -33,12 +20,7 @@ def stage_bytes(clients, dist_id: str, stream, size: int) -> None:
     if not url:
         clients.storage.put_staging(dist_id, stream, size)
         return
-    try:
-        r = requests.put(url, data=_Sized(stream, size), headers={"Content-Length": str(size)}, timeout=(5, 300))
-    except requests.RequestException as exc:
-        raise Unavailable(f"object store unreachable: {exc.__class__.__name__}")
-    if r.status_code >= 300:
-        raise Unavailable(f"object store refused the upload ({r.status_code})")
+    blob_http.put(url, stream, size)
 
 
 def finalize_and_commit(clients, dist_id: str, owner: str, package: str, version: str, basename: str,

@@ -11,11 +11,46 @@ import json
 import logging
 import logging.config
 import os
+import re
 from datetime import datetime, timezone
 
 from . import context
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s"
+
+# credentials that could reach a log line: a token in a conda/PyPI path (/t/<token>/), a Wharf token anywhere
+# (wt-<48 hex>), the value of an Authorization header, and a password in a URI (amqp://user:pw@host)
+_SECRETS = (
+    (re.compile(r"(/t/)[^/\s?#'\"]+"), r"\1<token>"),
+    (re.compile(r"\bwt-[0-9A-Za-z]{8,}"), "wt-<redacted>"),
+    (re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?(?:token|bearer|basic)\s+)[^\s'\",;]+"), r"\1<redacted>"),
+    (re.compile(r"([a-z][a-z0-9+.-]*://[^/\s:@]+:)[^@\s/]+@"), r"\1**@"),
+)
+
+
+def redact(text: str) -> str:
+    """``text`` without the credentials a log line must never carry (see ``_SECRETS``)."""
+    for pattern, replacement in _SECRETS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """On every handler of every process: the record's message and exception text go out redacted, whatever
+    the formatter (Wharf's, gunicorn's, a test's). Tokens never appear in logs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = redact(message)
+        if clean != message or record.args:
+            record.msg, record.args = clean, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        return True
 
 
 class CorrelationFilter(logging.Filter):
@@ -47,8 +82,9 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
             "correlation_id": None if cid in (None, "-") else cid,
         }
-        if record.exc_info:
-            doc["exc_info"] = self.formatException(record.exc_info)
+        if record.exc_info or record.exc_text:
+            doc["exc_info"] = redact(record.exc_text or self.formatException(record.exc_info))
+        doc["message"] = redact(doc["message"])
         return json.dumps(doc, ensure_ascii=False, default=str)
 
 
@@ -63,10 +99,11 @@ def dict_config(service: str, level: str | None = None, fmt: str | None = None) 
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"correlation": {"()": f"{__name__}.CorrelationFilter", "service": service}},
+        "filters": {"correlation": {"()": f"{__name__}.CorrelationFilter", "service": service},
+                    "redact": {"()": f"{__name__}.RedactingFilter"}},
         "formatters": {"wharf": formatter},
         "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "wharf",
-                                 "filters": ["correlation"]}},
+                                 "filters": ["correlation", "redact"]}},
         "root": {"level": level, "handlers": ["console"]},
     }
 
@@ -77,6 +114,7 @@ def last_resort_handler(service: str = "wharf") -> logging.Handler:
     handler = logging.StreamHandler()
     handler.setLevel(logging.WARNING)
     handler.addFilter(CorrelationFilter(os.environ.get("WHARF_SERVICE") or service))
+    handler.addFilter(RedactingFilter())
     handler.setFormatter(JsonFormatter() if log_format() == "json" else logging.Formatter(TEXT_FORMAT))
     return handler
 

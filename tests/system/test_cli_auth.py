@@ -94,14 +94,17 @@ def test_auth_create_scoped_token(wharf, world):
     assert fn not in listed(repodata(wharf, "ann"))
     r = requests.get(f"{wharf.base_url}/conda/t/{tok}/ann/noarch/{fn}", timeout=30)
     assert r.status_code == 200 and r.content == world["secret"].read_bytes()
-    # ... but it may not use the API: a write on a visible (public) package is 403; the private one stays 404
+    # ... but it may not use the API: any write is 403 InsufficientScope, before anything is looked up, so the
+    # private package answers exactly as a missing one does
     pub = f"noarch/{world['public'].name}"
     r = requests.delete(f"{wharf.api}/dist/ann/authpublic/1.0/{pub}", headers=auth(tok), timeout=10)
     assert r.status_code == 403, r.text
     r = requests.post(f"{wharf.api}/channels/ann/main/copy/other", headers=auth(tok), timeout=10)
     assert r.status_code == 403, r.text
     r = requests.delete(f"{wharf.api}/dist/ann/authsecret/1.0/noarch/{fn}", headers=auth(tok), timeout=10)
-    assert r.status_code == 404, r.text
+    ghost = requests.delete(f"{wharf.api}/dist/ann/neverwas/1.0/noarch/{fn.replace('authsecret', 'neverwas')}",
+                            headers=auth(tok), timeout=10)
+    assert r.status_code == 403 and (r.status_code, r.json()) == (ghost.status_code, ghost.json()), r.text
     assert requests.get(f"{wharf.api}/package/ann/authpublic", timeout=10).json()["files"]
 
     # the listing shows it with its scope and an expiry about a minute away (timezone-aware, or --list crashes);
@@ -159,7 +162,8 @@ def test_org_token(wharf, world, tmp_path):
                         check=False))
     remove = status(wharf, "DELETE", "/authentications/org/annorg/name/org-ci", ben_tok)
     assert requests.get(wharf.api + "/package/annorg/orgtokpkg", timeout=10).status_code == 200
-    assert "404" in own
+    # outside its organization the token is refused for what it is (403, saying so), whether the target exists
+    assert "403" in own and "acts only on the organization annorg" in own, own
     assert requests.get(wharf.api + "/package/ann/orgtokpkg", headers=auth(world["tok"]),
                         timeout=10).status_code == 404
     r = requests.post(f"{wharf.api}/channels/ann/main/copy/x", headers=auth(tok), timeout=10)
@@ -170,3 +174,22 @@ def test_org_token(wharf, world, tmp_path):
 
     assert "Removed token org-ci" in cli.out("org", "auth", "--remove", "org-ci", "-o", "annorg")
     assert requests.get(wharf.api + "/package/annorg/orgtokpkg", headers=auth(tok), timeout=10).status_code == 401
+
+
+def test_a_revoked_stored_token_and_the_documented_fix(wharf, world, tmp_path):
+    """Issue 15 item 22. conda sends the token `anaconda login` stored to the server's /conda/ URLs, public channels
+    too. Once it is revoked elsewhere, reads with it are 401 everywhere (an invalid credential is never read as
+    anonymous: a private-channel user would otherwise get an empty channel instead of an error), with a message
+    saying what to do; `anaconda logout` (what conda's own 401 text recommends) removes it, and the public channel
+    is served again."""
+    cli = CLI(wharf, tmp_path / "home")
+    assert "login successful" in cli.out("org", "login", "--username", "ann", "--password", PW["ann"])
+    stored = cli.token
+    assert requests.delete(wharf.api + "/authentications", headers=auth(stored), timeout=10).status_code == 201
+    public = repodata(wharf, "ann")
+    for url, headers in ((public, auth(stored)), (repodata(wharf, "ann", tok=stored, path_token=True), {})):
+        r = requests.get(url, headers=headers, timeout=10)
+        assert r.status_code == 401 and "anaconda logout" in r.json()["error"], (r.status_code, r.text)
+    assert "logout successful" in cli.out("org", "logout")
+    assert cli.token is None and not any(f.exists() for f in cli.token_files())
+    assert world["public"].name in listed(public)

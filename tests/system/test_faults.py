@@ -145,6 +145,11 @@ def test_s3_unreachable_gives_503_then_retry_works(dist, s3_proxy, tmp_path):
     up.ensure_release(OWNER, "s3out", "2.0")
     pkg2 = make_conda_package(tmp_path / "2", "s3out", "2.0", subdir="noarch", fmt=".conda")
     data2 = pkg2.read_bytes()
+    public = f"{dist.base_url}/conda/{OWNER}/noarch/repodata.json"
+    deadline = time.monotonic() + 30
+    while pkg.name not in requests.get(public, timeout=30).text:     # published (both audiences at once)
+        assert time.monotonic() < deadline, "s3out 1.0 was never indexed"
+        time.sleep(0.2)
     s3_proxy.cut()
     try:
         t0 = time.monotonic()
@@ -161,6 +166,10 @@ def test_s3_unreachable_gives_503_then_retry_works(dist, s3_proxy, tmp_path):
         t0 = time.monotonic()
         r = requests.get(f"{dist.base_url}/conda/{OWNER}/linux-64/repodata.json", timeout=60)
         assert r.status_code in (200, 404, 503) and time.monotonic() - t0 < 45
+        # the owner's (private audience) index was never read, so it is not cached: its bytes are in S3. A 503
+        # with Retry-After, not a 500 (issue 15 item 7), and the token of its /t/ path is in no log line
+        r = requests.get(f"{dist.base_url}/conda/t/{dist.token}/{OWNER}/noarch/repodata.json", timeout=60)
+        assert r.status_code == 503 and r.headers.get("Retry-After"), (r.status_code, r.text[:300])
     finally:
         s3_proxy.restore()
     # the same client retries: a new stage, the same bytes; committed
@@ -169,6 +178,8 @@ def test_s3_unreachable_gives_503_then_retry_works(dist, s3_proxy, tmp_path):
     assert requests.get(dl, timeout=30).content == pkg.read_bytes()
     report = verify(dist)
     assert report["ok"], report["problems"]
+    leaked = [name for name, path in dist.logs.items() if dist.token in path.read_text(errors="replace")]
+    assert not leaked, f"the token is written in the logs of {leaked}"
 
 
 def _indexer_pointers(dist):

@@ -284,6 +284,40 @@ def test_tampered_expired_and_replayed_policies(world, tmp_path):
     assert r.status_code == 200
 
 
+def test_a_forged_policy_is_refused_before_the_file_is_read(world):
+    """Issue 15 item 13: the receiver parsed the whole multipart body (up to the upload limit, spooled to disk)
+    before it looked at the policy. Now the fields before the file are checked first: a client announcing a
+    1.9 MB file under a forged policy gets its 403 after sending the fields and 64 KB, and nothing is staged.
+    (Embedded mode: waitress reads a request's whole body before any application sees it, so the early answer
+    is the distributed gateway's; both refuse and stage nothing.)"""
+    import socket
+    boundary = "wharfboundary"
+    fields = {"key": "staging/" + "a" * 32, "policy": "e30", "signature": "0" * 64}
+    head = "".join(f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'
+                   for k, v in fields.items())
+    head += f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="x.conda"\r\n' \
+            "Content-Type: application/octet-stream\r\n\r\n"
+    total = len(head) + 1_900_000 + len(f"\r\n--{boundary}--\r\n")
+    parts = urllib.parse.urlsplit(world.wharf.base_url)
+    sock = socket.create_connection((parts.hostname, parts.port), timeout=30)
+    try:
+        sock.sendall((f"POST /api/_upload HTTP/1.1\r\nHost: {parts.hostname}\r\nContent-Length: {total}\r\n"
+                      f"Content-Type: multipart/form-data; boundary={boundary}\r\n\r\n" + head).encode())
+        sent = 0
+        if world.wharf.mode == "embedded":
+            sock.sendall(b"x" * 1_900_000 + f"\r\n--{boundary}--\r\n".encode())
+        else:
+            sock.sendall(b"x" * 65536)
+            sent = 65536
+        answer = sock.recv(65536).decode("latin-1")
+    finally:
+        sock.close()
+    assert answer.startswith("HTTP/1.1 403"), answer[:300]
+    assert world.wharf.mode == "embedded" or sent < 1_900_000
+    world.assert_nothing_stored()
+    world.assert_still_works()
+
+
 # ------------------------------------------------------------------------------------------------ names
 ODD = ["..", "../etc", "%2e%2e", "a%00b", "a%0ab", "a%1bb", "a%2f..%2fb", "v\u0435rify", "x" * 300, "a b",
        "con%5cx"]
@@ -358,6 +392,38 @@ def test_invalid_and_oversized_json_bodies(world):
     assert r.status_code == 400
     world.assert_nothing_stored()
     world.assert_still_works()
+
+
+def test_mistyped_and_deep_json_is_a_400_never_a_500(world):
+    """Issue 15 item 9: JSON nested 100,000 deep was a RecursionError (500); ``PATCH {"summary": ["x"]}`` was a
+    500; ``PATCH {"public_attrs": {"home": 5}}`` was accepted and then made the package page a 500 for every
+    visitor; a login ``next=`` with CR/LF was a 500 (header injection refused by werkzeug, unhandled)."""
+    base, h = world.wharf.base_url, {"Authorization": f"token {world.token}", "Content-Type": "application/json"}
+    pkg = f"{base}/api/package/{OWNER}/typedpkg"
+    assert requests.post(pkg, json={"public": True, "public_attrs": {"summary": "typed", "home": "https://x.org"}},
+                         headers=h, timeout=30).status_code == 200
+    before = requests.get(pkg, headers=h, timeout=30).json()
+    deep = [b"[" * 100_000 + b"]" * 100_000, b'{"a":' * 200 + b"1" + b"}" * 200]
+    typed = [b'{"public_attrs": {"home": 5}}', b'{"public_attrs": {"summary": {"a": 1}}}',
+             b'{"public_attrs": {"license": [1, 2]}}', b'{"public_attrs": {"extra": ' + b"[" * 10 + b"]" * 10 + b"}}",
+             b'{"public": "yes"}']
+    cases = {("PATCH", pkg): deep + typed + [b'{"summary": ["x"]}', b'{"home": {"deep": [[[[[1]]]]]}}'],
+             ("POST", f"{base}/api/package/{OWNER}/typedpkg2"): deep + typed,
+             ("POST", f"{base}/api/release/{OWNER}/typedpkg/1.0"): deep + [b'{"summary": ["x"]}',
+                                                                          b'{"description": 5}'],
+             ("PATCH", f"{base}/api/release/{OWNER}/typedpkg/1.0"): deep + [b'{"summary": ["x"]}']}
+    for (method, url), bodies in cases.items():
+        for body in bodies:
+            r = requests.request(method, url, data=body, headers=h, timeout=60)
+            assert r.status_code in (400, 404), (method, url, body[:60], r.status_code, r.text[:300])
+    assert requests.get(pkg, headers=h, timeout=30).json() == before
+    assert requests.get(f"{base}/api/package/{OWNER}/typedpkg2", headers=h, timeout=30).status_code == 404
+    assert requests.get(f"{base}/{OWNER}/typedpkg", timeout=30).status_code == 200      # the page still renders
+    for nxt in ("/x%0d%0aSet-Cookie:%20a=b", "/x\r\nLocation: //evil", "%0a", "/login", "/login?next=/login"):
+        r = requests.get(f"{base}/login", params={"next": nxt}, timeout=30)
+        assert r.status_code == 200, (nxt, r.status_code)
+        assert 'name="next" value="/"' in r.text, (nxt, r.text[:2000])
+    world.assert_nothing_stored()
 
 
 # ------------------------------------------------------------------------------------------------ headers

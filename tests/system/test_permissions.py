@@ -45,7 +45,9 @@ EXPECTED = {
     "org_owner":            (200, 200, L, 200, 200, 200, 201, 201, 201),
     "token_api_read":       (200, 200, H, 404, 403, 403, 403, 403, 403),
     "token_api_write":      (200, 200, H, 404, 200, 200, 201, 201, 201),
-    "token_conda_download": (404, 404, L, 200, 404, 404, 404, 403, 403),
+    # a change with a token whose scopes cannot change anything: 403 InsufficientScope, whether the package
+    # exists or not (access.py), before any role or visibility is looked at
+    "token_conda_download": (404, 404, L, 200, 403, 403, 403, 403, 403),
 }
 
 

@@ -187,3 +187,32 @@ def test_channel_indexes_look_like_nothing(wharf, world, who):
     if r.status_code != 404 or r.text.replace("hush", "neverlabel") != ref.text:
         problems["api label hush"] = f"{r.status_code} {r.text[:200]!r} vs {ref.status_code} {ref.text[:200]!r}"
     assert not problems, problems
+
+
+def test_private_bytes_are_never_publicly_cacheable(wharf, world):
+    """Issue 15 item 3: a private file's bytes (API download, conda file, also through /t/<token>/) are answered
+    with ``Cache-Control: private`` and ``Vary: Authorization``, or (S3) a ``private, no-store`` redirect to a
+    presigned URL that S3 answers ``private`` too; a shared cache or CDN keeps none of them. Public bytes stay
+    ``public, immutable``."""
+    owner, noarch_fn = world["owner"], world["noarch"].name
+    a, c = wharf.api, f"{wharf.base_url}/conda"
+    private = {
+        "download": (f"{a}/download/pia/{SECRET}/1.0/noarch/{noarch_fn}", auth(owner)),
+        "conda file": (f"{c}/pia/noarch/{noarch_fn}", auth(owner)),
+        "conda file /t/": (f"{c}/t/{owner}/pia/label/hush/noarch/{noarch_fn}", {}),
+    }
+    problems = {}
+    for key, (url, headers) in private.items():
+        r = requests.get(url, headers=headers, timeout=30, allow_redirects=False)
+        if r.status_code == 302:
+            if r.headers.get("Cache-Control") != "private, no-store":
+                problems[key] = f"redirect Cache-Control {r.headers.get('Cache-Control')!r}"
+            r = requests.get(r.headers["Location"], timeout=30)
+        elif "Authorization" not in r.headers.get("Vary", ""):
+            problems[f"{key} vary"] = r.headers.get("Vary")
+        if r.status_code != 200 or not r.headers.get("Cache-Control", "").startswith("private"):
+            problems[key] = f"{r.status_code} Cache-Control {r.headers.get('Cache-Control')!r}"
+    public = requests.get(f"{c}/pia/noarch/openpkg-1.0-0.conda", timeout=30)
+    if public.status_code != 200 or "public" not in public.headers.get("Cache-Control", ""):
+        problems["public file"] = f"{public.status_code} {public.headers.get('Cache-Control')!r}"
+    assert not problems, problems

@@ -1,12 +1,13 @@
 """Accounts and tokens: HEAD /api, /api/authentications, /api/authentication, /api/scopes, /api/user..."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from services.kernel import names
 from services.kernel import scopes as scope_rules
 from services.kernel.errors import BadRequest, Unauthorized
 
+from .. import access
 from ..identity import current_reader, require_login
 from ..schemas import AuthenticationBody
 
@@ -19,16 +20,19 @@ def clients():
 
 @bp.route("/api", methods=["GET", "HEAD"])
 @bp.route("/api/", methods=["GET", "HEAD"])
+@access.public
 def root():
     return jsonify({"name": "wharf", "api_version": "1", "status": "ok"})
 
 
 @bp.get("/api/authentication-type")
+@access.public
 def authentication_type():
     return jsonify({"authentication_type": "password"})
 
 
 @bp.post("/api/authentications")
+@access.public                    # the proof is the login and password of the request
 def create_authentication():
     auth = request.authorization
     if auth is None or auth.type != "basic" or not auth.username:
@@ -46,66 +50,72 @@ def create_authentication():
 
 
 @bp.delete("/api/authentications")
+@access.self_()
 def logout():
-    require_login(current_reader(clients()))
-    from flask import g
+    require_login(current_reader())
     clients().auth.revoke_token(g.wharf_token)
     return Response(status=201)
 
 
 @bp.get("/api/authentications")
+@access.account("api:read")
 def list_authentications():
-    reader = require_login(current_reader(clients()))
+    reader = require_login(current_reader())
     return jsonify(clients().auth.list_tokens(reader.login))
 
 
 @bp.get("/api/authentication")
+@access.self_()
 def authentication_info():
-    require_login(current_reader(clients()))
-    from flask import g
+    require_login(current_reader())
     return jsonify(clients().auth.token_info(g.wharf_token))
 
 
 @bp.delete("/api/authentications/name/<name>")
+@access.account("api:write")
 def remove_named(name):
-    reader = require_login(current_reader(clients()))
+    reader = require_login(current_reader())
     clients().auth.revoke_token_named(reader.login, name)
     return Response(status=201)
 
 
 @bp.delete("/api/authentications/org/<org>/name/<name>")
+@access.account("api:write")
 def remove_org_named(org, name):
-    reader = require_login(current_reader(clients()))
+    reader = require_login(current_reader())
     clients().auth.revoke_token_named(reader.login, name, org=names.owner(org))
     return Response(status=201)
 
 
 @bp.get("/api/scopes")
+@access.public
 def list_scopes():
     return jsonify(scope_rules.SCOPES)
 
 
 @bp.get("/api/user")
+@access.self_()
 def whoami():
-    reader = require_login(current_reader(clients()))
+    reader = require_login(current_reader())
     return jsonify(clients().auth.get_user(reader.login))
 
 
 @bp.get("/api/user/<login>")
+@access.see("api:read", owner="login")   # a bad token is a 401 even here
 def get_user(login):
-    current_reader(clients())  # a bad token is a 401 even here
     user = clients().auth.get_user(names.owner(login))
     user.pop("email", None)
     return jsonify(user)
 
 
 @bp.get("/api/user/orgs")
+@access.account("api:read")
 def my_orgs():
-    reader = require_login(current_reader(clients()))
+    reader = require_login(current_reader())
     return jsonify(clients().auth.user_orgs(reader.login))
 
 
 @bp.get("/api/users/<login>/orgs")
+@access.see("api:read", owner="login")
 def user_orgs(login):
-    current_reader(clients())
     return jsonify(clients().auth.user_orgs(names.owner(login)))

@@ -9,6 +9,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from services.kernel import names
 from services.kernel.errors import NotFound
 
+from .. import access
 from ..identity import (current_reader, namespace_role, private_packages, require_namespace, require_package)
 from ..schemas import CopyBody, FileFilterBody
 
@@ -20,7 +21,7 @@ def clients():
 
 
 def _reader():
-    return current_reader(clients())
+    return current_reader()
 
 
 def _label_view_ok(owner: str) -> bool:
@@ -28,6 +29,7 @@ def _label_view_ok(owner: str) -> bool:
 
 
 @bp.get("/api/channels/<owner>")
+@access.see("api:read")
 def list_labels(owner):
     owner = names.owner(owner)
     whole, _extra = private_packages(clients(), _reader(), owner, "api:read")
@@ -35,6 +37,7 @@ def list_labels(owner):
 
 
 @bp.get("/api/channels/<owner>/<label>")
+@access.see("api:read")
 def show_label(owner, label):
     owner, label = names.owner(owner), names.label(label)
     whole, _extra = private_packages(clients(), _reader(), owner, "api:read")
@@ -56,6 +59,7 @@ def _need_label_write(owner: str, flt: dict) -> None:
 
 
 @bp.post("/api/channels/<owner>/<label>")
+@access.act("api:write")
 def add_label(owner, label):
     owner, label = names.owner(owner), names.label(label)
     flt = _filter()
@@ -67,6 +71,7 @@ def add_label(owner, label):
 
 
 @bp.delete("/api/channels/<owner>/<label>")
+@access.act("api:write")
 def remove_label(owner, label):
     owner, label = names.owner(owner), names.label(label)
     flt = _filter()
@@ -81,6 +86,7 @@ def remove_label(owner, label):
 
 
 @bp.post("/api/channels/<owner>/<from_label>/copy/<to_label>")
+@access.act("api:write")
 def copy_label(owner, from_label, to_label):
     owner, from_label, to_label = names.owner(owner), names.label(from_label), names.label(to_label)
     require_namespace(clients(), _reader(), owner, "write")
@@ -89,6 +95,7 @@ def copy_label(owner, from_label, to_label):
 
 
 @bp.route("/api/channels/<owner>/<label>/lock", methods=["POST", "DELETE"])
+@access.act("api:write")
 def lock_label(owner, label):
     owner, label = names.owner(owner), names.label(label)
     require_namespace(clients(), _reader(), owner, "admin")
@@ -98,6 +105,7 @@ def lock_label(owner, label):
 
 @bp.route("/api/copy/package/<owner>/<package>/<version>/", methods=["POST", "PUT", "PATCH"])
 @bp.route("/api/copy/package/<owner>/<package>/<version>/<path:basename>", methods=["POST", "PUT", "PATCH"])
+@access.act("api:write", owner=None)   # two owners: read on the source, write on the target, checked below
 def copy_files(owner, package, version, basename=None):
     owner, package, version = names.owner(owner), names.package(package), names.version(version)
     basename = names.basename(basename) if basename else None

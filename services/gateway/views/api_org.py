@@ -6,7 +6,9 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from services.kernel import names
 from services.kernel.errors import BadRequest, NotFound
 
-from ..identity import current_reader, private_packages, require_login, require_package, search_scope
+from .. import access
+from ..identity import (current_reader, private_packages, require_login, require_namespace, require_package,
+                        search_scope)
 from ..schemas import GroupBody
 
 bp = Blueprint("api_org", __name__)
@@ -17,7 +19,7 @@ def clients():
 
 
 def _reader():
-    return current_reader(clients())
+    return current_reader()
 
 
 def _actor() -> str:
@@ -30,11 +32,13 @@ def _group(org, group):
 
 # ---------------------------------------------------------------------------------------------- groups
 @bp.get("/api/groups/<org>")
+@access.act("api:read", owner="org")
 def list_groups(org):
     return jsonify(clients().auth.list_groups(names.owner(org), _actor()))
 
 
 @bp.post("/api/group/<org>/<group>")
+@access.act("api:write", owner="org")
 def create_group(org, group):
     org, group = _group(org, group)
     body = GroupBody().load(request.get_json(silent=True) or {})
@@ -43,18 +47,21 @@ def create_group(org, group):
 
 
 @bp.get("/api/group/<org>/<group>")
+@access.act("api:read", owner="org")
 def get_group(org, group):
     org, group = _group(org, group)
     return jsonify(clients().auth.get_group(org, group, _actor()))
 
 
 @bp.get("/api/group/<org>/<group>/members")
+@access.act("api:read", owner="org")
 def group_members(org, group):
     org, group = _group(org, group)
     return jsonify(clients().auth.group_members(org, group, _actor()))
 
 
 @bp.get("/api/group/<org>/<group>/members/<login>")
+@access.act("api:read", owner="org")
 def is_member(org, group, login):
     org, group = _group(org, group)
     clients().auth.get_group(org, group, _actor())
@@ -64,6 +71,7 @@ def is_member(org, group, login):
 
 
 @bp.route("/api/group/<org>/<group>/members/<login>", methods=["PUT", "DELETE"])
+@access.act("api:write", owner="org")
 def change_member(org, group, login):
     org, group = _group(org, group)
     login = names.owner(login)
@@ -75,6 +83,7 @@ def change_member(org, group, login):
 
 
 @bp.get("/api/group/<org>/<group>/packages")
+@access.act("api:read", owner="org")
 def group_packages(org, group):
     """``[{full_name, name, summary}]``: anaconda-client prints ``summary`` (a KeyError without it); summaries
     come from the registry, as the reader's package listing of the organization shows them."""
@@ -87,10 +96,14 @@ def group_packages(org, group):
 
 
 @bp.route("/api/group/<org>/<group>/packages/<package>", methods=["PUT", "DELETE"])
+@access.act("api:write", owner="org")
 def change_group_package(org, group, package):
     org, group = _group(org, group)
     package = names.package(package)
     actor = _actor()
+    # the organization's admins only, decided before the package is looked up: anyone else gets the same 403
+    # whether a private package of that name exists or not
+    require_namespace(clients(), _reader(), org, "admin")
     if request.method == "PUT":
         clients().registry.get_package(org, package, True)  # NotFound for a package that does not exist
         clients().auth.add_group_package(org, group, package, actor)
@@ -101,6 +114,7 @@ def change_group_package(org, group, package):
 
 # ---------------------------------------------------------------------------------------------- collaborators
 @bp.get("/api/packages/<owner>/<package>/collaborators")
+@access.see("api:read")
 def list_collaborators(owner, package):
     owner, package = names.owner(owner), names.package(package)
     require_package(clients(), _reader(), owner, package, "read", "api:read")
@@ -108,6 +122,7 @@ def list_collaborators(owner, package):
 
 
 @bp.route("/api/packages/<owner>/<package>/collaborators/<login>", methods=["PUT", "DELETE"])
+@access.act("api:write")
 def change_collaborator(owner, package, login):
     owner, package, login = names.owner(owner), names.package(package), names.owner(login)
     require_package(clients(), _reader(), owner, package, "admin")
@@ -122,6 +137,7 @@ def change_collaborator(owner, package, login):
 
 # ---------------------------------------------------------------------------------------------- search
 @bp.get("/api/search")
+@access.see("api:read", owner=None)
 def search():
     reader = _reader()
     query = request.args.get("name", "")

@@ -9,8 +9,10 @@ from flask import Blueprint, Response, current_app, g, jsonify, redirect, reques
 from services.kernel import names
 from services.kernel.errors import BadRequest
 
+from .. import access
 from ..identity import current_reader, package_role, private_packages, require_namespace, require_package
-from ..schemas import CommitBody, PackageBody, ReleaseBody, StageBody, TransferBody
+from ..schemas import (CommitBody, PackageBody, PackagePatchBody, ReleaseBody, ReleasePatchBody, StageBody,
+                       TransferBody)
 from ..uploads import finalize_and_commit
 
 bp = Blueprint("api_packages", __name__)
@@ -22,7 +24,7 @@ def clients():
 
 
 def _reader():
-    return current_reader(clients())
+    return current_reader()
 
 
 def _actor() -> str:
@@ -53,6 +55,7 @@ def need(owner: str, package: str, level: str = "write") -> None:
 
 # ---------------------------------------------------------------------------------------------- packages
 @bp.get("/api/packages/<owner>")
+@access.see("api:read")
 def list_packages(owner):
     owner = names.owner(owner)
     whole, extra = private_packages(clients(), _reader(), owner, "api:read")
@@ -60,12 +63,14 @@ def list_packages(owner):
 
 
 @bp.get("/api/package/<owner>/<package>")
+@access.see("api:read")
 def get_package(owner, package):
     owner, package = _names(owner, package)
     return jsonify(clients().registry.get_package(owner, package, readable(owner, package)))
 
 
 @bp.post("/api/package/<owner>/<package>")
+@access.act("api:write")
 def create_package(owner, package):
     owner, package = _names(owner, package)
     need(owner, package, "write")
@@ -75,11 +80,10 @@ def create_package(owner, package):
 
 
 @bp.patch("/api/package/<owner>/<package>")
+@access.act("api:write")
 def update_package(owner, package):
     owner, package = _names(owner, package)
-    body = request.get_json(silent=True) or {}
-    if not isinstance(body, dict):
-        raise BadRequest("the body must be a JSON object")
+    body = _body(PackagePatchBody)
     changes = {}
     attrs = body.get("public_attrs", body)
     if isinstance(attrs, dict):
@@ -93,6 +97,7 @@ def update_package(owner, package):
 
 
 @bp.delete("/api/package/<owner>/<package>")
+@access.act("api:write")
 def remove_package(owner, package):
     owner, package = _names(owner, package)
     need(owner, package, "admin")
@@ -101,6 +106,7 @@ def remove_package(owner, package):
 
 
 @bp.post("/api/package/<owner>/<package>/transfer")
+@access.act("api:write")            # and on the target: require_namespace
 def transfer_package(owner, package):
     """Transfer a package to an organization the caller administers: body ``{"to_owner": ORG}``."""
     owner, package = _names(owner, package)
@@ -115,12 +121,14 @@ def transfer_package(owner, package):
 
 # ---------------------------------------------------------------------------------------------- releases
 @bp.get("/api/release/<owner>/<package>/<version>")
+@access.see("api:read")
 def get_release(owner, package, version):
     owner, package, version = _names(owner, package, version)
     return jsonify(clients().registry.get_release(owner, package, version, readable(owner, package)))
 
 
 @bp.post("/api/release/<owner>/<package>/<version>")
+@access.act("api:write")
 def create_release(owner, package, version):
     owner, package, version = _names(owner, package, version)
     need(owner, package)
@@ -129,15 +137,17 @@ def create_release(owner, package, version):
 
 
 @bp.patch("/api/release/<owner>/<package>/<version>")
+@access.act("api:write")
 def update_release(owner, package, version):
     owner, package, version = _names(owner, package, version)
     need(owner, package)
-    body = request.get_json(silent=True) or {}
-    attrs = body.get("public_attrs", body) if isinstance(body, dict) else {}
+    body = _body(ReleasePatchBody)
+    attrs = body.get("public_attrs", body)
     return jsonify(clients().registry.update_release(owner, package, version, attrs=attrs, actor=_actor()))
 
 
 @bp.delete("/api/release/<owner>/<package>/<version>")
+@access.act("api:write")
 def remove_release(owner, package, version):
     owner, package, version = _names(owner, package, version)
     need(owner, package)
@@ -147,12 +157,14 @@ def remove_release(owner, package, version):
 
 # ---------------------------------------------------------------------------------------------- files
 @bp.get("/api/dist/<owner>/<package>/<version>/<path:basename>")
+@access.see("api:read")
 def get_dist(owner, package, version, basename):
     owner, package, version, basename = _names(owner, package, version, basename)
     return jsonify(clients().registry.get_file(owner, package, version, basename, readable(owner, package)))
 
 
 @bp.delete("/api/dist/<owner>/<package>/<version>/<path:basename>")
+@access.act("api:write")
 def remove_dist(owner, package, version, basename):
     owner, package, version, basename = _names(owner, package, version, basename)
     need(owner, package)
@@ -160,6 +172,7 @@ def remove_dist(owner, package, version, basename):
 
 
 @bp.post("/api/stage/<owner>/<package>/<version>/<path:basename>")
+@access.act("api:write")
 def stage(owner, package, version, basename):
     owner, package, version, basename = _names(owner, package, version, basename)
     need(owner, package)
@@ -175,6 +188,7 @@ def stage(owner, package, version, basename):
 
 
 @bp.post("/api/commit/<owner>/<package>/<version>/<path:basename>")
+@access.act("api:write")
 def commit(owner, package, version, basename):
     owner, package, version, basename = _names(owner, package, version, basename)
     need(owner, package)
@@ -187,11 +201,12 @@ def commit(owner, package, version, basename):
 
 
 @bp.get("/api/download/<owner>/<package>/<version>/<path:basename>")
+@access.see("api:read")
 def download(owner, package, version, basename):
     owner, package, version, basename = _names(owner, package, version, basename)
     f = clients().registry.get_file(owner, package, version, basename, readable(owner, package))
     return send_blob(f["blob_key"], basename.rsplit("/", 1)[-1], f.get("sha256"),
-                     count=(owner, package, version, basename))
+                     count=(owner, package, version, basename), private=not f["public"])
 
 
 def count_download(owner: str, package: str, version: str, basename: str) -> None:
@@ -209,15 +224,29 @@ def count_download(owner: str, package: str, version: str, basename: str) -> Non
         log.warning("could not count a download of %s/%s/%s/%s", owner, package, version, basename, exc_info=True)
 
 
-def send_blob(key: str, filename: str, sha256: str | None, count: tuple | None = None):
+PUBLIC_BYTES = "public, max-age=31536000, immutable"
+PRIVATE_BYTES = "private, max-age=31536000, immutable"
+PRIVATE_REDIRECT = "private, no-store"
+
+
+def send_blob(key: str, filename: str, sha256: str | None, count: tuple | None = None, private: bool = True):
     """Redirect to a presigned URL (S3) or stream from local disk (embedded), with ETag/Range support.
-    ``count`` = (owner, package, version, basename): count the download of that file."""
+    ``count`` = (owner, package, version, basename): count the download of that file.
+
+    Bytes are content-addressed, so they never change under their URL; but the bytes of a ``private`` file
+    (the default: callers must say a file is public) are for its readers only: ``Cache-Control: private`` and
+    ``Vary: Authorization``, so no shared cache or CDN keeps them for anonymous users; their redirect (whose
+    presigned URL is a credential of its own) is ``no-store``, and S3 answers that URL with ``private`` too."""
     if count is not None:
         count_download(*count)
     storage = clients().storage
-    url = storage.blob_url(key, filename)
+    url = storage.blob_url(key, filename, False, private)
     if url:
-        return redirect(url, code=302)
+        resp = redirect(url, code=302)
+        if private:
+            resp.headers["Cache-Control"] = PRIVATE_REDIRECT
+            resp.vary.add("Authorization")
+        return resp
     blob = storage.open_blob(key)
     path = getattr(blob, "name", None)
     if isinstance(path, str) and os.path.isfile(path):
@@ -225,5 +254,7 @@ def send_blob(key: str, filename: str, sha256: str | None, count: tuple | None =
         blob = path
     resp = send_file(blob, mimetype="application/octet-stream", as_attachment=True, download_name=filename,
                      etag=sha256 or True, conditional=True, max_age=31536000)
-    resp.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    resp.headers["Cache-Control"] = PRIVATE_BYTES if private else PUBLIC_BYTES
+    if private:
+        resp.vary.add("Authorization")
     return resp

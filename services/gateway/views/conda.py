@@ -20,7 +20,8 @@ from services.kernel import names
 from services.kernel.errors import NotFound, Unavailable
 from services.kernel.signing import blob_key_for
 
-from .. import channeldata, partial_index
+from .. import access, channeldata, partial_index
+from ..adapters import blob_http
 from ..identity import current_reader, private_packages
 from .api_packages import send_blob
 
@@ -49,29 +50,50 @@ def cache():
     return current_app.extensions["wharf.index_cache"]
 
 
+def path_token(rest: str) -> tuple[str | None, list[str]]:
+    """``t/<token>/<rest>`` -> (token, parts of rest); a malformed token is a 401 before anything is looked up."""
+    parts = rest.split("/")
+    token = None
+    if len(parts) >= 2 and parts[0] == "t":
+        token, parts = parts[1], parts[2:]
+        if not _valid_token(token):
+            from services.kernel.errors import Unauthorized
+            raise Unauthorized("malformed token")
+    return token, parts
+
+
+def _owner_in(args: dict) -> str | None:
+    parts = path_token(args["rest"])[1]
+    return parts[0] if parts else None
+
+
+def _token_first(args: dict) -> str | None:
+    if not _valid_token(args["token"]):
+        from services.kernel.errors import Unauthorized
+        raise Unauthorized("malformed token")
+    return args["token"]
+
+
 @bp.route("/conda/<path:rest>", methods=["GET", "HEAD"])
+@access.see("conda:download", owner=_owner_in, path_token=lambda args: path_token(args["rest"])[0])
 def channel(rest):
-    return serve(rest.split("/"), None)
+    return serve(path_token(rest)[1])
 
 
 @bp.route("/t/<token>/conda/<path:rest>", methods=["GET", "HEAD"])
+@access.see("conda:download", owner=_owner_in, path_token=_token_first)
 def channel_token_first(token, rest):
-    return serve(rest.split("/"), token)
+    return serve(path_token(rest)[1])
 
 
-def serve(parts: list[str], token: str | None):
-    if len(parts) >= 2 and parts[0] == "t":
-        token, parts = parts[1], parts[2:]
-    if token is not None and not _valid_token(token):
-        from services.kernel.errors import Unauthorized
-        raise Unauthorized("malformed token")
+def serve(parts: list[str]):
     shard = len(parts) >= 2 and parts[-2] == "shards"
     if shard:
         parts = parts[:-2] + parts[-1:]
     if parts[-1] == "channeldata.json" and (len(parts) == 2 or (len(parts) == 4 and parts[1] == "label")):
         owner = names.owner(parts[0])
         label = names.label(parts[2]) if len(parts) == 4 else "main"
-        reader = current_reader(clients(), token)
+        reader = current_reader()
         whole, allowed = private_packages(clients(), reader, owner, "conda:download")
         return _channeldata(owner, label, "private" if whole else "public", frozenset(allowed))
     if len(parts) == 5 and parts[1] == "label":
@@ -81,7 +103,7 @@ def serve(parts: list[str], token: str | None):
     else:
         raise NotFound("not found")
     owner, label, subdir = names.owner(owner), names.label(label), names.subdir(subdir)
-    reader = current_reader(clients(), token)
+    reader = current_reader()
     if reader.anonymous:
         # anonymous readers see the public audience of any existing namespace: remembered for the cache's
         # ttl, so a conditional GET (304) reaches no service, database or object store
@@ -108,7 +130,8 @@ def serve(parts: list[str], token: str | None):
                 hit = None
         if hit:
             return send_blob(blob_key_for(hit["sha256"]), fname, hit["sha256"],
-                             count=(owner, hit["package"], hit["version"], hit["basename"]))
+                             count=(owner, hit["package"], hit["version"], hit["basename"]),
+                             private=not hit["public"])
     raise NotFound(f"{fname} not found")
 
 
@@ -151,8 +174,16 @@ def _partial_index(owner: str, label: str, subdir: str, fname: str, allowed: fro
     entry = _partial_entry(owner, label, subdir, fname, allowed)
     if entry is None:
         return _respond(_empty_entry(subdir, fname), fname, "private")
-    return _respond({"sha256": entry["sha256"], "data": cache().get_bytes(entry["sha256"], entry["make"])},
-                    fname, "private")
+    return _respond(_derived(entry["sha256"], entry["make"]), fname, "private")
+
+
+def _derived(key: str, make) -> dict:
+    """A view built on request (a partial index, channeldata.json): its bytes, cached under ``key`` (the hash
+    of its inputs), served under the hash of the bytes themselves. The inputs include things this reader may
+    not see (the whole private index): their changes must not show in the ETag when the view's bytes stay the
+    same, nor two views that read the same differ by ETag."""
+    data = cache().get_bytes(key, make)
+    return {"sha256": cache().digest(key, data), "data": data}
 
 
 def _channeldata(owner: str, label: str, audience: str, allowed: frozenset[str]):
@@ -170,8 +201,8 @@ def _channeldata(owner: str, label: str, audience: str, allowed: frozenset[str])
     def view_bytes(e: dict) -> bytes:
         return cache().get_bytes(e["sha256"], e["make"]) if "make" in e else _bytes(e)
 
-    data = cache().get_bytes(key, lambda: channeldata.build({s: view_bytes(e) for s, e in views.items()}))
-    return _respond({"sha256": key, "data": data}, "channeldata.json", "private" if allowed else audience)
+    derived = _derived(key, lambda: channeldata.build({s: view_bytes(e) for s, e in views.items()}))
+    return _respond(derived, "channeldata.json", "private" if allowed else audience)
 
 
 def _bytes(entry: dict) -> bytes:
@@ -202,8 +233,8 @@ def _shard(owner: str, label: str, subdir: str, fname: str, audience: str, parti
 
 def _index(owner: str, label: str, subdir: str, fname: str, audience: str):
     entry = _entry(owner, label, subdir, fname, audience)
-    if entry is not None and subdir != "noarch" and _empty(owner, label, subdir, audience):
-        entry = None  # a subdir holding only private files looks exactly like one that does not exist
+    if entry is not None and _empty(owner, label, subdir, audience):
+        entry = None  # a subdir (noarch too) holding only private files looks exactly like one that does not exist
     return _respond(entry or _empty_entry(subdir, fname), fname, audience)
 
 
@@ -249,13 +280,7 @@ def _load(key: str, start: int | None = None, size: int | None = None) -> bytes:
     storage = clients().storage
     url = storage.blob_url(key, None, True)
     if url:
-        import requests
-        headers = {} if start is None else {"Range": f"bytes={start}-{start + size - 1}"}
-        r = requests.get(url, headers=headers, timeout=(5, 60))
-        r.raise_for_status()
-        if start is None or r.status_code == 206:
-            return r.content
-        return r.content[start:start + size]
+        return blob_http.get(url, start, size)
     with storage.open_blob(key) as f:
         if start is None:
             return f.read()

@@ -20,12 +20,13 @@ from flask import Blueprint, Response, current_app, g, redirect, request
 from packaging.utils import canonicalize_name
 
 from services.kernel import names
-from services.kernel.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, Unauthorized, WharfError
+from services.kernel.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
 
+from .. import access
 from ..identity import current_reader, namespace_role, require_package
 from ..uploads import finalize_and_commit, stage_bytes
 from .api_packages import send_blob
-from .conda import _bytes, _valid_token
+from .conda import _bytes, path_token
 
 bp = Blueprint("pypi", __name__)
 
@@ -42,14 +43,16 @@ def cache():
     return current_app.extensions["wharf.index_cache"]
 
 
+def _owner_in(args: dict) -> str | None:
+    parts = path_token(args["rest"])[1]
+    return parts[0] if parts else None
+
+
 @bp.route("/pypi/<path:rest>", methods=["GET", "HEAD"])
+@access.see("pypi:download", owner=_owner_in, credential=access.BASIC,
+            path_token=lambda args: path_token(args["rest"])[0])
 def simple(rest):
-    parts = rest.split("/")
-    token = None
-    if len(parts) >= 2 and parts[0] == "t":
-        token, parts = parts[1], parts[2:]
-        if not _valid_token(token):
-            raise Unauthorized("malformed token")
+    parts = path_token(rest)[1]
     parts = [p for p in parts if p != ""] if rest.endswith("/") else parts
     if len(parts) >= 3 and parts[1] == "label":
         owner, label, parts = parts[0], parts[2], parts[3:]
@@ -60,7 +63,7 @@ def simple(rest):
     if not parts or parts[0] != "simple" or len(parts) > 3:
         raise NotFound("not found")
     owner, label = names.owner(owner), names.label(label)
-    reader = current_reader(clients(), token, allow_basic=True)
+    reader = current_reader()
     audience = "private" if namespace_role(clients(), reader, owner, "pypi:download") else "public"
     if len(parts) == 1:
         return _page(owner, label, None, audience)
@@ -146,27 +149,20 @@ def _file(owner: str, label: str, project: str, filename: str, audience: str):
     if want_metadata:
         if not hit.get("core_metadata_key"):
             raise NotFound(f"{filename} not found")
-        return send_blob(hit["core_metadata_key"], filename, hit.get("core_metadata_sha256"))
+        return send_blob(hit["core_metadata_key"], filename, hit.get("core_metadata_sha256"),
+                         private=not hit["public"])
     return send_blob(hit["blob_key"], fn, hit["sha256"],
-                     count=(owner, hit["package"], hit["version"], hit["basename"]))
+                     count=(owner, hit["package"], hit["version"], hit["basename"]), private=not hit["public"])
 
 
 # ---------------------------------------------------------------------------------------------- twine upload
 @bp.post("/pypi/<owner>/")
 @bp.post("/pypi/<owner>/legacy/")
+@access.act("pypi:upload", credential=access.BASIC)
 def legacy_upload(owner):
-    """twine shows the HTTP reason phrase, not the body, so errors carry their message there too (as
-    Warehouse does: ``400 File already exists``, which ``--skip-existing`` recognises)."""
-    try:
-        return _legacy_upload(owner)
-    except WharfError as exc:
-        reason = "".join(c if 32 <= ord(c) < 127 else " " for c in exc.message)[:200]
-        return Response(exc.message + "\n", status=f"{exc.status} {reason}", mimetype="text/plain")
-
-
-def _legacy_upload(owner):
+    """twine shows the HTTP reason phrase, not the body: errors carry their message there (errors.py)."""
     owner = names.owner(owner)
-    reader = current_reader(clients(), allow_basic=True)
+    reader = current_reader()
     if reader.anonymous:
         resp = Response("authentication required", status=401)
         resp.headers["WWW-Authenticate"] = 'Basic realm="wharf"'
@@ -183,7 +179,11 @@ def _legacy_upload(owner):
     if not project:
         raise BadRequest("missing project name")
     package = _existing_package(owner, project) or names.package(name)
-    require_package(clients(), reader, owner, package, "write", "pypi:upload")
+    try:
+        require_package(clients(), reader, owner, package, "write", "pypi:upload")
+    except NotFound:
+        # the name as the client sent it: the stored spelling of a private project is not theirs to learn
+        raise NotFound(f"package {owner}/{names.package(name)} not found")
 
     with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
         sha, size = hashlib.sha256(), 0

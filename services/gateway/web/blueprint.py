@@ -70,7 +70,6 @@ def settings():
 def _before():
     if _static():
         return
-    web_session.load_reader()
     if request.method == "POST":
         web_session.check_csrf()
 

@@ -10,6 +10,7 @@ from services.kernel import names
 from services.kernel import scopes as scope_rules
 from services.kernel.errors import BadRequest, Unauthorized
 
+from .. import access
 from ..identity import RANK, namespace_role, require_namespace, require_package
 from . import session as web_session
 from .blueprint import bp, clients
@@ -31,6 +32,7 @@ def _back(endpoint: str, **kw):
 
 # ---------------------------------------------------------------------------------------------- tokens
 @bp.post("/settings/tokens")
+@access.account("api:write", credential=access.SESSION)
 def create_token():
     me = _me()
     name = request.form.get("name", "").strip()
@@ -59,6 +61,7 @@ def create_token():
 
 
 @bp.post("/settings/tokens/revoke")
+@access.account("api:write", credential=access.SESSION)
 def revoke_token():
     me = _me()
     name = request.form.get("name", "")
@@ -85,6 +88,7 @@ def _need(owner, package, level):
 
 
 @bp.get("/<owner>/<package>/settings")
+@access.act("api:write", credential=access.SESSION)
 def package_settings(owner, package):
     owner, package, pkg, role = load_package(owner, package)
     _need(owner, package, "write")
@@ -104,6 +108,7 @@ def package_settings(owner, package):
 
 
 @bp.post("/<owner>/<package>/settings/visibility")
+@access.act("api:write", credential=access.SESSION)
 def set_visibility(owner, package):
     owner, package = names.owner(owner), names.package(package)
     _need(owner, package, "admin")
@@ -116,6 +121,7 @@ def set_visibility(owner, package):
 
 
 @bp.post("/<owner>/<package>/settings/collaborators")
+@access.act("api:write", credential=access.SESSION)
 def change_collaborator(owner, package):
     owner, package = names.owner(owner), names.package(package)
     _need(owner, package, "admin")
@@ -135,6 +141,7 @@ def change_collaborator(owner, package):
 
 
 @bp.post("/<owner>/<package>/settings/transfer")
+@access.act("api:write", credential=access.SESSION)
 def transfer(owner, package):
     owner, package = names.owner(owner), names.package(package)
     to_owner = names.owner(request.form.get("to_owner", "").strip() or "-")
@@ -148,6 +155,7 @@ def transfer(owner, package):
 
 
 @bp.post("/<owner>/<package>/settings/remove")
+@access.act("api:write", credential=access.SESSION)
 def remove_files(owner, package):
     """Remove the selected versions (whole releases) and files."""
     owner, package = names.owner(owner), names.package(package)
@@ -171,6 +179,7 @@ def remove_files(owner, package):
 
 
 @bp.post("/<owner>/<package>/settings/delete")
+@access.act("api:write", credential=access.SESSION)
 def delete_package(owner, package):
     owner, package = names.owner(owner), names.package(package)
     _need(owner, package, "admin")
@@ -183,6 +192,7 @@ def delete_package(owner, package):
 
 # ---------------------------------------------------------------------------------------------- labels
 @bp.post("/<owner>/-/labels/copy")
+@access.act("api:write", credential=access.SESSION)
 def copy_label(owner):
     owner = names.owner(owner)
     src = names.label(request.form.get("from_label", "").strip() or "-")
@@ -194,6 +204,7 @@ def copy_label(owner):
 
 
 @bp.post("/<owner>/-/labels/remove")
+@access.act("api:write", credential=access.SESSION)
 def remove_label(owner):
     owner = names.owner(owner)
     label = names.label(request.form.get("label", "").strip() or "-")
@@ -204,6 +215,7 @@ def remove_label(owner):
 
 
 @bp.post("/<owner>/-/labels/<label>/move")
+@access.act("api:write", credential=access.SESSION)
 def move_files(owner, label):
     """Move the selected files from ``label`` to another label (added there, then removed here), as
     ``anaconda move`` does; each file needs write on its package (or on the namespace)."""

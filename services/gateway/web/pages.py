@@ -11,6 +11,7 @@ from services.kernel import names
 from services.kernel import scopes as scope_rules
 from services.kernel.errors import BadRequest, Forbidden, NotFound, Unauthorized
 
+from .. import access
 from ..identity import RANK, namespace_role, package_role, private_packages, search_scope
 from . import session as web_session
 from .blueprint import bp, clients, settings
@@ -79,16 +80,22 @@ def visible_packages(owner: str) -> list[dict]:
 
 
 def safe_next(value: str | None) -> str:
-    """Only same-site paths are followed after sign-in (no open redirect)."""
+    """Only same-site paths are followed after sign-in (no open redirect, no header injection: control
+    characters are refused), and never back to the sign-in form itself."""
     value = unquote(value or "")
+    if len(value) > 2048 or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        return url_for("web.home")
     parts = urlsplit(value)
     if not value.startswith("/") or value.startswith("//") or parts.scheme or parts.netloc or "\\" in value:
+        return url_for("web.home")
+    if parts.path.rstrip("/") in (url_for("web.login"), url_for("web.logout")):
         return url_for("web.home")
     return value
 
 
 # ---------------------------------------------------------------------------------------------- home, search
 @bp.get("/")
+@access.see("api:read", owner=None, credential=access.SESSION)
 def home():
     me = reader()
     mine = []
@@ -98,6 +105,7 @@ def home():
 
 
 @bp.get("/search")
+@access.see("api:read", owner=None, credential=access.SESSION)
 def search():
     query = request.args.get("q", "").strip()
     if len(query) > 200:
@@ -115,6 +123,7 @@ def search():
 
 # ---------------------------------------------------------------------------------------------- sign in/out
 @bp.route("/login", methods=["GET", "POST"])
+@access.self_(credential=access.SESSION)                    # the proof is the login and password of the form
 def login():
     nxt = safe_next(request.values.get("next"))
     if request.method == "GET":
@@ -134,6 +143,7 @@ def login():
 
 
 @bp.post("/logout")
+@access.self_(credential=access.SESSION)
 def logout():
     web_session.sign_out()
     flash("Signed out.")
@@ -142,6 +152,7 @@ def logout():
 
 # ---------------------------------------------------------------------------------------------- namespaces
 @bp.get("/<owner>")
+@access.see("api:read", credential=access.SESSION)
 def namespace(owner):
     owner, account, role = load_namespace(owner)
     packages = sorted(visible_packages(owner), key=lambda p: p["name"].lower())
@@ -150,6 +161,7 @@ def namespace(owner):
 
 
 @bp.get("/<owner>/-/labels")
+@access.see("api:read", credential=access.SESSION)
 def labels(owner):
     owner, account, role = load_namespace(owner)
     whole, _extra = private_packages(clients(), reader(), owner, "api:read")
@@ -159,6 +171,7 @@ def labels(owner):
 
 
 @bp.get("/<owner>/-/labels/<label>")
+@access.see("api:read", credential=access.SESSION)
 def label_page(owner, label):
     owner, account, role = load_namespace(owner)
     label = names.label(label)
@@ -171,6 +184,7 @@ def label_page(owner, label):
 
 
 @bp.get("/<owner>/-/members")
+@access.see("api:read", credential=access.SESSION)
 def members(owner):
     owner, account, role = load_namespace(owner)
     if account.get("user_type") != "org":
@@ -221,6 +235,7 @@ def _page_context(owner, package, pkg, role, tab):
 
 
 @bp.get("/<owner>/<package>")
+@access.see("api:read", credential=access.SESSION)
 def package_page(owner, package):
     owner, package, pkg, role = load_package(owner, package)
     return render_template("package.html", install=install_lines(owner, package, pkg), labels=_labels_of(pkg),
@@ -228,6 +243,7 @@ def package_page(owner, package):
 
 
 @bp.get("/<owner>/<package>/files")
+@access.see("api:read", credential=access.SESSION)
 def package_files(owner, package):
     owner, package, pkg, role = load_package(owner, package)
     label = request.args.get("label") or ""
@@ -301,6 +317,7 @@ def package_history(owner: str, package: str) -> tuple[list[dict], bool]:
 
 
 @bp.get("/<owner>/<package>/history")
+@access.see("api:read", credential=access.SESSION)
 def package_history_page(owner, package):
     owner, package, pkg, role = load_package(owner, package)
     events, created_here = package_history(owner, package)
@@ -310,6 +327,7 @@ def package_history_page(owner, package):
 
 # ---------------------------------------------------------------------------------------------- tokens
 @bp.get("/settings/tokens")
+@access.account("api:read", credential=access.SESSION)
 def tokens():
     me = reader()
     if me.anonymous:

@@ -60,23 +60,10 @@ def clients():
     return current_app.extensions["wharf.clients"]
 
 
-def load_reader() -> Reader:
-    """The reader behind this browser: the session's token, authenticated like any API token. A revoked or
-    expired session token signs the browser out (anonymous), it never fails the page."""
-    token = session.get("token")
-    if not token:
-        g.wharf_reader, g.wharf_token = Reader(), None
-        return g.wharf_reader
-    try:
-        return current_reader(clients(), path_token=token)
-    except Unauthorized:
-        session.clear()
-        g.wharf_reader, g.wharf_token = Reader(), None
-        return g.wharf_reader
-
-
 def reader() -> Reader:
-    return g.get("wharf_reader") or load_reader()
+    """The reader behind this browser: the session's token, authenticated like any API token by the access gate
+    (access.py, credential SESSION); a revoked or expired session token reads as signed out."""
+    return current_reader()
 
 
 def signed_in() -> bool:

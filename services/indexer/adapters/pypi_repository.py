@@ -75,12 +75,12 @@ class PypiIndexMixin:
 
     def lookup_pypi_file(self, owner: str, label: str, filename: str, public_only: bool) -> dict | None:
         q = self._labelled(_F.package, _F.version, _F.basename, _F.project, _F.sha256, _F.size, _F.blob_key,
-                           _F.core_metadata_key, _F.core_metadata_sha256).where(
+                           _F.core_metadata_key, _F.core_metadata_sha256, _F.public).where(
             _F.owner == owner, _F.filename == filename, pypi_file_labels.c.label == label)
         if public_only:
             q = q.where(_F.public.is_(True))
         row = self.conn.execute(q.order_by(*(c.desc() for c in _ORDER[1:])).limit(1)).first()
-        return None if row is None else {**row._asdict(), "size": int(row.size)}
+        return None if row is None else {**row._asdict(), "size": int(row.size), "public": bool(row.public)}
 
     def pypi_keys_with_files(self) -> set[ProjectKey]:
         return self.pypi.all_touched()

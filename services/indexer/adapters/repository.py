@@ -77,7 +77,7 @@ class SqlIndexRepository(ShardMixin, PypiIndexMixin):
 
     def lookup_file(self, key: ChannelKey, filename: str, public_only: bool) -> dict | None:
         q = (select(files.c.package, files.c.version, files.c.basename, files.c.sha256, files.c.size,
-                    files.c.blob_key)
+                    files.c.blob_key, files.c.public)
              .select_from(files.join(file_labels, file_labels.c.file_id == files.c.id))
              .where(files.c.owner == key.owner, files.c.subdir == key.subdir, files.c.filename == filename,
                     file_labels.c.label == key.label)
@@ -85,7 +85,7 @@ class SqlIndexRepository(ShardMixin, PypiIndexMixin):
         if public_only:
             q = q.where(files.c.public.is_(True))
         row = self.conn.execute(q.limit(1)).first()
-        return None if row is None else {**row._asdict(), "size": int(row.size)}
+        return None if row is None else {**row._asdict(), "size": int(row.size), "public": bool(row.public)}
 
     # ------------------------------------------------------------------------------------ dirty and pointers
     def mark_dirty(self, keys: Iterable[ChannelKey] | Mapping[ChannelKey, tuple[int, int]]) -> None:

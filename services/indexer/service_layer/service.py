@@ -474,7 +474,7 @@ class IndexerService:
 
     def lookup_file(self, owner: str, label: str, subdir: str, filename: str, audience: str) -> dict | None:
         """The package file ``filename`` as the channel lists it for ``audience`` (the index a reader sees):
-        ``{package, version, basename, sha256, size, blob_key}`` or None."""
+        ``{package, version, basename, sha256, size, blob_key, public}`` or None."""
         with self.uow.begin() as repo:
             return repo.lookup_file(ChannelKey(owner.lower(), label, subdir), filename, _audience(audience) == "public")
 
@@ -494,7 +494,7 @@ class IndexerService:
 
     def lookup_pypi_file(self, owner: str, label: str, filename: str, audience: str) -> dict | None:
         """A wheel or sdist of the label visible to ``audience``: ``{package, version, basename, project, sha256,
-        size, blob_key, core_metadata_key, core_metadata_sha256}`` (core metadata None for sdists) or None."""
+        size, blob_key, core_metadata_key, core_metadata_sha256, public}`` (core metadata None for sdists) or None."""
         with self.uow.begin() as repo:
             return repo.lookup_pypi_file(owner.lower(), label, filename, _audience(audience) == "public")
 

@@ -89,7 +89,7 @@ class LocalBlobStore:
         return iter(sorted(out))
 
     def url(self, key: str, method: str = "GET", expires: int = 600, filename: str | None = None,
-            internal: bool = False) -> str | None:
+            internal: bool = False, cache_control: str | None = None) -> str | None:
         return None
 
     def local_path(self, key: str) -> str:

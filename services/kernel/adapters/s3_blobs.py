@@ -102,10 +102,13 @@ class S3BlobStore:
         return iter(sorted(o.object_name for o in objs))
 
     def url(self, key: str, method: str = "GET", expires: int = 600, filename: str | None = None,
-            internal: bool = False) -> str | None:
-        headers = None
+            internal: bool = False, cache_control: str | None = None) -> str | None:
+        headers = {}
         if filename and method == "GET":
-            headers = {"response-content-disposition": f'attachment; filename="{filename}"'}
+            headers["response-content-disposition"] = f'attachment; filename="{filename}"'
+        if cache_control and method == "GET":
+            headers["response-cache-control"] = cache_control     # S3 answers with this Cache-Control
+        headers = headers or None
         signer = self.client if internal else self.signer
         return self._call(signer.get_presigned_url, method, self.bucket, key,
                           expires=timedelta(seconds=expires), response_headers=headers)

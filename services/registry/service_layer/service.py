@@ -335,7 +335,9 @@ class RegistryService(LabelMethods, CollaboratorMethods, CopyMethods, SearchMeth
 
     def package_history(self, owner: str, package: str, limit: int = 200) -> list[dict]:
         """The events of ``owner``'s stream that name ``package`` (its own events, and label events listing its
-        files), newest first, at most ``limit`` (wire dicts). Visibility is the caller's business."""
+        files), newest first, at most ``limit`` (wire dicts), of the package as it exists now only: a package of
+        the same name that was deleted (or transferred away) before this one was created is another package,
+        whose events may have been private. Visibility of this one is the caller's business."""
         owner, package = names.owner(owner), names.package(package)
 
         def mentions(ev: dict) -> bool:
@@ -344,7 +346,16 @@ class RegistryService(LabelMethods, CollaboratorMethods, CopyMethods, SearchMeth
                 return True
             return any(isinstance(f, dict) and f.get("package") == package for f in data.get("files") or [])
         found = self._query(lambda uow: uow.read_stream_mentioning(owner, json.dumps(package)))
-        return [ev for ev in reversed(found) if mentions(ev)][:max(0, int(limit))]
+        current = []
+        for ev in reversed(found):
+            if not mentions(ev):
+                continue
+            if ev["type"] in ("package_removed", "package_transferred") and ev["data"].get("package") == package:
+                break                   # the end of an earlier package of this name in this namespace
+            current.append(ev)
+            if ev["type"] in ("package_created", "package_received") and ev["data"].get("package") == package:
+                break                   # its beginning
+        return current[:max(0, int(limit))]
 
     def read_log(self, after_position: int = 0, limit: int = 1000) -> list[dict]:
         return self._query(lambda uow: uow.read_log(int(after_position), int(limit)))

@@ -47,8 +47,8 @@ class StorageRpc:
         return self.storage.drop_stage(dist_id)
 
     @rpc
-    def blob_url(self, key, filename=None, internal=False):
-        return self.storage.blob_url(key, filename, internal)
+    def blob_url(self, key, filename=None, internal=False, private=False):
+        return self.storage.blob_url(key, filename, internal, private)
 
     @rpc
     def ping(self):

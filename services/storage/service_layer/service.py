@@ -131,11 +131,16 @@ class StorageService:
             raise
 
     # ------------------------------------------------------------------------------------------ reading
-    def blob_url(self, key: str, filename: str | None = None, internal: bool = False) -> str | None:
+    def blob_url(self, key: str, filename: str | None = None, internal: bool = False,
+                 private: bool = False) -> str | None:
         """A presigned GET URL (with a download file name), or None on local disk. ``internal`` URLs are for
-        services inside the cluster (the gateway loading index bytes), the others for clients."""
+        services inside the cluster (the gateway loading index bytes), the others for clients. S3 answers the
+        URL of a ``private`` file with ``Cache-Control: private`` (no shared cache keeps its bytes), of a public
+        one with ``public, immutable`` (blobs are content-addressed: the bytes under a key never change)."""
+        cache_control = (f"private, max-age={self.settings.presign_ttl}" if private
+                         else "public, max-age=31536000, immutable")
         return self.blobs.url(key, method="GET", expires=self.settings.presign_ttl, filename=filename,
-                              internal=internal)
+                              internal=internal, cache_control=cache_control)
 
     def open_blob(self, key: str) -> BinaryIO:
         """A readable file object (in-process only); ``BlobNotFound`` when absent."""
