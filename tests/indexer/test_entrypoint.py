@@ -91,6 +91,18 @@ def test_the_catch_up_runs_at_start_then_every_interval_and_soon_again_after_a_f
     assert delays == [RETRY, 2 * RETRY, 4 * RETRY, 12.5, 12.5, RETRY]
 
 
+def test_a_catch_up_round_does_not_wait_forever_for_the_registry():
+    """nameko's RPC waits for its reply forever; a reply lost (a broker restart) must not stop the rounds."""
+    import eventlet
+
+    from services.indexer.entrypoints.catch_up import timed
+    from services.kernel.errors import Unavailable
+
+    assert timed(lambda x: x + 1, 5)(1) == 2
+    with pytest.raises(Unavailable, match="no answer in 0.05 s"):
+        timed(lambda: eventlet.sleep(5), 0.05)()
+
+
 @pytest.fixture
 def indexer_process(tmp_path, pg_url, amqp_vhost_uri):
     env = dict(os.environ, WHARF_MODE="distributed", WHARF_INDEXER_DB_URL=pg_url, WHARF_BLOB_BACKEND="local",

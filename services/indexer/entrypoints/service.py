@@ -16,7 +16,7 @@ from services.kernel.settings import Settings
 from services.nameko_telemetry import Telemetry
 
 from ..bootstrap import bootstrap
-from .catch_up import catch_up_timer
+from .catch_up import catch_up_timer, timed
 from .registry_events import registry_events
 
 log = logging.getLogger("wharf.indexer")
@@ -133,7 +133,8 @@ class IndexerRpc:
 
     @catch_up_timer
     def catch_up(self):
-        return self.indexer.with_log_reader(self.registry.read_stream).catch_up(self.registry.stream_heads())
+        heads, read_stream = timed(self.registry.stream_heads), timed(self.registry.read_stream)
+        return self.indexer.with_log_reader(read_stream).catch_up(heads())
 
     @registry_events
     def handle(self, payload):
