@@ -5,7 +5,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 PORT ?= 8080
-DATA ?= ./data
+DATA ?=
 PIP_VERSION := 26.3
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 TEST_STAMP := $(VENV)/.installed-test
@@ -27,7 +27,7 @@ $(TEST_STAMP): pyproject.toml requirements/test.txt | $(VENV)/bin/python
 install: $(RUNTIME_STAMP)
 
 serve: $(RUNTIME_STAMP)
-	$(VENV)/bin/wharf serve --host 127.0.0.1 --port $(PORT) --data $(DATA)
+	$(VENV)/bin/wharf serve --host 127.0.0.1 --port $(PORT) $(if $(DATA),--data $(DATA))
 
 test: $(TEST_STAMP)
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)

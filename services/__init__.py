@@ -23,10 +23,13 @@ def quiet_known(warnings) -> None:
     - eventlet's deprecation banner (``quiet_eventlet``);
     - dnspython's ``dns.dnssecalgs.dsa`` declares DSA key types, and cryptography >= 47 warns
       (``CryptographyDeprecationWarning: DSA is deprecated``) at that import, 4 lines per import. eventlet
-      imports dnspython in every process; Wharf never verifies DNSSEC.
+      imports dnspython in every process; Wharf never verifies DNSSEC;
+    - setuptools' ``pkg_resources is deprecated`` (setuptools 80), which nameko 2 imports at start; the lock keeps
+      setuptools below 81, where pkg_resources still exists.
     """
     quiet_eventlet(warnings)
     warnings.filterwarnings("ignore", message=r"DSA is deprecated", module=r"dns\.")
+    warnings.filterwarnings("ignore", message=r"pkg_resources is deprecated", category=UserWarning)
 
 
 def route_warnings_to_logging() -> None:

@@ -3,11 +3,14 @@
     wharf serve [--host H] [--port P] [--data DIR]     embedded mode: everything in one process
     wharf run SERVICE                                  one service of the distributed mode
     wharf user create LOGIN --password PW [--email E]
+    wharf user list|passwd|disable|enable|delete ...     account administration (cli_accounts.py)
     wharf org create ORG --owner LOGIN
+    wharf org list|add-owner ...
     wharf replay                                       rebuild projections and every index from the log
     wharf health SERVICE                               exit 0 when SERVICE and its dependencies answer
     wharf migrate [all|auth|registry|indexer] [--check]  upgrade databases to the newest schema revision
-    wharf verify [--json] [--quick] [--wait S]         check records, blobs and indexes; exit 1 on a problem
+    wharf verify [--json] [--quick] [--wait S] [--grace S]  check records, blobs and indexes; exit 1 on a problem
+    wharf gc [--dry-run] [--json] [--grace S] [--orphans]   reclaim unreferenced blobs and expired staged uploads
 """
 from __future__ import annotations
 
@@ -45,6 +48,9 @@ def cmd_serve(args) -> int:
     cache = IndexCache()
     system.subscribe_gateway(cache)
     app = create_app(system.clients, settings, cache)
+    from services.cli_accounts import legacy_data_hint
+    if hint := legacy_data_hint(settings):
+        print(hint, flush=True)
     print(f"Wharf (embedded) serving on {settings.public_url}  data: {os.path.abspath(settings.data_dir)}",
           flush=True)
     print(f"  anaconda config --set url {settings.public_url}/api", flush=True)
@@ -174,16 +180,16 @@ def make_distributed_gateway(settings):
 
 
 def cmd_user(args) -> int:
-    from services.auth.bootstrap import bootstrap
-    auth = bootstrap(_settings(args))
+    from services.cli_accounts import admin_auth
+    auth = admin_auth(args)
     user = auth.create_user(args.login, args.password, email=args.email)
     print(f"created user {user['login']}")
     return 0
 
 
 def cmd_org(args) -> int:
-    from services.auth.bootstrap import bootstrap
-    auth = bootstrap(_settings(args))
+    from services.cli_accounts import admin_auth
+    auth = admin_auth(args)
     org = auth.create_org(args.org, args.owner)
     print(f"created organization {org['login']} owned by {args.owner}")
     return 0
@@ -204,9 +210,18 @@ def cmd_verify(args) -> int:
     import json
 
     from services.verify import render, verify
-    report = verify(_settings(args), hash_bytes=not args.quick, wait=args.wait)
+    report = verify(_settings(args), hash_bytes=not args.quick, wait=args.wait, grace=args.grace)
     print(json.dumps(report, indent=2, sort_keys=True) if args.json else render(report), flush=True)
     return 0 if report["ok"] else 1
+
+
+def cmd_gc(args) -> int:
+    import json
+
+    from services.gc import gc, render
+    report = gc(_settings(args), grace=args.grace, dry_run=args.dry_run, orphans=args.orphans)
+    print(json.dumps(report, indent=2, sort_keys=True) if args.json else render(report), flush=True)
+    return 0
 
 
 # what each service needs to do its work (readiness): its database, the broker, the object store
@@ -357,7 +372,8 @@ def main(argv: list[str] | None = None) -> int:
     s = sub.add_parser("serve", help="run everything in one process (embedded mode)")
     s.add_argument("--host", default=os.environ.get("WHARF_HOST", "127.0.0.1"))
     s.add_argument("--port", type=int, default=int(os.environ.get("WHARF_PORT", "8080")))
-    s.add_argument("--data", default=os.environ.get("WHARF_DATA_DIR", "./data"))
+    s.add_argument("--data", default=None, help="data directory (default: WHARF_DATA_DIR, else "
+                                                  "$XDG_DATA_HOME/wharf or ~/.local/share/wharf)")
     s.set_defaults(fn=cmd_serve)
     r = sub.add_parser("run", help="run one service (distributed mode)")
     r.add_argument("service", choices=SERVICES)
@@ -375,6 +391,8 @@ def main(argv: list[str] | None = None) -> int:
     oc.add_argument("--owner", required=True)
     oc.add_argument("--data")
     oc.set_defaults(fn=cmd_org)
+    from services.cli_accounts import add_account_commands
+    add_account_commands(u, o)
     rp = sub.add_parser("replay", help="rebuild every projection and channel index from the event log")
     rp.add_argument("--data")
     rp.set_defaults(fn=cmd_replay)
@@ -384,8 +402,20 @@ def main(argv: list[str] | None = None) -> int:
     v.add_argument("--quick", action="store_true", help="check blob sizes only, do not read and hash them")
     v.add_argument("--wait", type=float, default=30.0,
                    help="seconds to wait for in-flight events and indexes to settle (default 30)")
+    v.add_argument("--grace", type=float, default=None, metavar="SECONDS",
+                   help="grace period that tells garbage from orphans (default WHARF_GC_GRACE)")
     v.add_argument("--data")
     v.set_defaults(fn=cmd_verify)
+    gcp = sub.add_parser("gc", help="delete blobs nothing references any more (after a grace period), superseded "
+                                    "index blobs and expired staged uploads")
+    gcp.add_argument("--dry-run", action="store_true", help="report what would be reclaimed, delete nothing")
+    gcp.add_argument("--json", action="store_true", help="print the report as JSON")
+    gcp.add_argument("--grace", type=float, default=None, metavar="SECONDS",
+                     help="keep unreferenced blobs this long (default WHARF_GC_GRACE; 0 only on a quiet system)")
+    gcp.add_argument("--orphans", action="store_true",
+                     help="also delete orphans (blobs nothing references or explains; see wharf verify)")
+    gcp.add_argument("--data")
+    gcp.set_defaults(fn=cmd_gc)
     h = sub.add_parser("health", help="exit 0 when a service and its dependencies answer (probes)")
     h.add_argument("service", choices=SERVICES)
     h.add_argument("--live", action="store_true",

@@ -18,6 +18,7 @@ from services.indexer.bootstrap import bootstrap as indexer_bootstrap
 from services.kernel.bus import InMemoryBus
 from services.kernel.errors import BadRequest
 from services.kernel.events import Event
+from services.kernel.private_files import private_dir
 from services.kernel.settings import Settings
 from services.kernel.subscriptions import EXCHANGES, SUBSCRIPTIONS
 from services.registry.bootstrap import bootstrap as registry_bootstrap
@@ -74,6 +75,7 @@ class _Worker:
 class Embedded:
     def __init__(self, settings: Settings, start_threads: bool = True):
         self.settings = settings
+        private_dir(settings.data_dir)   # the server's alone (0700), also when an older Wharf made it 0755
         # one bus per source, as RabbitMQ has an exchange per source: an index_published notice never waits
         # behind the registry events the indexer is applying
         self.buses = {source: InMemoryBus(name=f"wharf-bus-{source}") for source in EXCHANGES}

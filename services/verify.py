@@ -8,9 +8,14 @@
    (same sha256), and the live pointer's blob must exist with that size and sha256. Before comparing, verify
    waits (``--wait`` seconds) until the system is quiet: every event relayed, every stream applied by the
    indexer, nothing left to publish; if it never gets there, that is reported as ``lagging``.
-3. **No orphans.** A package blob (``blobs/..``) that no file record references is reported (never deleted).
-   Index blobs that no current pointer names are superseded generations (kept for readers in flight): counted,
-   not a problem. Staged uploads waiting for their bytes or their commit are counted too.
+3. **No orphans; garbage is counted.** Stored blobs are classified as ``wharf gc`` sees them
+   (``services.gc.survey``). A package blob nothing names (no file record, no staged upload, no indexed file)
+   that a removal, a refused commit or an expired stage released is garbage awaiting collection, within the
+   grace period or past it: counted, not a problem; so is one younger than the grace period (an upload in
+   flight). An **orphan** is a package blob nothing names, nothing released and older than the grace period:
+   bytes no history accounts for (a lost record, something written into the bucket by hand); that is a
+   problem. Superseded index blobs, open and expired stages and staged bytes are counted. Verify deletes
+   nothing.
 
 The report is a dict (``--json`` prints it); ``problems`` lists every finding, ``ok`` is true when it is empty.
 """
@@ -19,6 +24,8 @@ from __future__ import annotations
 import tempfile
 import time
 
+from services.gc import (LEFTOVER_DUE, LEFTOVER_WAITING, ORPHAN, RECENT, RELEASED_DUE, RELEASED_WAITING,
+                         SUPERSEDED_DUE, SUPERSEDED_WAITING, Policy, survey)
 from services.indexer.bootstrap import bootstrap as indexer_bootstrap
 from services.kernel.adapters.local_blobs import LocalBlobStore
 from services.kernel.settings import Settings
@@ -108,18 +115,23 @@ class Verifier:
                 self.problem("index_mismatch", pointer=pid, expected=want["sha256"], found=have["sha256"])
         return {"pointers": len(live), "replayed_pointers": len(expected)}
 
-    def check_orphans(self, referenced: set[str], idx: dict, reg: dict) -> dict:
-        package_blobs = self.storage.list_blobs("blobs/")
-        for key in package_blobs:
-            if key not in referenced:
-                self.problem("orphan_blob", key=key)
-        current = {p["key"] for p in idx["pointers"]}
-        index_blobs = self.storage.list_blobs("indexes/")
-        staged_blobs = self.storage.list_blobs("staging/")
-        return {"package_blobs": len(package_blobs),
-                "index_blobs": len(index_blobs),
-                "superseded_index_blobs": sum(1 for k in index_blobs if k not in current),
-                "staged_uploads": len(reg["staged"]), "staged_blobs": len(staged_blobs)}
+    def check_garbage(self, policy: Policy) -> dict:
+        found = survey(self.registry, self.indexer, self.storage, policy)
+        pkg, idx, staged = found["package"], found["index"], found["staged_bytes"]
+        for key in sorted(pkg[ORPHAN]):
+            self.problem("orphan_blob", key=key)
+        return {"package_blobs": sum(len(c) for c in pkg.values()),
+                "garbage_blobs": len(pkg[RELEASED_WAITING]) + len(pkg[RELEASED_DUE]),
+                "garbage_blobs_collectable": len(pkg[RELEASED_DUE]),
+                "garbage_bytes": sum(pkg[RELEASED_WAITING].values()) + sum(pkg[RELEASED_DUE].values()),
+                "uploads_in_flight": len(pkg[RECENT]),
+                "index_blobs": sum(len(c) for c in idx.values()),
+                "superseded_index_blobs": len(idx[SUPERSEDED_WAITING]) + len(idx[SUPERSEDED_DUE]),
+                "superseded_index_blobs_collectable": len(idx[SUPERSEDED_DUE]),
+                "staged_uploads": found["stages"]["open"], "expired_stages": found["stages"]["expired"],
+                "staged_blobs": sum(len(c) for c in staged.values()),
+                "staged_leftovers": len(staged[LEFTOVER_WAITING]) + len(staged[LEFTOVER_DUE]),
+                "grace": policy.grace}
 
 
 def replay_pointers(log_reader) -> list[dict]:
@@ -133,20 +145,22 @@ def replay_pointers(log_reader) -> list[dict]:
         return pointers
 
 
-def verify(settings: Settings, hash_bytes: bool = True, wait: float = 30.0) -> dict:
+def verify(settings: Settings, hash_bytes: bool = True, wait: float = 30.0, grace: float | None = None) -> dict:
+    """``grace``: the grace period garbage and orphans are told apart by (default ``WHARF_GC_GRACE``)."""
     registry = registry_bootstrap(settings, publisher=None)
     indexer = indexer_bootstrap(settings, publisher=None, log_reader=registry.read_stream)
     storage = storage_bootstrap(settings)
-    return run(registry, indexer, storage, hash_bytes=hash_bytes, wait=wait)
+    return run(registry, indexer, storage, hash_bytes=hash_bytes, wait=wait, policy=Policy.of(settings, grace))
 
 
-def run(registry, indexer, storage, hash_bytes: bool = True, wait: float = 30.0) -> dict:
+def run(registry, indexer, storage, hash_bytes: bool = True, wait: float = 30.0,
+        policy: Policy | None = None) -> dict:
     v = Verifier(registry, indexer, storage, hash_bytes)
     reg, idx = v.settle(wait)
-    referenced = v.check_records(reg)
+    v.check_records(reg)
     counts = {"files": len(reg["files"]), "events": sum(reg["streams"].values()), "streams": len(reg["streams"])}
     counts.update(v.check_indexes(idx, registry.read_log))
-    counts.update(v.check_orphans(referenced, idx, reg))
+    counts.update(v.check_garbage(policy or Policy.defaults()))
     return {"ok": not v.problems, "problems": v.problems, "counts": counts, "hashed": hash_bytes}
 
 
@@ -156,7 +170,12 @@ def render(report: dict) -> str:
              f"index pointers {c['pointers']} (replay: {c['replayed_pointers']}), package blobs "
              f"{c['package_blobs']}, index blobs {c['index_blobs']} ({c['superseded_index_blobs']} superseded), "
              f"staged uploads {c['staged_uploads']} (blobs {c['staged_blobs']})"
-             + ("" if report["hashed"] else "; sizes only, bytes not hashed")]
+             + ("" if report["hashed"] else "; sizes only, bytes not hashed"),
+             f"garbage awaiting `wharf gc` (not problems): {c['garbage_blobs']} released package blobs "
+             f"({c['garbage_bytes']} bytes; {c['garbage_blobs_collectable']} past the {int(c['grace'])} s grace "
+             f"period), {c['superseded_index_blobs_collectable']} superseded index blobs past it, "
+             f"{c['expired_stages']} expired staged uploads, {c['staged_leftovers']} staged leftovers; "
+             f"{c['uploads_in_flight']} blobs of uploads in flight"]
     for p in report["problems"]:
         details = ", ".join(f"{k}={v}" for k, v in p.items() if k != "kind")
         lines.append(f"PROBLEM {p['kind']}: {details}")

@@ -19,11 +19,19 @@ Auth does not check that a package exists (the gateway asks the registry first),
 (``principal.org``) is limited to its organization by the gateway; ``authenticate`` returns that ``org``.
 
 RPC methods (``AuthService`` in ``service_layer/service.py``, nameko service ``auth``):
-``create_user``, ``create_org``, ``get_user``, ``user_orgs``, ``add_org_owner``, ``create_token``,
-``authenticate``, ``revoke_token``, ``revoke_token_named``, ``list_tokens``, ``token_info``,
-``access(login, owner, package=None)``, ``grants``, ``visible_scope``, ``org_members``, ``create_group``,
+``create_user``, ``create_org``, ``get_user``, ``user_orgs``, ``visible_orgs``, ``add_org_owner``,
+``list_users``, ``list_orgs``, ``set_password``, ``change_password``, ``disable_user``, ``enable_user``,
+``delete_user``, ``create_token``, ``authenticate``, ``authenticate_password``, ``create_session``,
+``authenticate_session``, ``end_session``, ``revoke_token``, ``revoke_token_named``, ``list_tokens``, ``token_info``,
+``access(login, owner, package=None)``, ``grants``, ``visible_scope``, ``org_members``, ``create_group``, ``delete_group``,
 ``list_groups``, ``get_group``, ``group_members``, ``add_group_member``, ``remove_group_member``,
 ``is_group_member``, ``group_packages``, ``add_group_package``, ``remove_group_package``, ``ping``.
 
-Events in: none. Events out: none (auth is not event-sourced).
+Accounts are ``active``, ``disabled`` (no login, every token refused) or ``deleted`` (a tombstone keeping the name
+reserved); see ``service_layer/accounts.py``. Web sign-ins are session tokens that only ``authenticate_session``
+accepts. Password attempts are rate limited per (address, account) pair with a backoff, and per address
+(``domain/throttle.py``).
+
+Events in: none. Events out: none (auth is not event-sourced: its state changes are commands on its own tables,
+each one transaction).
 """

@@ -24,6 +24,7 @@ def bootstrap(settings: Settings, *, password_hasher: PasswordHasher | None = No
     engine = make_engine(settings.auth_db_url)
     prepare(engine, SCHEMA, settings.auto_migrate)
     limits = RateLimits(per_account=settings.login_rate_account, per_address=settings.login_rate_address,
-                        window=settings.login_rate_window)
+                        window=settings.login_rate_window, backoff_after=settings.login_backoff_after,
+                        backoff_max=settings.login_backoff_max)
     return AuthService(SqlUnitOfWork(engine), password_hasher or Argon2Hasher(), settings.secret_key,
-                       clock=clock, limits=limits)
+                       clock=clock, limits=limits, min_password_length=settings.min_password_length)

@@ -19,6 +19,10 @@ authenticates the request's credential the way the route accepts it and decides,
 ``self_``             the presented credential itself (who am I, its own details, revoking it): any valid one
 ====================  =====================================================================================
 
+A route that answers two audiences at one URL declares its credential as a function of the view's arguments and
+the request: ``/conda/<owner>`` is a channel to conda (API credentials) and, asked for by a browser (``Accept:
+text/html``), a page about the channel for the person signed in (the session).
+
 The actions are the keys of ``services.kernel.scopes`` (``api:read``, ``api:write``, ``conda:download``,
 ``pypi:download``, ``pypi:upload``). Views then get the decided reader from ``identity.current_reader()``; the
 finer checks of a view (its role on a package, a second owner such as a transfer's target) go through
@@ -47,7 +51,7 @@ class Policy:
     kind: str
     action: str | None = None
     owner: Callable[[dict], str | None] = lambda args: None      # the namespace acted on, from the view's args
-    credential: str = API
+    credential: str | Callable[[dict], str] = API   # or, from the view's args and the request, which one
     path_token: Callable[[dict], str | None] = lambda args: None  # a token carried in the path (/t/<token>/)
 
 
@@ -71,7 +75,7 @@ def public(view):
     return _declare(Policy(PUBLIC, credential=NONE))(view)
 
 
-def see(action: str, owner: str | Callable | None = "owner", credential: str = API,
+def see(action: str, owner: str | Callable | None = "owner", credential: str | Callable[[dict], str] = API,
         path_token: Callable[[dict], str | None] | None = None):
     return _declare(Policy(SEE, action, _owner_arg(owner), credential, path_token or (lambda args: None)))
 
@@ -115,18 +119,21 @@ def policy_of(app: Flask, endpoint: str | None) -> Policy | None:
 
 
 def _session_reader(clients) -> Reader:
-    """The browser's reader: the session's token, authenticated like any API token. A revoked or expired session
-    token signs the browser out (anonymous); it never fails the page."""
-    token = session.get("token")
-    if not token:
+    """The browser's reader: the session the cookie names (``sid``), authenticated by the auth service as a web
+    session (never as an API token). A revoked or expired session signs the browser out (anonymous); it never
+    fails the page. ``g.wharf_token`` stays None: a session is no token a view may pass on."""
+    sid = session.get("sid")
+    if not sid:
+        if "token" in session:      # a cookie of an older Wharf held an API token: no longer accepted
+            session.clear()
         return Reader()
     try:
-        reader = authenticate(clients, token)
+        p = clients.auth.authenticate_session(sid)
     except Unauthorized:
         session.clear()
         return Reader()
-    g.wharf_token = token
-    return reader
+    return Reader(login=p["login"], scopes=tuple(p.get("scopes") or ()) or None, token_id=p.get("token_id"),
+                  org=p.get("org"))
 
 
 def gate() -> None:
@@ -137,13 +144,14 @@ def gate() -> None:
     clients = current_app.extensions["wharf.clients"]
     args = request.view_args or {}
     g.wharf_token = None
-    if policy.credential == NONE:
+    credential = policy.credential(args) if callable(policy.credential) else policy.credential
+    if credential == NONE:
         reader = Reader()
-    elif policy.credential == SESSION:
+    elif credential == SESSION:
         reader = _session_reader(clients)
     else:
         token = policy.path_token(args)
-        reader = authenticate(clients, token, allow_basic=policy.credential == BASIC)
+        reader = authenticate(clients, token, allow_basic=credential == BASIC)
     owner = policy.owner(args)
     g.wharf_reader = decide(policy, reader, owner)
     g.wharf_policy = policy

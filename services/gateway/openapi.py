@@ -28,14 +28,15 @@ BODIES = {
     "api_packages.commit": schemas.CommitBody,
     "api_labels.copy_files": schemas.CopyBody,
     "api_org.create_group": schemas.GroupBody,
+    "api_auth.change_password": schemas.PasswordChangeBody,
 }
 # views answering something other than 200 on success
 SUCCESS = {**dict.fromkeys(("api_auth.logout", "api_auth.remove_named", "api_auth.remove_org_named",
                              "api_labels.add_label", "api_labels.remove_label", "api_labels.copy_label",
                              "api_labels.lock_label", "api_org.change_collaborator", "api_packages.remove_package",
                              "api_packages.remove_release"), 201),
-           **dict.fromkeys(("api_org.create_group", "api_org.is_member", "api_org.change_member",
-                            "api_org.change_group_package"), 204)}
+           **dict.fromkeys(("api_org.create_group", "api_org.delete_group", "api_org.is_member",
+                            "api_org.change_member", "api_org.change_group_package"), 204)}
 # a path parameter's JSON-schema (the names rules of services.kernel.names, minus the checks regexes cannot say)
 PARAMS = {
     "owner": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"},
@@ -52,7 +53,10 @@ PARAMS = {
 ERRORS = {400: "invalid request or name", 401: "no valid credentials", 403: "visible but not allowed",
           404: "not found (or private and not readable)", 405: "method not allowed",
           409: "conflicts with the current state", 413: "request body too large",
-          429: "rate limited (login and token creation)", 503: "a backend is unavailable; retry"}
+          429: "rate limited (login and token creation) or too many uploads staged at once",
+          503: "a backend is unavailable; retry"}
+# errors only some operations give
+EXTRA_ERRORS = {"api_packages.commit": {410: "the staged upload expired (WHARF_STAGE_TTL); upload again"}}
 
 
 class ErrorSchema(Schema):
@@ -114,7 +118,7 @@ def build_spec(app, version: str = "1") -> dict:
                 responses["304"] = {"description": "not modified"}
                 responses["206"] = {"description": "partial content (Range)"}
                 responses["416"] = dict(error_response, description="unsatisfiable Range")
-            for status, text in ERRORS.items():
+            for status, text in {**ERRORS, **EXTRA_ERRORS.get(rule.endpoint, {})}.items():
                 responses[str(status)] = dict(error_response, description=text)
             op["responses"] = responses
             paths.setdefault(path, {})[method.lower()] = op

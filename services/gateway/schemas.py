@@ -164,5 +164,11 @@ class CopyBody(_Body):
     to_label = fields.String(allow_none=True, load_default=None)
 
 
+class PasswordChangeBody(_Body):
+    """``POST /api/user/password``: the current password and the new one (WHARF_MIN_PASSWORD_LENGTH or more)."""
+    current_password = fields.String(required=True, validate=validate.Length(1, 4096))
+    new_password = fields.String(required=True, validate=validate.Length(1, 4096))
+
+
 class GroupBody(_Body):
     perms = fields.String(load_default="read", validate=validate.OneOf(["read", "write", "admin"]))

@@ -7,7 +7,7 @@ import logging
 import time
 
 from services.kernel import metrics
-from services.kernel.errors import BadRequest, NotFound, PayloadTooLarge, Unavailable, WharfError
+from services.kernel.errors import BadRequest, NotFound, PayloadTooLarge
 
 from .adapters import blob_http
 
@@ -30,8 +30,10 @@ def finalize_and_commit(clients, dist_id: str, owner: str, package: str, version
     Idempotent per ``dist_id``, for a client retrying after the answer was lost: a stage already committed
     answers with the file it became (``registry.committed_file``), finalizing nothing again; storage keeps the
     staged bytes until the registry has committed them (then ``drop_stage``), so a retry after a crash between
-    the two finalizes the same bytes again and commits. A refusal (storage's or the registry's) drops the stage:
-    the upload cannot succeed, and its retry gets 404. ``Unavailable`` keeps everything for the retry."""
+    the two finalizes the same bytes again and commits. A refusal by storage drops the stage (the bytes are not
+    a package this upload may store): its retry gets 404. A refusal by the registry (a conflict, a lock, an
+    expired stage) leaves the stage open with its bytes until it expires (then ``wharf gc`` removes both), so a
+    retry is refused the same way; ``Unavailable`` keeps everything for the retry too."""
     started, outcome = time.perf_counter(), "error"
     ref = (owner, package, version, basename)
     try:
@@ -55,14 +57,7 @@ def finalize_and_commit(clients, dist_id: str, owner: str, package: str, version
                 raise
             outcome = "ok"
             return committed
-        try:
-            committed = clients.registry.commit(dist_id, meta, actor=actor, correlation_id=correlation_id)
-        except Unavailable:
-            raise                                      # stage and bytes kept: the client's retry commits
-        except WharfError:
-            clients.registry.discard_staged(dist_id)   # refused (conflict, lock, package gone): cannot succeed
-            _drop_stage(clients, dist_id)
-            raise
+        committed = clients.registry.commit(dist_id, meta, actor=actor, correlation_id=correlation_id)
         _drop_stage(clients, dist_id)
         outcome = "ok"
         return committed
@@ -88,8 +83,8 @@ def _committed_or_none(clients, dist_id: str, ref: tuple) -> dict | None:
 
 
 def _drop_stage(clients, dist_id: str) -> None:
-    """Delete the staged bytes of a committed or refused upload. Best effort: the upload's outcome is decided
-    already, and bytes left behind are only counted by ``wharf verify`` (staged blobs), never served."""
+    """Delete the staged bytes of a committed upload. Best effort: the upload is committed, and bytes left behind
+    are a closed stage's, which ``wharf gc`` deletes."""
     try:
         clients.storage.drop_stage(dist_id)
     except Exception:  # noqa: BLE001

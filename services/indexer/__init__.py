@@ -13,7 +13,7 @@ RPC methods (``IndexerService`` in service_layer/service.py, nameko service ``in
 ``lookup_file(owner, label, subdir, filename, audience)`` (the gateway's package downloads),
 ``list_subdirs(owner, label)``, ``get_pypi_page(owner, label, project_or_None, audience)``,
 ``lookup_pypi_file(owner, label, filename, audience)``; in-process only: ``handle``, ``publish_pending``,
-``publish_all``, ``publication_log``, ``reset``.
+``publish_all``, ``publication_log``, ``reset``, ``verify_inventory``, ``blob_references`` (``wharf gc``).
 
 Replicas: any number of processes share the queue (competing consumers); the stream row lock keeps each
 stream in order, a PostgreSQL advisory lock per index (``UnitOfWork.exclusive``) lets one replica at a time

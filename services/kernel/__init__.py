@@ -9,6 +9,7 @@
 - ``subscriptions``: which service consumes which event types (drives the bus and the nameko handlers).
 - ``settings``: configuration from ``WHARF_*`` environment variables.
 - ``signing``: HMAC helpers (upload policies, token digests) and content addresses.
+- ``blob_gc``: how blob writers and ``wharf gc`` stay out of each other's way (freshening, claims).
 - ``adapters/``: backends shared by several services (local-disk and S3 blob stores, AMQP publisher, DB engine).
 
 The kernel imports no service package.

@@ -79,6 +79,16 @@ class TooManyRequests(WharfError):
         return int(m.group(1)) if m else 60
 
 
+class Gone(WharfError):
+    """It existed and is gone for good (an expired staged upload): starting over is the only way on."""
+    status = 410
+    code = "Gone"
+
+
+class StageExpired(Gone):
+    code = "StageExpired"
+
+
 class Unavailable(WharfError):
     """A backend (S3, database, broker) is unreachable; the client may retry."""
     status = 503
@@ -91,7 +101,7 @@ class BlobNotFound(NotFound):
 
 ERROR_CLASSES = {cls.__name__: cls for cls in (
     WharfError, BadRequest, InvalidName, InvalidPackage, ChecksumMismatch, Unauthorized, Forbidden, NotFound,
-    Conflict, PayloadTooLarge, Unavailable, BlobNotFound, TooManyRequests,
+    Conflict, PayloadTooLarge, Unavailable, BlobNotFound, TooManyRequests, Gone, StageExpired,
 )}
 
 

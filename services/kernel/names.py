@@ -12,6 +12,7 @@ from .errors import InvalidName
 RESERVED_OWNERS = frozenset({
     "api", "conda", "pypi", "t", "static", "login", "logout", "account", "settings", "search", "admin", "health",
     "metrics", "_upload", "label", "user", "users", "org", "orgs", "packages", "package", "files", "ui",
+    "favicon.ico",                                                  # the web UI's icon (/favicon.ico)
 })
 
 _OWNER = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")          # CEP-26 channel component, lower-case, <= 63

@@ -19,6 +19,8 @@ class BlobStore(Protocol):
     - ``delete`` removes the key; deleting a missing key is not an error.
     - ``copy`` copies ``src`` to ``dst`` server-side where the backend can (atomic like ``put``).
     - ``keys`` yields every key under ``prefix`` (sorted).
+    - ``entries`` yields ``(key, size, modified)`` for every key under ``prefix`` (sorted), ``modified`` being
+      when the object was last written, in epoch seconds (the backend's clock; ``wharf gc`` ages blobs by it).
     - ``url`` returns a self-authorising URL a client can use without credentials for ``method`` (GET or PUT),
       valid for ``expires`` seconds, or None when the backend cannot make one (local disk). ``internal=True``
       signs it for the endpoint services use inside the cluster; otherwise for the public endpoint clients use.
@@ -39,6 +41,8 @@ class BlobStore(Protocol):
     def copy(self, src: str, dst: str) -> None: ...
 
     def keys(self, prefix: str = "") -> Iterator[str]: ...
+
+    def entries(self, prefix: str = "") -> Iterator[tuple[str, int, float]]: ...
 
     def url(self, key: str, method: str = "GET", expires: int = 600,
             filename: str | None = None, internal: bool = False, cache_control: str | None = None) -> str | None: ...

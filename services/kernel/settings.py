@@ -10,6 +10,8 @@ import os
 import secrets
 from pathlib import Path
 
+from .private_files import private_dir, private_file
+
 
 def _bool(v: str | None, default: bool = False) -> bool:
     if v is None or v == "":
@@ -17,10 +19,22 @@ def _bool(v: str | None, default: bool = False) -> bool:
     return v.strip().lower() in ("1", "true", "yes", "on")
 
 
+def default_data_dir(env: dict | None = None) -> str:
+    """Where embedded data lives when neither ``--data`` nor ``WHARF_DATA_DIR`` says: a per-user directory
+    (``$XDG_DATA_HOME/wharf``, else ``~/.local/share/wharf``), the same from any working directory, so
+    ``wharf user create`` run elsewhere reaches the data ``wharf serve`` uses instead of starting a new ./data."""
+    env = os.environ if env is None else env
+    base = env.get("XDG_DATA_HOME") or ""
+    if not os.path.isabs(base):
+        home = env.get("HOME") or str(Path.home())
+        base = os.path.join(home, ".local", "share")
+    return os.path.join(base, "wharf")
+
+
 @dataclasses.dataclass
 class Settings:
     mode: str = "embedded"                       # embedded | distributed
-    data_dir: str = "./data"
+    data_dir: str = dataclasses.field(default_factory=default_data_dir)
     public_url: str = "http://127.0.0.1:8080"    # how clients reach the gateway (post_url, download links)
     secret_key: str = ""
     auth_db_url: str = ""
@@ -41,9 +55,15 @@ class Settings:
     catch_up_interval: float = 30.0              # seconds between an indexer's catch-ups to the log's head
     max_upload_size: int = 2 * 1024 ** 3         # bytes
     max_json_size: int = 1024 ** 2               # bytes of a JSON request body
+    gc_grace: int = 86400                        # seconds an unreferenced blob is kept before `wharf gc` may delete it
+    stage_ttl: int = 21600                       # seconds a staged upload stays open (then expired: commit refused)
+    max_staged_uploads: int = 20                 # open staged uploads per user (429 above)
     login_rate_account: int = 20                 # password logins / token creations per account per window
     login_rate_address: int = 120                # ... per client address per window
     login_rate_window: int = 60                  # seconds
+    login_backoff_after: int = 5                 # failed passwords of one account from one address before backoff
+    login_backoff_max: int = 900                 # seconds: the longest wait the backoff imposes
+    min_password_length: int = 10                # characters of a new password (creation and changes)
     upload_policy_ttl: int = 3600                # seconds a stage's post_url stays valid
     presign_ttl: int = 600                       # seconds a download redirect stays valid
     rpc_timeout: float = 300.0                 # finalize reads whole packages
@@ -77,7 +97,7 @@ class Settings:
         mode = overrides.pop("mode", None) or g("WHARF_MODE", "embedded")
         kw = dict(
             mode=mode,
-            data_dir=g("WHARF_DATA_DIR", "./data"),
+            data_dir=g("WHARF_DATA_DIR") or default_data_dir(env),
             public_url=g("WHARF_PUBLIC_URL", "http://127.0.0.1:8080"),
             secret_key=g("WHARF_SECRET_KEY"),
             auth_db_url=g("WHARF_AUTH_DB_URL"),
@@ -99,9 +119,15 @@ class Settings:
             max_upload_size=int(g("WHARF_MAX_UPLOAD_SIZE", str(2 * 1024 ** 3))),
             auto_migrate=_bool(g("WHARF_AUTO_MIGRATE"), True),
             max_json_size=int(g("WHARF_MAX_JSON_SIZE", str(1024 ** 2))),
+            gc_grace=int(g("WHARF_GC_GRACE", "86400")),
+            stage_ttl=int(g("WHARF_STAGE_TTL", "21600")),
+            max_staged_uploads=int(g("WHARF_MAX_STAGED_UPLOADS", "20")),
             login_rate_account=int(g("WHARF_LOGIN_RATE_ACCOUNT", "20")),
             login_rate_address=int(g("WHARF_LOGIN_RATE_ADDRESS", "120")),
             login_rate_window=int(g("WHARF_LOGIN_RATE_WINDOW", "60")),
+            login_backoff_after=int(g("WHARF_LOGIN_BACKOFF_AFTER", "5")),
+            login_backoff_max=int(g("WHARF_LOGIN_BACKOFF_MAX", "900")),
+            min_password_length=int(g("WHARF_MIN_PASSWORD_LENGTH", "10")),
             web_secure_cookie=_bool(g("WHARF_WEB_SECURE_COOKIE"), False),
             web_session_max_age=int(g("WHARF_WEB_SESSION_MAX_AGE", str(7 * 86400))),
             instance_id=g("WHARF_INSTANCE_ID"),
@@ -114,10 +140,12 @@ class Settings:
 
 
 def _persistent_secret(data: Path) -> str:
-    """Embedded mode keeps a random secret in the data directory so restarts keep tokens and policies valid."""
-    data.mkdir(parents=True, exist_ok=True)
+    """Embedded mode keeps a random secret in the data directory so restarts keep tokens and policies valid.
+    The directory is the server's alone (0700) and so is the key (0600), created so before anything is written."""
+    private_dir(data)
     path = data / "secret_key"
-    if not path.exists():
+    if not path.exists() or not path.read_text().strip():
+        private_file(path)
         path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
+    private_file(path)
     return path.read_text().strip()

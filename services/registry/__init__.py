@@ -17,7 +17,10 @@ RPC methods (``RegistryService`` / nameko service ``registry``):
   get_file, stage, get_staged, commit (idempotent per dist_id), committed_file, remove_file, copy_files,
   list_labels, get_label, label_files, unlabel_files, copy_label, remove_label, lock_label,
   add_collaborator, remove_collaborator, list_collaborators, is_collaborator, collaborator_packages,
-  search, read_stream, stream_heads, read_log, relay_pending, rebuild_projections.
+  search, recent, read_stream, stream_heads, read_log, relay_pending, rebuild_projections.
+In-process only (``wharf verify``, ``wharf gc``): verify_inventory, gc_inventory, blob_references,
+expire_stages. Staged uploads expire after ``WHARF_STAGE_TTL`` and are limited per user
+(``domain/staging.py``); ``released_blobs`` records which blobs records and stages stopped naming, and when.
 
 Events out (exchange ``registry.events``): package_created, package_updated, package_removed, release_created,
 release_updated, release_removed, file_uploaded (``copied_from`` set by copies), file_removed, files_labeled,

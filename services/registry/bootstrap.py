@@ -22,4 +22,5 @@ def bootstrap(settings: Settings, publisher: EventPublisher | None = None,
     engine = make_engine(settings.registry_db_url)
     prepare(engine, SCHEMA, settings.auto_migrate)
     uows = SqlUnitOfWorkFactory(engine, create_tables=False)
-    return RegistryService(uows, publisher=publisher, on_commit=on_commit)
+    return RegistryService(uows, publisher=publisher, on_commit=on_commit, stage_ttl=settings.stage_ttl,
+                           max_staged=settings.max_staged_uploads)

@@ -9,7 +9,7 @@ USER_KEYS = {"login", "name", "user_type", "created_at", "email", "description",
 
 
 def test_create_user_returns_the_user_shape(auth, clock):
-    user = auth.create_user("Alice", "pw-alice", email="alice@example.org", name="Alice A.")
+    user = auth.create_user("Alice", "pw-alice-12345", email="alice@example.org", name="Alice A.")
     assert set(user) == USER_KEYS
     assert user["login"] == "alice"
     assert user["user_type"] == "user"
@@ -23,13 +23,13 @@ def test_create_user_returns_the_user_shape(auth, clock):
 def test_reserved_and_invalid_names_are_refused(auth):
     for bad in ("api", "Conda", "t", "_upload", "a/b", "..", "", "x" * 64, "-dash"):
         with pytest.raises(InvalidName) as info:
-            auth.create_user(bad, "pw")
+            auth.create_user(bad, "pw-12345678")
         assert info.value.status == 400
 
 
 def test_duplicate_names_conflict_case_insensitively(auth, alice):
     with pytest.raises(Conflict):
-        auth.create_user("ALICE", "other")
+        auth.create_user("ALICE", "other-password")
     with pytest.raises(Conflict):
         auth.create_org("alice", "alice")
 
@@ -41,7 +41,7 @@ def test_orgs_share_the_namespace(auth, alice):
     assert "email" not in org
     assert set(org) == USER_KEYS - {"email"}
     with pytest.raises(Conflict):
-        auth.create_user("team", "pw")
+        auth.create_user("team", "pw-12345678")
     with pytest.raises(Conflict):
         auth.create_org("team", "alice")
 
@@ -98,9 +98,9 @@ def test_input_validation(auth):
     with pytest.raises(BadRequest):
         auth.create_user("carol", None)
     with pytest.raises(BadRequest):
-        auth.create_user("carol", "pw", email="not-an-email")
+        auth.create_user("carol", "pw-12345678", email="not-an-email")
     with pytest.raises(BadRequest):
-        auth.create_user("carol", "pw", name="n" * 300)
+        auth.create_user("carol", "pw-12345678", name="n" * 300)
     with pytest.raises(NotFound):
         auth.get_user("carol")  # nothing half-created
-    assert auth.create_user("carol", "pw", email="")["email"] is None
+    assert auth.create_user("carol", "pw-12345678", email="")["email"] is None

@@ -66,9 +66,9 @@ def test_auth_over_rabbitmq(auth_rpc_service, pg_url):
     from nameko.standalone.rpc import ClusterRpcProxy
 
     with ClusterRpcProxy(auth_rpc_service, timeout=30) as rpc:
-        user = rpc.auth.create_user("Alice", "pw-alice", email="alice@example.org")
+        user = rpc.auth.create_user("Alice", "pw-alice-12345", email="alice@example.org")
         assert user["login"] == "alice" and user["created_at"].endswith("+00:00")
-        created = rpc.auth.create_token("alice", "pw-alice", "laptop", max_age=3600, hostname="vm")
+        created = rpc.auth.create_token("alice", "pw-alice-12345", "laptop", max_age=3600, hostname="vm")
         token = created["token"]
         assert created["expires"].endswith("+00:00")
         principal = rpc.auth.authenticate(token)
@@ -87,7 +87,7 @@ def test_auth_over_rabbitmq(auth_rpc_service, pg_url):
         assert "invalid username or password" in info.value.value
 
         with pytest.raises(RemoteError) as info:
-            rpc.auth.create_token("alice", "pw-alice", "laptop", fail_if_exists=True)
+            rpc.auth.create_token("alice", "pw-alice-12345", "laptop", fail_if_exists=True)
         assert info.value.exc_type == "BadRequest"
 
         rpc.auth.revoke_token(token)
@@ -112,8 +112,8 @@ def test_groups_over_rabbitmq(auth_rpc_service):
     from nameko.standalone.rpc import ClusterRpcProxy
 
     with ClusterRpcProxy(auth_rpc_service, timeout=30) as rpc:
-        rpc.auth.create_user("alice", "pw-alice")
-        rpc.auth.create_user("bob", "pw-bob")
+        rpc.auth.create_user("alice", "pw-alice-12345")
+        rpc.auth.create_user("bob", "pw-bob-12345")
         rpc.auth.create_org("team", "alice")
         assert rpc.auth.create_group("team", "Devs", "write", "alice") == {
             "name": "devs", "org": "team", "perms": "write", "members_count": 0, "packages": [],

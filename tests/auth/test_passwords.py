@@ -29,9 +29,9 @@ def test_only_an_argon2_hash_is_stored(auth, db):
 
 def test_default_hasher_uses_rfc9106_parameters(settings, db):
     auth = bootstrap(settings)  # the production hasher
-    auth.create_user("alice", "pw-alice")
+    auth.create_user("alice", "pw-alice-12345")
     assert "$m=65536,t=3,p=4$" in stored_hash(db, "alice")
-    assert auth.create_token("alice", "pw-alice", "n")["token"]
+    assert auth.create_token("alice", "pw-alice-12345", "n")["token"]
 
 
 def test_organizations_have_no_password(auth, alice, db):
@@ -72,15 +72,15 @@ def test_login_is_case_insensitive_password_is_not(auth, alice):
 
 def test_outdated_hash_is_upgraded_on_login(settings, db):
     weak = Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1)
-    bootstrap(settings, password_hasher=weak).create_user("alice", "pw-alice")
+    bootstrap(settings, password_hasher=weak).create_user("alice", "pw-alice-12345")
     old = stored_hash(db, "alice")
     stronger = CountingHasher(Argon2Hasher(time_cost=2, memory_cost=2048, parallelism=1))
     auth = bootstrap(settings, password_hasher=stronger)
-    auth.create_token("alice", "pw-alice", "n")
+    auth.create_token("alice", "pw-alice-12345", "n")
     new = stored_hash(db, "alice")
     assert new != old and "$m=2048,t=2,p=1$" in new
-    assert auth.create_token("alice", "pw-alice", "n2")["token"]
-    assert fast_hasher().verify(old, "pw-alice")
+    assert auth.create_token("alice", "pw-alice-12345", "n2")["token"]
+    assert fast_hasher().verify(old, "pw-alice-12345")
 
 
 def test_authenticate_password_gives_a_token_less_principal(auth, alice):

@@ -46,7 +46,7 @@ def test_create_token_shape_and_defaults(auth, alice):
     assert created["user"] == "alice"
     assert created["org"] is None
     assert created["expires"] is None
-    assert created["scopes"] == ["api", "conda:download", "pypi:download"]
+    assert created["scopes"] == ["all"]          # created without scopes: full access, and it says so
     assert auth.authenticate(created["token"]) == {
         "login": "alice", "token_id": created["id"], "scopes": created["scopes"], "org": None, "expires": None}
 
@@ -56,7 +56,8 @@ def test_scopes_are_stored_as_given(auth, alice):
     t = auth.create_token("alice", PW, "b", scopes="conda:download api api")
     assert t["scopes"] == ["conda:download", "api"]
     assert auth.authenticate(t["token"])["scopes"] == ["conda:download", "api"]
-    assert auth.create_token("alice", PW, "c", scopes=[])["scopes"] == []
+    assert auth.create_token("alice", PW, "c", scopes=[])["scopes"] == ["all"]
+    assert auth.create_token("alice", PW, "e", scopes="")["scopes"] == ["all"]
     for bad in (["has space"], [1], "x" * 70, {"a": 1}):
         with pytest.raises(BadRequest):
             auth.create_token("alice", PW, "d", scopes=bad)
@@ -201,3 +202,20 @@ def test_concurrent_logins_with_one_note_leave_one_live_token(auth, alice):
             pass
     assert len(live) == 1
     assert [t["id"] for t in auth.list_tokens("alice")] == live
+
+
+def test_a_token_without_scopes_is_stored_and_listed_as_all(auth, alice, db):
+    """Issue 15 item 16: a token created without scopes (``anaconda auth --create`` without ``--scopes`` sends
+    ``[]``) had full access but was stored and listed with none (anaconda-client printed ``NO_SCOPE``)."""
+    created = auth.create_token("alice", PW, "no-scopes", scopes=[])
+    stored = rows(db, "SELECT scopes FROM tokens WHERE id = :i", i=created["id"])[0]["scopes"]
+    assert (stored if isinstance(stored, list) else __import__("json").loads(stored)) == ["all"]
+    [listed] = [t for t in auth.list_tokens("alice") if t["id"] == created["id"]]
+    assert listed["scopes"] == ["all"]
+    assert auth.authenticate(created["token"])["scopes"] == ["all"]
+    assert auth.token_info(created["token"])["scopes"] == ["all"]
+    # a row written before this change holds []: it is shown as (and always meant) all
+    with db.begin() as conn:
+        conn.execute(text("UPDATE tokens SET scopes = :s WHERE id = :i"), {"s": "[]", "i": created["id"]})
+    assert [t["scopes"] for t in auth.list_tokens("alice") if t["id"] == created["id"]] == [["all"]]
+    assert auth.authenticate(created["token"])["scopes"] == ["all"]

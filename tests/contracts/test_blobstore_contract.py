@@ -52,6 +52,21 @@ def test_copy_delete_and_keys(blob_store):
         assert f.read() == b"data"
 
 
+def test_entries_give_size_and_modification_time(blob_store):
+    import time
+    before = time.time()
+    blob_store.put("e/a/1", io.BytesIO(b"one"), 3)
+    blob_store.put("e/a/2", io.BytesIO(b"second"), 6)
+    blob_store.put("e/b", io.BytesIO(b""), 0)
+    blob_store.put("f/1", io.BytesIO(b"x"), 1)
+    found = list(blob_store.entries("e/"))
+    assert [(k, size) for k, size, _m in found] == [("e/a/1", 3), ("e/a/2", 6), ("e/b", 0)]
+    # the store's clock (S3: the server's, to the second); the same machine here, so close to ours
+    assert all(before - 5 <= m <= time.time() + 5 for _k, _s, m in found)
+    assert [k for k, _s, _m in blob_store.entries("e/a/1")] == ["e/a/1"]       # one key: its own prefix
+    assert list(blob_store.entries("e/a/3")) == [] and list(blob_store.entries("none/")) == []
+
+
 def test_presigned_url_or_none(blob_store):
     blob_store.put("p/q", io.BytesIO(b"payload"), 7)
     url = blob_store.url("p/q", filename="q.bin")

@@ -64,3 +64,15 @@ def test_every_install_path_uses_the_lock():
     assert "-c requirements/runtime.txt ." in (ROOT / "Dockerfile").read_text()
     build = tomllib.loads((ROOT / "pyproject.toml").read_text())["build-system"]["requires"]
     assert all("==" in r for r in build), "the build backend is pinned too"
+
+
+def test_the_locked_setuptools_still_has_what_nameko_imports():
+    """nameko 2 imports pkg_resources, which setuptools 81 removed: with an unbounded setuptools in the lock
+    (anaconda-client pulls it in) every nameko service of a fresh install crashed at start. The build backend is
+    pinned to the same version."""
+    import importlib
+    importlib.import_module("pkg_resources")
+    pins = _pins(ROOT / "requirements/runtime.txt")
+    assert pins["setuptools"] < Version("81")
+    build = tomllib.loads((ROOT / "pyproject.toml").read_text())["build-system"]["requires"]
+    assert build == [f"setuptools=={pins['setuptools']}"]

@@ -60,6 +60,13 @@ def _upload(api, h, owner, path, package, version, labels, dtype="conda", basena
                     json={"dist_id": st["dist_id"]}).status_code == 200
 
 
+@pytest.fixture(scope="module")
+def ann_api(system):
+    """One API token of ann's for the tests below (every password check counts against ann's rate limit)."""
+    e, _app = system
+    return {"Authorization": "token " + e.auth.create_token("ann", PW["ann"], note="tests")["token"]}
+
+
 def csrf_of(html: str) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
 
@@ -251,7 +258,7 @@ def test_download_counts(system):
     assert after == before + 2
     assert e.registry.get_file("ann", "webpkg", f["version"], f["basename"])["ndownloads"] == after
     files = c.get("/ann/webpkg/files").get_data(as_text=True)
-    assert re.search(rf'<td class="num">{after}</td></tr>', files)
+    assert re.search(rf'<td class="num" data-label="Downloads">{after}</td></tr>', files)
     # replaying the log keeps the counters (they are not a projection of it)
     e.registry.rebuild_projections()
     assert e.registry.get_package("ann", "webpkg", True)["files"][0]["ndownloads"] == after
@@ -343,3 +350,304 @@ def test_auth_answers_are_remembered_for_one_page_request_only(system):
         assert "secretpkg" not in page and "webpkg" in page
     finally:
         app.extensions["wharf.clients"] = base
+
+
+def test_label_main_is_never_removed_as_a_whole(system, ann_api):
+    """Issue 15 item 14: `anaconda label --remove main` (DELETE with a null filter) and the web UI's Remove button
+    emptied the default channel in one step. The API answers 409 with the reason; the labels page offers no
+    Remove for main and its form refuses too; taking main off chosen files stays allowed; someone who may not
+    change the namespace still gets 403 first."""
+    e, app = system
+    api = app.test_client()
+    ann = ann_api
+    bob = {"Authorization": "token " + e.auth.create_token("bob", PW["bob"], note="main-guard")["token"]}
+    null = {"package": None, "version": None, "basename": None}      # what `anaconda label --remove` sends
+    before = e.registry.list_labels("ann", True)["main"]["num_files"]
+    for body in (null, None):
+        r = api.delete("/api/channels/ann/main", headers=ann, json=body)
+        assert r.status_code == 409, r.get_data(as_text=True)
+        assert "label main is the default channel and cannot be removed" in r.get_json()["error"]
+    assert api.delete("/api/channels/ann/main", headers=bob, json=null).status_code == 403
+    assert e.registry.list_labels("ann", True)["main"]["num_files"] == before
+    # the web UI: no Remove button for main, and a forged form is refused with the same reason
+    c = signed_in(app, "ann")
+    page = c.get("/ann/-/labels").get_data(as_text=True)
+    assert 'aria-label="Remove label main"' not in page and "default channel" in page
+    r = c.post("/ann/-/labels/remove", data={"label": "main", "csrf_token": csrf_of(page)})
+    assert r.status_code == 409 and "default channel" in r.get_data(as_text=True)
+    assert e.registry.list_labels("ann", True)["main"]["num_files"] == before
+    # main taken off one package's files, then given back: allowed
+    assert api.delete("/api/channels/ann/main", headers=ann, json=dict(null, package="webwheel")).status_code == 201
+    assert e.registry.list_labels("ann", True)["main"]["num_files"] == before - 1
+    assert api.post("/api/channels/ann/main", headers=ann, json=dict(null, package="webwheel")).status_code == 201
+    assert e.registry.list_labels("ann", True)["main"]["num_files"] == before
+
+
+def test_token_created_without_scopes_is_listed_as_all(system):
+    """Issue 15 item 16: `anaconda auth --create` without --scopes sends [] and got a full-access token listed
+    with no scopes (an empty cell on the token page); it is stored and listed as `all`."""
+    _e, app = system
+    api = app.test_client()
+    basic = {"Authorization": "Basic " + base64.b64encode(f"ann:{PW['ann']}".encode()).decode()}
+    created = api.post("/api/authentications", headers=basic, json={"note": "cli-no-scopes", "scopes": []})
+    assert created.status_code == 200 and created.get_json()["scopes"] == ["all"]
+    h = {"Authorization": f"token {created.get_json()['token']}"}
+    [listed] = [t for t in api.get("/api/authentications", headers=h).get_json() if t["note"] == "cli-no-scopes"]
+    assert listed["scopes"] == ["all"]
+    page = signed_in(app, "ann").get("/settings/tokens").get_data(as_text=True)
+    row = re.search(r"<tr><td[^>]*>cli-no-scopes</td>\s*<td[^>]*>([^<]*)</td>", page)
+    assert row and row.group(1) == "all", page
+
+
+def test_install_commands_name_only_the_labels_the_package_is_in(system, ann_api, tmp_path):
+    """Issue 15 item 15: a package only in `dev` was shown `conda install -c .../conda/<owner> pkg`, which fails;
+    every form (plain, token) names only the channels its files are in, for conda and for PyPI."""
+    e, app = system
+    api = app.test_client()
+    h = ann_api
+    _upload(api, h, "ann", make_conda_package(tmp_path / "c", "devonly", "1.0"), "devonly", "1.0", ["dev"])
+    wheel = make_wheel(tmp_path / "w", "betawheel", "0.1")
+    _upload(api, h, "ann", wheel, "betawheel", "0.1", ["beta"], dtype="pypi", basename=wheel.name)
+    page = app.test_client().get("/ann/devonly").get_data(as_text=True)
+    assert "conda install -c http://wharf.test/conda/ann/label/dev devonly" in page
+    assert "conda install -c http://wharf.test/conda/t/&lt;TOKEN&gt;/ann/label/dev devonly" in page
+    assert "/conda/ann devonly" not in page and "/conda/t/&lt;TOKEN&gt;/ann devonly" not in page
+    assert "pip install" not in page
+    page = app.test_client().get("/ann/betawheel").get_data(as_text=True)
+    assert "pip install --index-url http://wharf.test/pypi/ann/label/beta/simple betawheel" in page
+    assert "pip install --index-url http://wharf.test/pypi/t/&lt;TOKEN&gt;/ann/label/beta/simple betawheel" in page
+    assert "/pypi/ann/simple betawheel" not in page and "/pypi/t/&lt;TOKEN&gt;/ann/simple betawheel" not in page
+    assert "conda install" not in page
+    # the commands are right: the label's channel lists the file, the plain channel does not
+    e.registry.relay_pending()
+    assert e.bus.drain(30)
+    e.indexer.publish_pending()
+    c = app.test_client()
+    assert any(k.startswith("devonly-1.0") for k in
+               c.get("/conda/ann/label/dev/noarch/repodata.json").get_json()["packages.conda"])
+    assert not any(k.startswith("devonly-") for k in c.get("/conda/ann/noarch/repodata.json").get_json()["packages.conda"])
+    assert "betawheel" in c.get("/pypi/ann/label/beta/simple/").get_data(as_text=True)
+    assert "betawheel" not in c.get("/pypi/ann/simple/").get_data(as_text=True)
+
+
+class _Markup(__import__("html.parser").parser.HTMLParser):
+    """Every tag and attribute of a page, as a browser would parse them."""
+
+    def __init__(self, page: str):
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict]] = []
+        self.feed(page)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, {k: v or "" for k, v in attrs}))
+
+
+def _inert(page: str) -> None:
+    """No script element, no event handler attribute, no javascript:/data:/vbscript: URL anywhere."""
+    for tag, attrs in _Markup(page).tags:
+        assert tag not in ("script", "iframe", "object", "embed", "form") or tag == "form" and \
+            attrs.get("action", "").startswith("/"), (tag, attrs)
+        for name, value in attrs.items():
+            assert not name.startswith("on"), (tag, attrs)
+            if name in ("href", "src", "action", "formaction", "xlink:href", "srcset"):
+                assert not re.match(r"\s*(javascript|data|vbscript):", value, re.I), (tag, attrs)
+
+
+HOSTILE = """# Hostile
+
+<script>alert("md-script")</script>
+<img src="x" onerror="alert('md-onerror')">
+<a href="javascript:alert('md-a')">a link</a> and [another](javascript:alert('md-link'))
+<iframe src="https://evil.example/"></iframe><div onclick="alert('md-click')">click</div>
+<form action="https://evil.example/"><button formaction="javascript:alert(1)">go</button></form>
+"""
+
+
+def _release_with(api, h, package: str, description: str, content_type: str | None):
+    assert api.post(f"/api/package/ann/{package}", headers=h, json={"public": True}).status_code == 200
+    attrs = {"description": description}
+    if content_type:
+        attrs["description_content_type"] = content_type
+    assert api.post(f"/api/release/ann/{package}/1.0", headers=h, json=attrs).status_code == 200
+
+
+def test_descriptions_render_markdown_and_rst_safely(system, ann_api):
+    """Issue 15 item 19 (rendering): a release's description is rendered by its Description-Content-Type with
+    readme_renderer (Markdown: GFM/CommonMark; reStructuredText), sanitised; plain text stays escaped; hostile
+    descriptions (script elements, javascript: links, onerror=) render inert; the page's CSP stays strict."""
+    e, app = system
+    api = app.test_client()
+    h = ann_api
+    c = app.test_client()
+
+    _release_with(api, h, "mddesc", "# Usage\n\nSome **bold** text and [a link](https://example.org/docs).\n\n"
+                  "| a | b |\n|---|---|\n| 1 | 2 |\n\n```python\nprint('hi')\n```\n",
+                  "text/markdown; charset=UTF-8; variant=GFM")
+    r = c.get("/ann/mddesc")
+    page = r.get_data(as_text=True)
+    assert "<strong>bold</strong>" in page and "<table>" in page and "<td>1</td>" in page
+    assert re.search(r'<a href="https://example.org/docs"[^>]*>a link</a>', page)
+    assert "**bold**" not in page
+    csp = r.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in csp and "script-src" not in csp and "unsafe" not in csp
+
+    _release_with(api, h, "rstdesc", "Usage\n=====\n\nSome *emphasis* and ``code``.\n\n"
+                  "* one\n* two\n\n`docs <https://example.org/docs>`_\n", "text/x-rst")
+    page = c.get("/ann/rstdesc").get_data(as_text=True)
+    assert "<em>emphasis</em>" in page and "<li><p>one</p></li>" in page and 'href="https://example.org/docs"' in page
+
+    _release_with(api, h, "txtdesc", "<b>not bold</b>\n*not emphasis*", "text/plain")
+    page = c.get("/ann/txtdesc").get_data(as_text=True)
+    assert "&lt;b&gt;not bold&lt;/b&gt;" in page and "<b>not bold</b>" not in page
+
+    for name, ctype in (("hostmd", "text/markdown"), ("hostcm", "text/markdown; variant=CommonMark")):
+        _release_with(api, h, name, HOSTILE, ctype)
+        r = c.get(f"/ann/{name}")
+        assert r.status_code == 200
+        page = r.get_data(as_text=True)
+        _inert(page)
+        assert "a link</a>" in page and re.search(r"<h1[^>]*>Hostile", page)   # rendered, not dropped wholesale
+        assert r.headers["Content-Security-Policy"] == csp
+
+    rst_hostile = ("Hostile\n=======\n\n`click <javascript:alert('rst-link')>`_\n\n"
+                   ".. image:: javascript:alert('rst-img')\n\n.. raw:: html\n\n   <script>alert('rst-raw')</script>\n")
+    _release_with(api, h, "hostrst", rst_hostile, "text/x-rst")
+    page = c.get("/ann/hostrst").get_data(as_text=True)
+    _inert(page)                      # raw HTML is refused: shown as plain, escaped text
+    assert "&lt;script&gt;" in page
+    _release_with(api, h, "hostrst2", "Hostile\n=======\n\n`click <javascript:alert('rst-link')>`_\n",
+                  "text/x-rst")
+    page = c.get("/ann/hostrst2").get_data(as_text=True)
+    _inert(page)
+    assert "click" in page
+
+    _release_with(api, h, "hosttxt", HOSTILE, None)     # no content type, not a PyPI upload: plain text
+    page = c.get("/ann/hosttxt").get_data(as_text=True)
+    _inert(page)
+    assert "&lt;script&gt;alert(&#34;md-script&#34;)&lt;/script&gt;" in page or "&lt;script&gt;" in page
+
+
+@pytest.fixture(scope="module")
+def private_world(system, tmp_path_factory):
+    """cy: a public package in main, a private one in main and in a label of its own (hush); zq: only a private
+    package. For the pages that list across packages (home, channel page): private stays private."""
+    e, app = system
+    tmp = tmp_path_factory.mktemp("private-world")
+    api = app.test_client()
+    for login in ("cy", "zq"):
+        e.auth.create_user(login, PW["ann"], email=f"{login}@example.com")
+    for owner, package, labels, public in (("cy", "cypublic", ["main"], True), ("cy", "cysecret", ["main", "hush"], False),
+                                           ("zq", "zqhidden", ["main"], False)):
+        h = {"Authorization": "token " + e.auth.create_token(owner, PW["ann"], note=f"pw-{package}")["token"]}
+        _upload(api, h, owner, make_conda_package(tmp / package, package, "1.0"), package, "1.0", labels)
+        if not public:
+            assert api.patch(f"/api/package/{owner}/{package}", headers=h, json={"public": False}).status_code == 200
+    return e, app
+
+
+def _signed_in_as(app, login, password):
+    c = app.test_client()
+    page = c.get("/login").get_data(as_text=True)
+    r = c.post("/login", data={"login": login, "password": password, "csrf_token": csrf_of(page), "next": "/"})
+    assert r.status_code == 303
+    return c
+
+
+def test_home_lists_recent_packages_and_namespaces_but_nothing_private(private_world):
+    """Issue 15 item 20: the home page shows recently updated packages and namespaces; a private package (and a
+    namespace holding only private ones) appears only for a reader who may see it."""
+    _e, app = private_world
+    anon = app.test_client().get("/").get_data(as_text=True)
+    assert "Recently updated packages" in anon and 'href="/cy/cypublic"' in anon and 'href="/cy"' in anon
+    assert "cysecret" not in anon and "zq" not in anon
+    bob = signed_in(app, "bob").get("/").get_data(as_text=True)
+    assert 'href="/cy/cypublic"' in bob and "cysecret" not in bob and "zq" not in bob
+    cy = _signed_in_as(app, "cy", PW["ann"]).get("/").get_data(as_text=True)
+    assert 'href="/cy/cysecret"' in cy and "zqhidden" not in cy
+    zq = _signed_in_as(app, "zq", PW["ann"]).get("/").get_data(as_text=True)
+    assert 'href="/zq/zqhidden"' in zq and "cysecret" not in zq
+
+
+BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"}
+
+
+def test_channel_url_in_a_browser_explains_the_channel(private_world):
+    """Issue 15 item 20: /conda/<owner> opened in a browser was a JSON 404; a browser (Accept: text/html) asking
+    for the bare channel URL gets a page with the conda/mamba/pixi commands, labels, the packages it may install
+    and (signed in) the token form; nothing private for a reader who may not see it."""
+    _e, app = private_world
+    anon = app.test_client()
+    r = anon.get("/conda/cy", headers=BROWSER)
+    page = r.get_data(as_text=True)
+    assert r.status_code == 200 and r.content_type.startswith("text/html")
+    assert "default-src 'none'" in r.headers["Content-Security-Policy"]
+    assert {"Accept", "Cookie"} <= set(r.vary)
+    assert "conda install -c http://wharf.test/conda/cy cypublic" in page
+    assert "mamba install -c http://wharf.test/conda/cy" in page and "pixi workspace channel add http://wharf.test/conda/cy" in page
+    assert "cysecret" not in page and "hush" not in page and "&lt;TOKEN&gt;" not in page and "Sign in" in page
+    assert "conda install -c http://wharf.test/conda/cy cypublic" in anon.get("/conda/cy/", headers=BROWSER).get_data(
+        as_text=True)
+    # a label only a private package carries looks exactly like one that does not exist
+    hush, missing = (anon.get(f"/conda/cy/label/{lb}", headers=BROWSER) for lb in ("hush", "nosuchlabel"))
+    assert hush.status_code == missing.status_code == 200
+    assert hush.get_data(as_text=True).replace("hush", "X") == missing.get_data(as_text=True).replace("nosuchlabel", "X")
+    assert "cysecret" not in hush.get_data(as_text=True)
+    assert "zqhidden" not in anon.get("/conda/zq", headers=BROWSER).get_data(as_text=True)
+    bob = signed_in(app, "bob")
+    page = bob.get("/conda/cy", headers=BROWSER).get_data(as_text=True)
+    assert "cysecret" not in page and "hush" not in page
+    assert "conda install -c http://wharf.test/conda/t/&lt;TOKEN&gt;/cy cypublic" in page
+    cy = _signed_in_as(app, "cy", PW["ann"])
+    page = cy.get("/conda/cy", headers=BROWSER).get_data(as_text=True)
+    assert 'href="/cy/cysecret"' in page and 'href="/conda/cy/label/hush"' in page
+    page = cy.get("/conda/cy/label/hush", headers=BROWSER).get_data(as_text=True)
+    assert "conda install -c http://wharf.test/conda/cy/label/hush cysecret" in page
+    assert "conda install -c http://wharf.test/conda/t/&lt;TOKEN&gt;/cy/label/hush cysecret" in page
+    r = anon.get("/conda/nosuchowner", headers=BROWSER)
+    assert r.status_code == 404 and "<html" in r.get_data(as_text=True)
+
+
+def test_conda_clients_get_what_they_got_before_at_every_channel_url(private_world):
+    """The channel page is only for a browser asking for the bare channel URL: conda, mamba and rattler (Accept
+    */* or none) get the channel's answers, and a browser asking for a file gets the file."""
+    e, app = private_world
+    e.registry.relay_pending()
+    assert e.bus.drain(30)
+    e.indexer.publish_pending()
+    c = app.test_client()
+    before = {"/conda/cy": 404, "/conda/cy/": 404, "/conda/cy/label/hush": 400, "/conda/cy/noarch": 404}
+    for accept in ({}, {"Accept": "*/*"}, {"Accept": "application/json"}, {"Accept": "application/json, text/html"}):
+        for path, status in before.items():                          # the answers of the code before the page
+            r = c.get(path, headers=accept)
+            assert r.status_code == status and r.is_json and "error" in r.get_json(), (path, accept)
+        r = c.get("/conda/cy", headers=dict(accept, Authorization="token wt-invalid"))
+        assert r.status_code == 401 and r.is_json
+    for headers in ({}, BROWSER):
+        r = c.get("/conda/cy/noarch/repodata.json", headers=headers)
+        assert r.status_code == 200 and r.is_json and "cypublic-1.0-0.conda" in str(r.get_json())
+        assert "cysecret" not in r.get_data(as_text=True)
+        r = c.get("/conda/cy/noarch/repodata.json.zst", headers=headers)
+        assert r.status_code == 200 and r.content_type == "application/zstd"
+        assert c.get("/conda/cy/channeldata.json", headers=headers).is_json
+    name = next(k for k in c.get("/conda/cy/noarch/repodata.json").get_json()["packages.conda"])
+    r = c.get(f"/conda/cy/noarch/{name}", headers=BROWSER)
+    assert r.status_code == 200 and r.data[:2] == b"PK"
+    tok = e.auth.create_token("cy", PW["ann"], note="pw-conda", scopes=["conda:download"])["token"]
+    for headers in ({}, BROWSER):
+        r = c.get(f"/conda/t/{tok}/cy", headers=headers)            # token URLs are never the page
+        assert r.status_code == 404 and r.is_json
+        assert "cysecret" in c.get(f"/conda/t/{tok}/cy/noarch/repodata.json", headers=headers).get_data(as_text=True)
+
+
+def test_favicon_is_served_and_cacheable(system):
+    _e, app = system
+    for c in (app.test_client(), signed_in(app, "bob")):
+        r = c.get("/favicon.ico")
+        assert r.status_code == 200 and r.content_type == "image/vnd.microsoft.icon"
+        assert r.data[:4] == b"\x00\x00\x01\x00" and 0 < len(r.data) < 10_000
+        assert "max-age=604800" in r.headers["Cache-Control"] and "no-store" not in r.headers["Cache-Control"]
+    assert "Set-Cookie" not in app.test_client().get("/favicon.ico").headers
+    svg = app.test_client().get("/static/web/favicon.svg")
+    assert svg.status_code == 200 and svg.content_type.startswith("image/svg+xml") and b"<svg" in svg.data
+    page = app.test_client().get("/").get_data(as_text=True)
+    assert 'rel="icon" href="/favicon.ico"' in page and 'href="/static/web/favicon.svg" type="image/svg+xml"' in page

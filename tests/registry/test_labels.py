@@ -1,7 +1,7 @@
 """Labels (anaconda ``label`` / ``move``): events, read model, visibility, and replay of label events."""
 import pytest
 
-from services.kernel.errors import BadRequest, InvalidName, NotFound
+from services.kernel.errors import BadRequest, Conflict, InvalidName, NotFound
 
 from .conftest import dump, upload
 
@@ -70,12 +70,13 @@ def test_copy_remove_and_lock(reg, engine):
         reg.copy_label("alice", "dev", "dev", actor="alice")
     with pytest.raises(NotFound):
         reg.copy_label("alice", "nope", "main", actor="alice")
-    reg.remove_label("alice", "main", actor="alice")
+    reg.copy_label("alice", "main", "stable", actor="alice")
+    reg.remove_label("alice", "stable", actor="alice")
     [ev] = last(reg)
     assert ev["type"] == "label_removed" and len(ev["data"]["files"]) == 2
-    assert "main" not in reg.list_labels("alice", True)
+    assert "stable" not in reg.list_labels("alice", True)
     with pytest.raises(NotFound):
-        reg.remove_label("alice", "main", actor="alice")
+        reg.remove_label("alice", "stable", actor="alice")
     assert reg.lock_label("alice", "dev", True, actor="alice") == {"name": "dev", "is_locked": True}
     [ev] = last(reg)
     assert ev["type"] == "label_lock_changed" and ev["data"] == {"owner": "alice", "label": "dev", "locked": True}
@@ -90,3 +91,15 @@ def test_copy_remove_and_lock(reg, engine):
     before = dump(engine)
     reg.rebuild_projections()
     assert dump(engine) == before
+
+
+def test_main_cannot_be_removed_as_a_whole(reg):
+    """``main`` is the default channel: removing the label from every file at once is refused (it would empty
+    ``/conda/<owner>`` in one step); taking it off chosen files stays allowed."""
+    n = len(reg.read_stream("alice", 0))
+    with pytest.raises(Conflict, match="default channel"):
+        reg.remove_label("alice", "main", actor="alice")
+    assert len(reg.read_stream("alice", 0)) == n
+    assert reg.list_labels("alice", True)["main"]["num_files"] == 1
+    reg.unlabel_files("alice", "main", package="demo", version="1.0", actor="alice")
+    assert "main" not in reg.list_labels("alice", True)

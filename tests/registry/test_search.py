@@ -77,3 +77,29 @@ def test_visibility(reg):
                                                                                    "bob/DemoTool"]
     with pytest.raises(BadRequest):
         reg.search("", private_packages=["carol/hidden"])
+
+
+def test_recent_shows_only_what_the_reader_may_see(reg):
+    """The home page's lists (issue 15 item 20): what changed last, newest first; a private package (and an
+    owner whose only packages are private) appears only for a reader granted it."""
+    reg.update_package("bob", "r_thing", {"summary": "changed last"}, actor="bob")
+    anon = reg.recent(10)
+    assert [p["full_name"] for p in anon["packages"]][0] == "bob/r_thing"
+    assert set(names(anon["packages"])) == {"alice/demo", "bob/DemoTool", "bob/r_thing"}
+    assert anon["packages"][0] == reg.list_packages("bob", False)[1]      # the same summaries as listings
+    assert {o["owner"]: o["packages"] for o in anon["owners"]} == {"alice": 1, "bob": 2}
+    assert anon["owners"][0]["owner"] == "bob"
+    assert [p["full_name"] for p in reg.recent(1)["packages"]] == ["bob/r_thing"]
+    assert len(reg.recent(1)["owners"]) == 1
+    whole = reg.recent(10, private_owners=["carol"])
+    assert "carol/hidden" in names(whole["packages"]) and "alice/secret" not in names(whole["packages"])
+    assert {o["owner"] for o in whole["owners"]} == {"alice", "bob", "carol"}
+    one = reg.recent(10, private_packages=[["alice", "secret"]])
+    assert "alice/secret" in names(one["packages"]) and "carol/hidden" not in names(one["packages"])
+    assert {o["owner"]: o["packages"] for o in one["owners"]}["alice"] == 2
+    reg.add_collaborator("carol", "hidden", "dave", actor="carol")
+    assert "carol/hidden" in names(reg.recent(10, viewer="dave")["packages"])
+    assert "carol/hidden" not in names(reg.recent(10, viewer="erin")["packages"])
+    for bad in (0, 101, "5", True):
+        with pytest.raises(BadRequest):
+            reg.recent(bad)

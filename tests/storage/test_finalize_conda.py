@@ -79,7 +79,8 @@ def test_same_bytes_twice_share_one_blob(storage, blob_store, pkgdir):
     assert a["blob_key"] == b["blob_key"]
     storage.drop_stage("first")
     storage.drop_stage("second")
-    assert list(blob_store.keys("")) == [a["blob_key"]]
+    # one blob; the second upload re-used it and marked it as used (so a `wharf gc` running now keeps it)
+    assert list(blob_store.keys("")) == [a["blob_key"], f"gc/used/{a['blob_key']}"]
 
 
 def _refused(storage, blob_store, dist_id, data, *args, exc=InvalidPackage, match=None):
@@ -210,4 +211,4 @@ def test_finalize_again_until_the_stage_is_dropped(storage, blob_store, pkgdir):
     storage.drop_stage("d")
     with pytest.raises(NotFound):
         storage.finalize("d", "alice", "foo", "1.0", f"noarch/{path.name}", "conda")
-    assert list(blob_store.keys("")) == [first["blob_key"]]
+    assert list(blob_store.keys("blobs/")) == [first["blob_key"]] and list(blob_store.keys("staging/")) == []

@@ -132,6 +132,19 @@ def test_auth_create_scoped_token(wharf, world):
     assert status(wharf, "DELETE", "/authentications/name/ci-download", world["tok"]) == 404
 
 
+def test_auth_create_without_scopes_lists_all(wharf, world):
+    """Issue 15 item 16: a token created without --scopes has full access; `anaconda auth --list` showed it as
+    NO_SCOPE (stored with no scopes). It is stored and listed as `all`."""
+    cli = _ann(wharf, world, "noscope")
+    tok = _create(cli, "-n", "ci-everything")
+    [mine] = [t for t in requests.get(wharf.api + "/authentications", headers=auth(tok), timeout=10).json()
+              if t["note"] == "ci-everything"]
+    assert mine["scopes"] == ["all"]
+    listing = cli.out("org", "auth", "--list")      # one row per scope, the token's id in its first row
+    [line] = [ln for ln in listing.splitlines() if mine["id"] in ln]
+    assert re.search(r"\ball\s*$", line) and "NO_SCOPE" not in listing, listing
+    assert "Removed token ci-everything" in cli.out("org", "auth", "--remove", "ci-everything")
+
 def test_auth_create_wrong_password_and_list_scopes(wharf, world):
     cli = _ann(wharf, world, "ann-wrong")
     r, scopes = concurrently(

@@ -71,6 +71,13 @@ def test_copy_and_remove_label(wharf, world):
     assert listed(repodata(wharf, "lea", label="dev")) == names(world, "p2")  # the source keeps its files
 
     assert "Removed label staging" in lea.out("label", "--remove", "staging")
+    # main is the default channel: `anaconda label --remove main` is refused with the server's reason, and the
+    # channel keeps its files (taking main off chosen files, as `anaconda move` does, stays allowed: test_move)
+    refused = lea.fails("label", "--remove", "main")
+    assert "409" in refused and "label main is the default channel and cannot be removed" in refused, refused
+    assert status(wharf, "DELETE", "/channels/lea/main", world["tok"], json=NULL_FILTER) == 409
+    assert "+ main" in lea.out("label", "--list")
+    assert listed(repodata(wharf, "lea")) == names(world, "p1")
     wait_for_repodata(repodata(wharf, "lea", label="staging"), world["files"]["p2"].name, present=False)
     wait_for_repodata(repodata(wharf, "lea", "linux-64", label="staging"), world["files"]["tool"].name,
                       present=False)
@@ -127,7 +134,7 @@ def test_labels_of_an_organization(wharf, world):
     listing, remove = concurrently(lambda: lea.out("label", "-o", "leaorg", "--list"),
                                    lambda: lea.fails("label", "-o", "leaorg", "--remove", "main"))
     assert "main[locked]" in listing.replace(" [", "[")
-    assert "locked" in remove
+    assert "409" in remove and "default channel" in remove   # main is never removed as a whole, locked or not
     assert status(wharf, "DELETE", "/channels/leaorg/main/lock", world["max_tok"]) == 403
     lea.run("label", "-o", "leaorg", "--unlock", "main")
     lea.run("label", "-o", "leaorg", "--remove", "beta")

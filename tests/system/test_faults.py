@@ -145,10 +145,22 @@ def test_s3_unreachable_gives_503_then_retry_works(dist, s3_proxy, tmp_path):
     up.ensure_release(OWNER, "s3out", "2.0")
     pkg2 = make_conda_package(tmp_path / "2", "s3out", "2.0", subdir="noarch", fmt=".conda")
     data2 = pkg2.read_bytes()
+    # a private package makes the owner's (private audience) index differ from the public one, byte for byte:
+    # the gateway caches index bytes by their hash, so identical bytes would come from its cache
+    hidden = make_conda_package(tmp_path / "h", "s3hidden", "1.0", subdir="noarch", fmt=".conda")
+    assert up.upload(OWNER, "s3hidden", "1.0", hidden, subdir="noarch", public=False).status_code == 200
     public = f"{dist.base_url}/conda/{OWNER}/noarch/repodata.json"
     deadline = time.monotonic() + 30
     while pkg.name not in requests.get(public, timeout=30).text:     # published (both audiences at once)
         assert time.monotonic() < deadline, "s3out 1.0 was never indexed"
+        time.sleep(0.2)
+    while True:        # the owner's index lists s3hidden too (read from the indexer's database: never fetched)
+        shas = {p["audience"]: p["sha256"] for p in _indexer_pointers(dist)
+                if p["kind"] == "conda" and p["owner"] == OWNER and p["place"] == "noarch"
+                and p["label"] == "main" and p["filename"] == "repodata.json"}
+        if len(set(shas.values())) == 2:
+            break
+        assert time.monotonic() < deadline, f"s3hidden was never indexed: {shas}"
         time.sleep(0.2)
     s3_proxy.cut()
     try:

@@ -1,6 +1,6 @@
 """`wharf verify` in both run modes: clean after real uploads, and each corruption made on purpose (a deleted
 blob, altered bytes, a moved index pointer, an orphan blob) is reported with a non-zero exit code, then clean
-again once repaired."""
+again once repaired. Garbage (removed files' blobs, expired stages) is counted, not reported: test_gc.py."""
 from __future__ import annotations
 
 import hashlib
@@ -132,18 +132,27 @@ def test_moved_index_pointer_is_reported(wharf, uploaded, settings):
 
 
 def test_orphan_blob_is_reported_not_deleted(wharf, uploaded, blobs):
+    """A blob nothing names and nothing released (no removal, refused commit or expired stage) is an orphan
+    once older than the grace period; younger, it is taken for an upload in flight."""
     data = os.urandom(1000)
     key = blob_key_for(hashlib.sha256(data).hexdigest())
     blobs.put(key, io.BytesIO(data))
     try:
         code, report = verify(wharf)
+        assert code == 0 and report["counts"]["uploads_in_flight"] == 1       # just written
+        code, report = verify(wharf, "--grace", "0")
         assert code == 1 and kinds(report) == ["orphan_blob"] and report["problems"][0]["key"] == key
         assert blobs.stat(key) == 1000          # reported, never deleted
-        r = wharf.cli("verify", "--wait", "60", check=False)     # the readable report names it too
+        r = wharf.cli("verify", "--wait", "60", "--grace", "0", check=False)   # the readable report names it too
         assert r.returncode == 1 and f"PROBLEM orphan_blob: key={key}" in r.stdout
+        # gc keeps what nothing explains (it may be a lost record's bytes) unless told otherwise
+        kept = json.loads(wharf.cli("gc", "--json", "--grace", "0").stdout)
+        assert kept["kept"]["orphans"] == 1 and key not in kept["deleted"] and blobs.stat(key) == 1000
+        gone = json.loads(wharf.cli("gc", "--json", "--grace", "0", "--orphans").stdout)
+        assert key in gone["deleted"] and blobs.stat(key) is None
     finally:
         blobs.delete(key)
-    assert verify(wharf)[0] == 0
+    assert verify(wharf, "--grace", "0")[0] == 0
 
 
 def test_packed_shards_are_checked_by_their_byte_range(wharf, uploaded, settings, tmp_path):

@@ -189,13 +189,13 @@ def test_copy_label_and_move_files(wharf, wren, world):
     page.get_by_label("to", exact=True).fill("stable")
     page.get_by_role("button", name="Copy label").click()
     assert "Copied label main to stable." in page.get_by_role("status").inner_text()
-    assert page.get_by_role("link", name="stable").is_visible()
+    assert page.get_by_role("link", name="stable", exact=True).is_visible()
     shot(wharf, page, "labels")
     tok = requests.post(f"{wharf.api}/authentications", auth=("wren", PW["wren"]),
                         json={"note": "check", "scopes": ["conda:download"]}, timeout=10).json()["token"]
     wait_for_repodata(f"{wharf.base_url}/conda/t/{tok}/wren/label/stable/noarch/repodata.json", name)
     # move the file from stable to a new label "rc"
-    page.get_by_role("link", name="stable").click()
+    page.get_by_role("link", name="stable", exact=True).click()
     page.get_by_label(f"Select noarch/{name}").check()
     page.get_by_label("Move selected files to label").fill("rc")
     shot(wharf, page, "label-move")
@@ -230,6 +230,103 @@ def test_transfer_to_org(wharf, wren, world):
     tok = world["check_token"]
     wait_for_repodata(f"{wharf.base_url}/conda/t/{tok}/wrenorg/noarch/repodata.json", world["pkg"].name)
 
+
+PHONE = {"width": 390, "height": 844}
+# every element's box inside the viewport (the skip link waits off-screen until focused, by design)
+OVERFLOW_JS = """() => {
+  const vw = document.documentElement.clientWidth, out = [];
+  for (const el of document.body.querySelectorAll('*')) {
+    if (el.closest('.skip')) continue;
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 && r.height === 0) continue;
+    if (r.left < -0.5 || r.right > vw + 0.5 || r.width > vw + 0.5)
+      out.push(`${el.tagName.toLowerCase()}.${el.className} [${Math.round(r.left)}, ${Math.round(r.right)}]: `
+               + (el.textContent || '').trim().slice(0, 40));
+  }
+  if (document.documentElement.scrollWidth > vw) out.push(`page scrolls sideways: ${document.documentElement.scrollWidth} > ${vw}`);
+  return out;
+}"""
+
+
+def fits(page) -> None:
+    assert page.evaluate(OVERFLOW_JS) == [], page.url
+
+
+def test_phone_width(browser, wharf, world, wren):
+    """Issue 15 item 20: at 390 px (a phone) the sign-in link was off-screen and tables overflowed. On the home,
+    namespace, package (overview and files table), labels, channel and token pages no element is wider than the
+    viewport and the sign-in link is visible inside it; at desktop width tables stay tables."""
+    ctx = browser.new_context(base_url=wharf.base_url, viewport=PHONE, is_mobile=True, has_touch=True)
+    page = ctx.new_page()
+    page.goto("/")
+    link = page.get_by_role("link", name="Sign in").first
+    assert link.is_visible()
+    box = link.bounding_box()
+    assert box and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"] and box["y"] + box["height"] <= PHONE["height"]
+    fits(page)
+    shot(wharf, page, "phone-home-anonymous")
+    link.click()
+    page.get_by_label("Login").fill("wren")
+    page.get_by_label("Password").fill(PW["wren"])
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r"/$"))
+    assert page.get_by_role("button", name="Sign out").is_visible()
+    for path, name in (("/", "home"), ("/wrenorg", "namespace"), ("/wrenorg/webdemo", "package"),
+                       ("/wrenorg/webdemo/files", "files"), ("/wrenorg/-/labels", "labels"),
+                       ("/conda/wrenorg", "channel"), ("/settings/tokens", "tokens")):
+        assert page.goto(path).status == 200, path
+        fits(page)
+        shot(wharf, page, f"phone-{name}")
+    page.goto("/wrenorg/webdemo/files")
+    row = page.get_by_role("row", name=re.compile(re.escape(world["pkg"].name)))
+    assert "noarch" in row.inner_text()            # the files table's cells are all there, one under another
+    ctx.close()
+    # desktop (wren's signed-in browser, 1280 px): tables keep their header row, the top bar stays one line
+    page = wren
+    for path in ("/wrenorg/webdemo/files", "/settings/tokens", "/"):
+        page.goto(path)
+        fits(page)
+        if path != "/":
+            assert page.locator("table thead").first.is_visible(), path
+    brand, search = page.locator(".brand").bounding_box(), page.locator("#top-q").bounding_box()
+    sign_out = page.get_by_role("button", name="Sign out").bounding_box()
+    assert abs(brand["y"] - search["y"]) < 20 and abs(search["y"] - sign_out["y"]) < 20
+
+HOSTILE_MD = """# Readme
+
+**bold** <script>alert("script")</script> <img src="x" onerror="alert('onerror')">
+<a href="javascript:alert('href')">a link</a> [md link](javascript:alert('md'))
+<svg onload="alert('svg')"></svg><details open ontoggle="alert('toggle')"><summary>s</summary></details>
+"""
+
+
+def test_hostile_description_is_inert_in_the_browser(browser, wharf):
+    """Issue 15 item 19: a Markdown description with script elements, event handlers and javascript: links is
+    rendered (bold text, the link's text) and nothing of it runs in a real browser: no dialog opens, no script
+    element and no event handler attribute reach the DOM, and no link goes to javascript:."""
+    tok = requests.post(f"{wharf.api}/authentications", auth=("otto", PW["otto"]), json={"note": "desc"},
+                        timeout=10).json()["token"]
+    h = {"Authorization": f"token {tok}"}
+    assert requests.post(f"{wharf.api}/package/otto/hostiledesc", json={"public": True}, headers=h,
+                         timeout=10).status_code == 200
+    assert requests.post(f"{wharf.api}/release/otto/hostiledesc/1.0", headers=h, timeout=10, json={
+        "description": HOSTILE_MD, "description_content_type": "text/markdown"}).status_code == 200
+    page = anonymous(browser, wharf)
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    assert page.goto("/otto/hostiledesc").status == 200
+    readme = page.locator(".readme")
+    assert readme.locator("strong").inner_text() == "bold" and "a link" in readme.inner_text()
+    readme.locator("summary").click()                           # would fire ontoggle
+    found = page.evaluate("""() => ({
+        scripts: document.scripts.length,
+        handlers: [...document.querySelectorAll('*')].flatMap(el => [...el.attributes].map(a => a.name))
+                  .filter(n => n.startsWith('on')),
+        js: [...document.querySelectorAll('[href], [src]')].map(el => el.getAttribute('href') || el.getAttribute('src'))
+            .filter(u => /^\\s*javascript:/i.test(u))})""")
+    assert found == {"scripts": 0, "handlers": [], "js": []} and dialogs == []
+    shot(wharf, page, "hostile-description")
+    page.context.close()
 
 def test_sign_out(wharf, wren):
     page = wren

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from ..domain.model import Account, Token
+from ..domain.tokens import stored_scopes
 
 ACCOUNT_COLUMNS = ("login", "user_type", "name", "email", "description", "location", "company", "url",
-                   "password_hash", "created_at")
+                   "password_hash", "created_at", "disabled_at", "deleted_at")
 TOKEN_COLUMNS = ("id", "digest", "login", "org", "note", "scopes", "created_at", "expires_at", "revoked_at",
-                 "application", "hostname", "remote_addr")
+                 "application", "hostname", "remote_addr", "kind")
 
 
 def account(row) -> Account:
@@ -15,5 +16,5 @@ def account(row) -> Account:
 
 def token(row) -> Token:
     values = {c: row._mapping[c] for c in TOKEN_COLUMNS}
-    values["scopes"] = list(values["scopes"] or [])
+    values["scopes"] = stored_scopes(values["scopes"])
     return Token(**values)

@@ -37,6 +37,11 @@ class SqlGroupQueries:
         found = self._groups(_in(_G, org, name))
         return found[0] if found else None
 
+    def delete_group(self, org: str, name: str) -> None:
+        self.conn.execute(delete(org_group_members).where(_in(_M, org, name)))
+        self.conn.execute(delete(org_group_packages).where(_in(_P, org, name)))
+        self.conn.execute(delete(org_groups).where(_in(_G, org, name)))
+
     def groups_of(self, org: str) -> list[Group]:
         return self._groups(_G.org == org)
 
@@ -121,6 +126,16 @@ class SqlGroupQueries:
                                            .where(org_memberships.c.login == login)):
             out.setdefault(org, []).append(kind)
         return out
+
+    def org_owners(self, org: str) -> list[str]:
+        rows = self.conn.execute(select(org_memberships.c.login).where(org_memberships.c.org == org,
+                                                                       org_memberships.c.kind == "owner")
+                                 .order_by(org_memberships.c.login))
+        return [r.login for r in rows]
+
+    def remove_memberships(self, login: str) -> int:
+        n = self.conn.execute(delete(org_memberships).where(org_memberships.c.login == login)).rowcount
+        return n + self.conn.execute(delete(org_group_members).where(_M.login == login)).rowcount
 
     def org_members(self, org: str) -> list[str]:
         """Owners and group members of ``org``, each once, sorted."""

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Iterator
 
-from sqlalchemy import and_, exc, insert, select, update
+from sqlalchemy import and_, delete, exc, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
@@ -32,8 +32,26 @@ class SqlAuthRepository(SqlGroupQueries):
 
     # ------------------------------------------------------------------------------------------- accounts
     def get_account(self, login: str) -> Account | None:
+        found = self.get_any_account(login)
+        return None if found is None or found.deleted_at is not None else found
+
+    def get_any_account(self, login: str) -> Account | None:
         row = self.conn.execute(select(accounts).where(accounts.c.login == login)).first()
         return _account(row) if row else None
+
+    def list_accounts(self, user_type: str) -> list[Account]:
+        rows = self.conn.execute(select(accounts).where(accounts.c.user_type == user_type,
+                                                        accounts.c.deleted_at.is_(None))
+                                 .order_by(accounts.c.login))
+        return [_account(r) for r in rows]
+
+    def set_account_state(self, login: str, disabled_at: datetime | None, deleted_at: datetime | None) -> None:
+        self.conn.execute(update(accounts).where(accounts.c.login == login)
+                          .values(disabled_at=disabled_at, deleted_at=deleted_at))
+
+    def forget_account(self, login: str) -> None:
+        self.conn.execute(update(accounts).where(accounts.c.login == login).values(
+            password_hash=None, email=None, name=None, description=None, location=None, company=None, url=None))
 
     def lock_account(self, login: str) -> None:
         self.conn.execute(select(accounts.c.login).where(accounts.c.login == login).with_for_update())
@@ -90,6 +108,14 @@ class SqlAuthRepository(SqlGroupQueries):
         self.conn.execute(update(tokens).where(tokens.c.id == token_id, tokens.c.revoked_at.is_(None))
                           .values(revoked_at=at))
 
+    def revoke_all(self, login: str, at: datetime, kind: str | None = None, keep: str | None = None) -> int:
+        stmt = update(tokens).where(tokens.c.login == login, tokens.c.revoked_at.is_(None))
+        if kind is not None:
+            stmt = stmt.where(tokens.c.kind == kind)
+        if keep is not None:
+            stmt = stmt.where(tokens.c.id != keep)
+        return self.conn.execute(stmt.values(revoked_at=at)).rowcount
+
     # ---------------------------------------------------------------------------------------- rate limits
     def attempts(self, key: str, now: float, window: int, add: int = 0) -> tuple[int, float]:
         """(count, window_start) of ``key``'s current fixed window after adding ``add`` (row-locked)."""
@@ -106,6 +132,28 @@ class SqlAuthRepository(SqlGroupQueries):
             self.conn.execute(update(rate_limits).where(rate_limits.c.key == key)
                               .values(window_start=start, count=count))
         return count, start
+
+    def failures(self, key: str, now: float, change: str = "look") -> tuple[int, float]:
+        where = rate_limits.c.key == key
+        row = self.conn.execute(select(rate_limits.c.window_start, rate_limits.c.count).where(where)
+                                .with_for_update()).first()
+        count, last = (int(row.count), float(row.window_start)) if row else (0, 0.0)
+        if change == "reset":
+            if row:
+                self.conn.execute(delete(rate_limits).where(where))
+            return 0, 0.0
+        if change == "fail":
+            count, last = count + 1, now
+            ins = postgresql.insert if self.conn.dialect.name == "postgresql" else sqlite.insert
+            stmt = ins(rate_limits).values(key=key, window_start=last, count=count)
+            self.conn.execute(stmt.on_conflict_do_update(
+                index_elements=["key"], set_={"window_start": last, "count": rate_limits.c.count + 1}))
+            row = self.conn.execute(select(rate_limits.c.count).where(where)).one()
+            count = int(row.count)
+        return count, last
+
+    def prune_counters(self, before: float) -> None:
+        self.conn.execute(delete(rate_limits).where(rate_limits.c.window_start < before))
 
 
 class SqlUnitOfWork:

@@ -6,7 +6,10 @@
   ``org_group_packages`` (the packages it covers; none = the whole organization). Both cascade with the group
   and the accounts they name.
 - ``tokens``: keyed sha256 digest only; ``holder`` (org, else user) scopes the uniqueness of a live ``note``,
-  enforced by a partial unique index over unrevoked tokens.
+  enforced by a partial unique index over unrevoked tokens. ``kind`` is ``api`` (a token for any client) or
+  ``session`` (a browser's sign-in: accepted only as the web UI's session, never as an API token).
+- ``accounts.disabled_at`` / ``deleted_at``: a disabled user may not log in and every token of theirs is refused;
+  a deleted one is a tombstone (no password, no tokens, no memberships) that keeps the name reserved.
 """
 from __future__ import annotations
 
@@ -53,6 +56,8 @@ accounts = Table(
     Column("url", String(255)),
     Column("password_hash", String(255)),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("disabled_at", UTCDateTime),          # set: may not log in, every token refused (401)
+    Column("deleted_at", UTCDateTime),           # set: a tombstone keeping the name reserved (see model.Account)
     CheckConstraint("user_type IN ('user', 'org')", name="ck_accounts_user_type"),
 )
 
@@ -115,13 +120,16 @@ tokens = Table(
     Column("application", String(255)),
     Column("hostname", String(255)),
     Column("remote_addr", String(255)),
+    Column("kind", String(8), nullable=False, server_default="api"),   # api | session (a web sign-in)
     Index("ix_tokens_login", "login"),
     Index("uq_tokens_live_note", "holder", "note", unique=True, sqlite_where=_LIVE, postgresql_where=_LIVE),
 )
 
 
-# fixed-window counters of password logins and token creations, per account and per client address (shared by
-# every gateway worker and auth replica, so the limits hold across processes)
+# counters of password logins and token creations (shared by every gateway worker and auth replica, so the
+# limits hold across processes): fixed windows per client address and per (address, account) pair
+# (``window_start``, ``count``), and the failure backoff per pair (``window_start`` = the last failure,
+# ``count`` = failures since the last success); see domain/throttle.py
 rate_limits = Table(
     "rate_limits", metadata,
     Column("key", String(300), primary_key=True),

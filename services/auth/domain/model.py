@@ -16,9 +16,17 @@ def iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
+ACTIVE, DISABLED, DELETED = "active", "disabled", "deleted"
+
+
 @dataclasses.dataclass
 class Account:
-    """A user (may log in, has a password) or an organization (owned by users, no password)."""
+    """A user (may log in, has a password) or an organization (owned by users, no password).
+
+    A user is ``disabled`` (may not log in; every token of theirs is refused) or ``deleted``: a tombstone with no
+    password, tokens or memberships that keeps the name reserved, because the registry's event log, collaborator
+    grants and download URLs name the login and a new account of that name must not inherit them. Reads treat a
+    deleted account as missing."""
     login: str
     user_type: str
     created_at: datetime
@@ -29,10 +37,25 @@ class Account:
     company: str | None = None
     url: str | None = None
     password_hash: str | None = dataclasses.field(default=None, repr=False)
+    disabled_at: datetime | None = None
+    deleted_at: datetime | None = None
 
     @property
     def is_org(self) -> bool:
         return self.user_type == ORG
+
+    @property
+    def state(self) -> str:
+        return DELETED if self.deleted_at else DISABLED if self.disabled_at else ACTIVE
+
+    @property
+    def may_log_in(self) -> bool:
+        return not self.is_org and self.state == ACTIVE
+
+    def admin_dict(self) -> dict:
+        """What ``wharf user list`` shows (server administrators only: includes the state)."""
+        return dict(self.to_dict(), state=self.state, disabled_at=iso(self.disabled_at),
+                    deleted_at=iso(self.deleted_at))
 
     def to_dict(self) -> dict:
         out = {
@@ -61,6 +84,7 @@ class Token:
     application: str | None = None
     hostname: str | None = None
     remote_addr: str | None = None
+    kind: str = "api"                   # api | session (a browser sign-in: never accepted as an API token)
 
     @property
     def holder(self) -> str:

@@ -20,7 +20,29 @@ class AuthRepository(Protocol):
     - Backend failures raise ``Unavailable``; nothing vendor-specific escapes.
     """
 
-    def get_account(self, login: str) -> Account | None: ...
+    def get_account(self, login: str) -> Account | None:
+        """The account, or None when there is none or it was deleted (a tombstone reads as missing)."""
+
+    def get_any_account(self, login: str) -> Account | None:
+        """The account, deleted ones (tombstones) included: for administration and for taking names."""
+
+    def list_accounts(self, user_type: str) -> list[Account]:
+        """Every account of that type that is not deleted, sorted by login."""
+
+    def set_account_state(self, login: str, disabled_at: datetime | None, deleted_at: datetime | None) -> None:
+        ...
+
+    def forget_account(self, login: str) -> None:
+        """Make the account a tombstone's row: no password, e-mail, name or profile."""
+
+    def remove_memberships(self, login: str) -> int:
+        """Remove ``login`` from every organization it owns and every group; the number of rows removed."""
+
+    def org_owners(self, org: str) -> list[str]:
+        """Logins of the owners of ``org``, sorted."""
+
+    def delete_group(self, org: str, name: str) -> None:
+        """The group, its members and its packages."""
 
     def lock_account(self, login: str) -> None:
         """Serialise writers on this account's namespace (e.g. its tokens) until the transaction ends."""
@@ -77,9 +99,20 @@ class AuthRepository(Protocol):
 
     def revoke(self, token_id: str, at: datetime) -> None: ...
 
+    def revoke_all(self, login: str, at: datetime, kind: str | None = None, keep: str | None = None) -> int:
+        """Revoke every live token ``login`` created (of ``kind`` only, when given; except the id ``keep``),
+        organization tokens included; the number revoked."""
+
     def attempts(self, key: str, now: float, window: int, add: int = 0) -> tuple[int, float]:
         """Rate-limit counter: ``(count, window_start)`` of ``key``'s current fixed window of ``window`` seconds
         (a new window starts at ``now`` when the last one is over) after adding ``add``."""
+
+    def failures(self, key: str, now: float, change: str = "look") -> tuple[int, float]:
+        """Failure counter of ``key``: ``(failures in a row, time of the last)``, after ``change``: ``look``
+        (nothing), ``fail`` (one more, at ``now``) or ``reset`` (back to none)."""
+
+    def prune_counters(self, before: float) -> None:
+        """Delete counters whose window or last failure is older than ``before``."""
 
 
 class UnitOfWork(Protocol):

@@ -18,9 +18,15 @@ _SCOPE = re.compile(r"^[A-Za-z0-9_.*-]+(:[A-Za-z0-9_.*-]+)*$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 
 
-def password(value) -> str:
+MIN_PASSWORD = 10                 # default of WHARF_MIN_PASSWORD_LENGTH
+
+
+def password(value, min_length: int = MIN_PASSWORD) -> str:
+    """A new password (creation, change, reset): at least ``min_length`` characters."""
     if not isinstance(value, str) or not value:
         raise BadRequest("a password is required")
+    if len(value) < min_length:
+        raise BadRequest(f"a password needs at least {min_length} characters")
     if len(value) > MAX_PASSWORD:
         raise BadRequest(f"passwords are limited to {MAX_PASSWORD} characters")
     return value
@@ -47,16 +53,19 @@ def display_name(value) -> str | None:
     return value.strip() or None
 
 
-def note(value) -> str:
+def note(value, reserved: str | None = None) -> str:
     if not isinstance(value, str) or not value.strip():
         raise BadRequest("a token needs a name (note)")
     if len(value) > MAX_TEXT or any(ord(c) < 32 for c in value):
         raise BadRequest(f"a token name has at most {MAX_TEXT} printable characters")
+    if reserved and value.startswith(reserved):
+        raise BadRequest(f"token names starting with {reserved} are reserved for web sign-ins")
     return value
 
 
 def scopes(value, default: tuple[str, ...]) -> list[str]:
-    """None -> ``default``; a string is split on whitespace (as the CLI's ``-s "a b"``); order kept, no dups."""
+    """None or none at all (``[]``, ``""``: ``anaconda auth --create`` without ``--scopes``) -> ``default``; a
+    string is split on whitespace (as the CLI's ``-s "a b"``); order kept, no dups."""
     if value is None:
         return list(default)
     if isinstance(value, str):
@@ -71,7 +80,7 @@ def scopes(value, default: tuple[str, ...]) -> list[str]:
             out.append(item)
     if len(out) > MAX_SCOPES:
         raise BadRequest(f"at most {MAX_SCOPES} scopes")
-    return out
+    return out or list(default)
 
 
 def max_age(value) -> int | None:

@@ -53,6 +53,38 @@ class AuthRpc:
         return self.auth.user_orgs(login)
 
     @expected
+    def visible_orgs(self, login, viewer=None):
+        return self.auth.visible_orgs(login, viewer)
+
+    @expected
+    def list_users(self):
+        return self.auth.list_users()
+
+    @expected
+    def list_orgs(self):
+        return self.auth.list_orgs()
+
+    @expected
+    def set_password(self, login, password):
+        return self.auth.set_password(login, password)
+
+    @expected
+    def change_password(self, login, current_password, new_password, remote_addr=None, keep_session=None):
+        return self.auth.change_password(login, current_password, new_password, remote_addr, keep_session)
+
+    @expected
+    def disable_user(self, login):
+        return self.auth.disable_user(login)
+
+    @expected
+    def enable_user(self, login):
+        return self.auth.enable_user(login)
+
+    @expected
+    def delete_user(self, login):
+        return self.auth.delete_user(login)
+
+    @expected
     def access(self, login, owner, package=None):
         return self.auth.access(login, owner, package)
 
@@ -71,6 +103,10 @@ class AuthRpc:
     @expected
     def create_group(self, org, group, perms, actor):
         return self.auth.create_group(org, group, perms, actor)
+
+    @expected
+    def delete_group(self, org, group, actor):
+        return self.auth.delete_group(org, group, actor)
 
     @expected
     def list_groups(self, org, actor):
@@ -118,6 +154,18 @@ class AuthRpc:
     @expected
     def authenticate_password(self, login, password, remote_addr=None):
         return self.auth.authenticate_password(login, password, remote_addr)
+
+    @expected
+    def create_session(self, login, password, max_age, remote_addr=None, user_agent=None):
+        return self.auth.create_session(login, password, max_age, remote_addr=remote_addr, user_agent=user_agent)
+
+    @expected
+    def authenticate_session(self, session):
+        return self.auth.authenticate_session(session)
+
+    @expected
+    def end_session(self, session):
+        return self.auth.end_session(session)
 
     @expected
     def authenticate(self, token):

@@ -39,6 +39,13 @@ class Groups:
             repo.add_group(created)
             return created.to_dict()
 
+    def delete_group(self, org, group, actor) -> None:
+        """Admins only. Its members lose what it granted at once: every role is computed from the groups of the
+        moment, on every request."""
+        with self._uow() as repo:
+            found = self._group(repo, self._admin_of(repo, org, actor), group)
+            repo.delete_group(found.org, found.name)
+
     def list_groups(self, org, actor) -> list[dict]:
         with self._uow() as repo:
             org_account = self._member_of(repo, org, actor)

@@ -1,9 +1,14 @@
 """AuthService: the facade of the auth service (one method per RPC call; contract in ARCHITECTURE.md).
 
 Every method takes and returns JSON-serialisable values and raises only ``services.kernel.errors`` classes.
-Password checks always spend one argon2 verification, also for unknown logins and organizations, so response
-times do not tell which logins exist. Groups live in ``groups.Groups`` and the role queries in
-``access.Access``; the methods here delegate to them in one line.
+Password checks (``passwords.Passwords``) always spend one argon2 verification, also for unknown logins and
+organizations, so response times do not tell which logins exist. Groups live in ``groups.Groups``, the role
+queries in ``access.Access`` and account administration in ``accounts.Accounts``; the methods here delegate
+to them in one line.
+
+A token is accepted only while its user may log in (not disabled, not deleted), checked on every
+``authenticate``. Web sign-ins are tokens of kind ``session`` (``create_session``): ``authenticate`` refuses
+them and ``authenticate_session`` accepts nothing else.
 """
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from services.kernel import names, signing
-from services.kernel.errors import BadRequest, Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized
+from services.kernel.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 
 from ..domain import roles, rules, tokens
 from ..domain.model import ORG, USER, Account, Token
@@ -21,10 +26,11 @@ from ..domain.ports import AuthRepository, PasswordHasher, UnitOfWork
 from ..domain.throttle import RateLimits
 from . import lookups
 from .access import Access
+from .accounts import Accounts
 from .groups import Groups
+from .passwords import BAD_LOGIN, Passwords  # noqa: F401 - BAD_LOGIN is part of this module's contract
 
 Clock = Callable[[], datetime]
-BAD_LOGIN = "invalid username or password"
 
 
 def _utcnow() -> datetime:
@@ -36,18 +42,18 @@ _known = lookups.known
 
 class AuthService:
     def __init__(self, uow: UnitOfWork, hasher: PasswordHasher, secret_key: str, clock: Clock | None = None,
-                 limits: RateLimits | None = None):
+                 limits: RateLimits | None = None, min_password_length: int = rules.MIN_PASSWORD):
         if not secret_key:
             raise ValueError("the auth service needs a secret key (token digests)")
         self._uow = uow
         self._hasher = hasher
         self._secret = secret_key
         self._clock = clock or _utcnow
-        self._limits = limits or RateLimits()
-        # verified against when the login is unknown, so that costs as much as a wrong password
-        self._dummy_hash = hasher.hash(secrets.token_urlsafe(16))
+        self._passwords = Passwords(uow, hasher, lambda: self._clock().timestamp(), limits or RateLimits(),
+                                    min_password_length)
         self._groups = Groups(uow, self._now)
         self._access = Access(uow)
+        self._accounts = Accounts(uow, self._passwords, self._now)
 
     def _now(self) -> datetime:
         return self._clock().astimezone(timezone.utc).replace(microsecond=0)
@@ -57,7 +63,7 @@ class AuthService:
         login = names.owner(login)
         account = Account(login=login, user_type=USER, created_at=self._now(), name=rules.display_name(name),
                           email=rules.email(email))
-        account.password_hash = self._hasher.hash(rules.password(password))
+        account.password_hash = self._passwords.new_hash(password)
         with self._uow() as repo:
             if repo.get_account(login) is not None:
                 raise Conflict(f"the name {login!r} is already taken")
@@ -76,10 +82,7 @@ class AuthService:
         return account.to_dict()
 
     def add_org_owner(self, org, login) -> None:
-        with self._uow() as repo:
-            org_account = self._org(repo, org)
-            user = self._user(repo, login)
-            repo.add_membership(org_account.login, user.login, roles.OWNER, self._now())
+        return self._accounts.add_org_owner(org, login)
 
     def get_user(self, login) -> dict:
         with self._uow() as repo:
@@ -89,6 +92,31 @@ class AuthService:
         with self._uow() as repo:
             account = self._account(repo, login)
             return [o.to_dict() for o in repo.orgs_of(account.login)]
+
+    def visible_orgs(self, login, viewer=None) -> list[dict]:
+        """``login``'s organizations as ``viewer`` (None: anonymous) may see them: see ``accounts.Accounts``."""
+        return self._accounts.visible_orgs(login, viewer)
+
+    def list_users(self) -> list[dict]:
+        return self._accounts.list_users()
+
+    def list_orgs(self) -> list[dict]:
+        return self._accounts.list_orgs()
+
+    def set_password(self, login, password) -> dict:
+        return self._accounts.set_password(login, password)
+
+    def change_password(self, login, current_password, new_password, remote_addr=None, keep_session=None) -> dict:
+        return self._accounts.change_password(login, current_password, new_password, remote_addr, keep_session)
+
+    def disable_user(self, login) -> dict:
+        return self._accounts.disable_user(login)
+
+    def enable_user(self, login) -> dict:
+        return self._accounts.enable_user(login)
+
+    def delete_user(self, login) -> dict:
+        return self._accounts.delete_user(login)
 
     def access(self, login, owner, package=None) -> str | None:
         """Role on the whole namespace (``package`` None) or on one package: see ``domain.roles``."""
@@ -106,6 +134,9 @@ class AuthService:
     # --------------------------------------------------------------------------------------------- groups
     def create_group(self, org, group, perms, actor) -> dict:
         return self._groups.create_group(org, group, perms, actor)
+
+    def delete_group(self, org, group, actor) -> None:
+        return self._groups.delete_group(org, group, actor)
 
     def list_groups(self, org, actor) -> list[dict]:
         return self._groups.list_groups(org, actor)
@@ -137,22 +168,44 @@ class AuthService:
     # --------------------------------------------------------------------------------------------- tokens
     def create_token(self, login, password, note, scopes=None, max_age=None, org=None, fail_if_exists=False,
                      hostname=None, remote_addr=None, application=None) -> dict:
-        note = rules.note(note)
+        note = rules.note(note, reserved=tokens.SESSION_NOTE_PREFIX)
         scope_list = rules.scopes(scopes, tokens.DEFAULT_SCOPES)
         max_age = rules.max_age(max_age)
         fail_if_exists = rules.fail_if_exists(fail_if_exists)
         org = None if org in (None, "") else names.owner(org)
-        self._throttle(login, remote_addr, count=True)
-        user = self._check_password(login, password)
+        user = self._passwords.attempt(login, password, remote_addr, count_every=True)
         if org == user.login:
             org = None  # "my own namespace" is a personal token
+        return self._new_token(user, org, note, scope_list, max_age, fail_if_exists, tokens.API,
+                               dict(application=application, hostname=hostname, remote_addr=remote_addr))
+
+    def create_session(self, login, password, max_age, remote_addr=None, user_agent=None) -> dict:
+        """A web sign-in: ``{session, id, user, expires}``. ``session`` is the secret the browser's cookie
+        keeps; only ``authenticate_session`` accepts it (scope ``all``, note ``web-session-...``)."""
+        max_age = rules.max_age(max_age)
+        user = self._passwords.attempt(login, password, remote_addr, count_every=True)
+        created = self._new_token(user, None, tokens.SESSION_NOTE_PREFIX + secrets.token_hex(6), ["all"], max_age,
+                                  True, tokens.SESSION, dict(application="wharf web UI", hostname=user_agent,
+                                                             remote_addr=remote_addr))
+        return {"session": created["token"], "id": created["id"], "user": created["user"],
+                "expires": created["expires"]}
+
+    def authenticate_session(self, session) -> dict:
+        with self._uow() as repo:
+            return self._live_token(repo, session, tokens.SESSION).principal()
+
+    def end_session(self, session) -> None:
+        with self._uow() as repo:
+            repo.revoke(self._live_token(repo, session, tokens.SESSION).id, self._now())
+
+    def _new_token(self, user: Account, org, note, scope_list, max_age, fail_if_exists, kind, meta) -> dict:
         for attempt in (1, 2):
-            plaintext = tokens.generate()
+            plaintext = tokens.generate(kind)
             now = self._now()
             token = Token(id=tokens.new_id(), digest=signing.token_digest(self._secret, plaintext),
                           login=user.login, org=org, note=note, scopes=scope_list, created_at=now,
-                          expires_at=tokens.expiry(now, max_age), application=rules.metadata(application),
-                          hostname=rules.metadata(hostname), remote_addr=rules.metadata(remote_addr))
+                          expires_at=tokens.expiry(now, max_age), kind=kind,
+                          **{k: rules.metadata(v) for k, v in meta.items()})
             try:
                 with self._uow() as repo:
                     if org is not None:
@@ -168,13 +221,8 @@ class AuthService:
     def authenticate_password(self, login, password, remote_addr=None) -> dict:
         """A principal for HTTP Basic login/password (twine, pip): ``{login, token_id: None, scopes: None,
         org: None, expires: None}``; Unauthorized on a bad login or password (constant work either way);
-        TooManyRequests once the account or address has failed too often in the window."""
-        self._throttle(login, remote_addr, count=False)
-        try:
-            user = self._check_password(login, password)
-        except Unauthorized:
-            self._throttle(login, remote_addr, count=True, raise_=False)
-            raise
+        TooManyRequests while this address backs off for this account, or a window is full."""
+        user = self._passwords.attempt(login, password, remote_addr, count_every=False)
         return {"login": user.login, "token_id": None, "scopes": None, "org": None, "expires": None}
 
     def authenticate(self, token) -> dict:
@@ -229,44 +277,18 @@ class AuthService:
         for old in existing:
             repo.revoke(old.id, now)
 
-    def _throttle(self, login, remote_addr, count: bool, raise_: bool = True) -> None:
-        """Count one attempt (``count``) or only look, per account and per address; TooManyRequests when over."""
-        name = _known(login) if isinstance(login, str) else None
-        now = self._clock().timestamp()
-        limits = self._limits
-        over = None
-        with self._uow() as repo:
-            for key, limit in limits.keys(name, remote_addr if isinstance(remote_addr, str) else None):
-                n, start = repo.attempts(key, now, limits.window, 1 if count else 0)
-                if (n > limit if count else n >= limit) and over is None:
-                    over = (key.split(":", 1)[0], limits.retry_after(start, now))
-        if over and raise_:
-            raise TooManyRequests(f"too many login attempts for this {over[0]}; retry after {over[1]} seconds")
-
-    def _check_password(self, login, password) -> Account:
-        name = _known(login) if isinstance(login, str) else None
-        with self._uow() as repo:
-            account = repo.get_account(name) if name else None
-        stored = account.password_hash if account is not None and not account.is_org else None
-        candidate = password if rules.acceptable_password(password) else ""
-        ok = self._hasher.verify(stored or self._dummy_hash, candidate)
-        if not (ok and stored and candidate):
-            raise Unauthorized(BAD_LOGIN)
-        if self._hasher.needs_rehash(stored):
-            new_hash = self._hasher.hash(candidate)
-            with self._uow() as repo:
-                repo.set_password_hash(account.login, new_hash)
-        return account
-
-    def _live_token(self, repo: AuthRepository, token) -> Token:
+    def _live_token(self, repo: AuthRepository, token, kind: str = tokens.API) -> Token:
         if not tokens.well_formed(token):
             raise Unauthorized("invalid token")
         digest = signing.token_digest(self._secret, token)
         found = repo.token_by_digest(digest)
-        if found is None or not hmac.compare_digest(found.digest, digest):
+        if found is None or not hmac.compare_digest(found.digest, digest) or found.kind != kind:
             raise Unauthorized("invalid token")
         if found.revoked_at is not None:
             raise Unauthorized("this token has been revoked")
         if found.is_expired(self._now()):
             raise Unauthorized("this token has expired")
+        holder = repo.get_any_account(found.login)
+        if holder is None or not holder.may_log_in:
+            raise Unauthorized("the account of this token is disabled")
         return found

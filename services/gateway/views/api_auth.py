@@ -9,7 +9,7 @@ from services.kernel.errors import BadRequest, Unauthorized
 
 from .. import access
 from ..identity import current_reader, require_login
-from ..schemas import AuthenticationBody
+from ..schemas import AuthenticationBody, PasswordChangeBody
 
 bp = Blueprint("api_auth", __name__)
 
@@ -108,6 +108,17 @@ def get_user(login):
     return jsonify(user)
 
 
+@bp.post("/api/user/password")
+@access.account("api:write")              # the user's own account: never an organization token
+def change_password():
+    """Change the caller's password: ``{current_password, new_password}``. The current one is checked like a
+    login (rate limited, 401 when wrong); every web session of the user is revoked, API tokens stay."""
+    reader = require_login(current_reader())
+    body = PasswordChangeBody().load(request.get_json(silent=True) or {})
+    return jsonify(clients().auth.change_password(reader.login, body["current_password"], body["new_password"],
+                                                  remote_addr=request.remote_addr))
+
+
 @bp.get("/api/user/orgs")
 @access.account("api:read")
 def my_orgs():
@@ -118,4 +129,7 @@ def my_orgs():
 @bp.get("/api/users/<login>/orgs")
 @access.see("api:read", owner="login")
 def user_orgs(login):
-    return jsonify(clients().auth.user_orgs(names.owner(login)))
+    """The organizations of ``login`` the reader may see: the ones it owns (public), and its memberships through
+    groups only for the user themselves and for members of that organization (ARCHITECTURE.md)."""
+    reader = current_reader()
+    return jsonify(clients().auth.visible_orgs(names.owner(login), None if reader.anonymous else reader.login))

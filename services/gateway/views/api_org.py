@@ -46,6 +46,15 @@ def create_group(org, group):
     return Response(status=204)
 
 
+@bp.delete("/api/group/<org>/<group>")
+@access.act("api:write", owner="org")
+def delete_group(org, group):
+    """The organization's admins delete a group: its members lose what it granted at once."""
+    org, group = _group(org, group)
+    clients().auth.delete_group(org, group, _actor())
+    return Response(status=204)
+
+
 @bp.get("/api/group/<org>/<group>")
 @access.act("api:read", owner="org")
 def get_group(org, group):

@@ -23,6 +23,7 @@ from services.kernel.signing import blob_key_for
 from .. import access, channeldata, partial_index
 from ..adapters import blob_http
 from ..identity import current_reader, private_packages
+from ..web import channel as channel_page
 from .api_packages import send_blob
 
 bp = Blueprint("conda", __name__)
@@ -74,9 +75,19 @@ def _token_first(args: dict) -> str | None:
     return args["token"]
 
 
+def _credential(args: dict) -> str:
+    """A browser asking for the bare channel URL gets a page about the channel as its session reader sees it
+    (web/channel.py); every other request is a channel request with API credentials, as always."""
+    return access.SESSION if channel_page.wanted(args["rest"]) else access.API
+
+
 @bp.route("/conda/<path:rest>", methods=["GET", "HEAD"])
-@access.see("conda:download", owner=_owner_in, path_token=lambda args: path_token(args["rest"])[0])
+@access.see("conda:download", owner=_owner_in, path_token=lambda args: path_token(args["rest"])[0],
+            credential=_credential)
 def channel(rest):
+    page = channel_page.wanted(rest)
+    if page:
+        return channel_page.page(*page)
     return serve(path_token(rest)[1])
 
 

@@ -5,8 +5,8 @@ URLs never collide with ``/api``, ``/conda``, ``/pypi`` or ``/t/``: namespaces a
 reserved owner names, ``services.kernel.names.RESERVED_OWNERS``), packages ``/<owner>/<package>``, and pages of a
 namespace that are not packages live under ``/<owner>/-/...`` (``-`` cannot start a package name).
 
-Who is asking comes from the signed session cookie, which holds a server-side Wharf token created at sign-in
-(the auth service's password check) and revoked at sign-out; every permission decision goes through
+Who is asking comes from the signed session cookie, which holds the secret of a web session the auth service
+created at sign-in (a session token: never accepted as an API token) and revokes at sign-out; every permission decision goes through
 ``services.gateway.identity`` exactly as the API's does, so a private package is 404 here as everywhere.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from services.kernel.settings import Settings
 
 from . import session as web_session
 from .blueprint import bp
-from . import pages, manage  # noqa: F401,E402 - register the routes on bp
+from . import pages, manage, account  # noqa: F401,E402 - register the routes on bp
 
 
 def install(app: Flask, settings: Settings) -> None:

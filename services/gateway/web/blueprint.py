@@ -93,6 +93,10 @@ def _error_page(status: int, title: str, message: str):
     return render_template("error.html", status=status, title=title, message=message), status
 
 
+# for pages served outside the blueprint's URLs (the conda channel page, web/channel.py)
+error_page, security_headers = _error_page, _security_headers
+
+
 @bp.errorhandler(WharfError)
 def _domain_error(exc: WharfError):
     if isinstance(exc, Unauthorized) and request.method == "GET":

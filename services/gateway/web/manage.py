@@ -76,7 +76,7 @@ def revoke_token():
 
 def _session_revoked() -> bool:
     try:
-        clients().auth.authenticate(web_session.session.get("token") or "")
+        web_session.authenticate(clients())
         return False
     except Unauthorized:
         return True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import unquote, urlsplit
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, send_from_directory, url_for
 from packaging.version import InvalidVersion, Version
 
 from services.kernel import names
@@ -13,10 +13,12 @@ from services.kernel.errors import BadRequest, Forbidden, NotFound, Unauthorized
 
 from .. import access
 from ..identity import RANK, namespace_role, package_role, private_packages, search_scope
+from . import description
 from . import session as web_session
 from .blueprint import bp, clients, settings
 
 HISTORY_LIMIT = 200
+RECENT_LIMIT = 10          # packages and namespaces on the home page
 
 
 def reader():
@@ -93,6 +95,18 @@ def safe_next(value: str | None) -> str:
     return value
 
 
+# ---------------------------------------------------------------------------------------------- favicon
+FAVICON_MAX_AGE = 7 * 86400
+
+
+@bp.get("/favicon.ico")
+@access.public
+def favicon():
+    """Browsers ask for /favicon.ico on every site; pages also link the SVG (static/web/favicon.svg)."""
+    return send_from_directory(bp.static_folder, "favicon.ico", mimetype="image/vnd.microsoft.icon",
+                               max_age=FAVICON_MAX_AGE)
+
+
 # ---------------------------------------------------------------------------------------------- home, search
 @bp.get("/")
 @access.see("api:read", owner=None, credential=access.SESSION)
@@ -101,7 +115,11 @@ def home():
     mine = []
     if not me.anonymous:
         mine = [{"login": me.login, "user_type": "user"}] + clients().auth.user_orgs(me.login)
-    return render_template("home.html", mine=mine)
+    # what changed last, as search shows it to this reader: public packages, and private ones only when granted
+    scope = search_scope(clients(), me)
+    recent = clients().registry.recent(RECENT_LIMIT, viewer=None if me.anonymous or me.org else me.login,
+                                       private_owners=scope["owners"], private_packages=scope["packages"])
+    return render_template("home.html", mine=mine, recent=recent)
 
 
 @bp.get("/search")
@@ -202,30 +220,37 @@ def members(owner):
 
 
 # ---------------------------------------------------------------------------------------------- packages
-def _labels_of(pkg: dict) -> list[str]:
-    found = {lb for f in pkg["files"] for lb in f["labels"]}
+def _labels_of(pkg: dict, kind: str | None = None) -> list[str]:
+    """The labels the package's files carry (of one distribution type when ``kind`` is given), main first."""
+    found = {lb for f in pkg["files"] if kind is None or f["distribution_type"] == kind for lb in f["labels"]}
     return sorted(found, key=lambda lb: (lb != "main", lb))
 
 
+def _channel_suffix(label: str) -> str:
+    return "" if label == "main" else f"/label/{label}"
+
+
 def install_lines(owner: str, package: str, pkg: dict) -> dict:
+    """Install commands for the channels (labels) the package's files are in, and only those: a package only
+    in ``dev`` is not installable from the plain channel. ``{kind: {"lines": [...], "token": [...]}}``; the
+    token form is the same channel with ``/t/<TOKEN>`` (private packages, or a reader without a login)."""
     base = settings().public_url
-    types = {f["distribution_type"] for f in pkg["files"]}
-    lbls = [lb for lb in _labels_of(pkg) if lb != "main"]
     out = {}
-    if "conda" in types or not types:
+    conda = _labels_of(pkg, "conda")
+    if conda:
         out["conda"] = {
-            "public": f"conda install -c {base}/conda/{owner} {package}",
-            "labels": [f"conda install -c {base}/conda/{owner}/label/{lb} {package}" for lb in lbls],
-            "token": f"conda install -c {base}/conda/t/<TOKEN>/{owner} {package}",
-        }
-    if "pypi" in types:
+            "lines": [f"conda install -c {base}/conda/{owner}{_channel_suffix(lb)} {package}" for lb in conda],
+            "token": [f"conda install -c {base}/conda/t/<TOKEN>/{owner}{_channel_suffix(lb)} {package}"
+                      for lb in conda]}
+    pypi = _labels_of(pkg, "pypi")
+    if pypi:
         out["pip"] = {
-            "public": f"pip install --index-url {base}/pypi/{owner}/simple {package}",
-            "labels": [f"pip install --index-url {base}/pypi/{owner}/label/{lb}/simple {package}" for lb in lbls],
-            "token": f"pip install --index-url {base}/pypi/t/<TOKEN>/{owner}/simple {package}",
-        }
-    if types - {"conda", "pypi"}:
-        out["file"] = {"public": f"anaconda download {owner}/{package}", "labels": [], "token": None}
+            "lines": [f"pip install --index-url {base}/pypi/{owner}{_channel_suffix(lb)}/simple {package}"
+                      for lb in pypi],
+            "token": [f"pip install --index-url {base}/pypi/t/<TOKEN>/{owner}{_channel_suffix(lb)}/simple {package}"
+                      for lb in pypi]}
+    if any(f["distribution_type"] not in ("conda", "pypi") for f in pkg["files"]):
+        out["file"] = {"lines": [f"anaconda download {owner}/{package}"], "token": []}
     return out
 
 
@@ -234,11 +259,28 @@ def _page_context(owner, package, pkg, role, tab):
                 can_write=RANK[role] >= RANK["write"], can_admin=role == "admin")
 
 
+def package_description(owner: str, package: str, pkg: dict) -> dict | None:
+    """The latest release's description (PyPI uploads keep theirs there, with ``description_content_type``),
+    else the package's own; rendered by ``description.render``."""
+    if pkg.get("latest_version"):
+        try:
+            attrs = clients().registry.get_release(owner, package, pkg["latest_version"], True)["public_attrs"]
+        except NotFound:
+            attrs = {}
+        if isinstance(attrs, dict) and isinstance(attrs.get("description"), str) and attrs["description"].strip():
+            pypi = "pypi" in {f["distribution_type"] for f in pkg["files"] if f["version"] == pkg["latest_version"]}
+            return description.render(attrs["description"], attrs.get("description_content_type"),
+                                      default=description.RST if pypi else description.PLAIN)
+    attrs = pkg.get("public_attrs") or {}
+    return description.render(pkg.get("description"), attrs.get("description_content_type"))
+
+
 @bp.get("/<owner>/<package>")
 @access.see("api:read", credential=access.SESSION)
 def package_page(owner, package):
     owner, package, pkg, role = load_package(owner, package)
     return render_template("package.html", install=install_lines(owner, package, pkg), labels=_labels_of(pkg),
+                           description=package_description(owner, package, pkg),
                            **_page_context(owner, package, pkg, role, "overview"))
 
 
@@ -333,7 +375,7 @@ def tokens():
     if me.anonymous:
         raise Unauthorized("sign in to manage your tokens")
     listed = sorted(clients().auth.list_tokens(me.login), key=lambda t: t.get("created_at") or "", reverse=True)
-    current = web_session.session.get("token")
+    current = web_session.current_session()
     current_id = None
     if current:
         from flask import g

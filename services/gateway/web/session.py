@@ -1,10 +1,13 @@
 """Browser sessions and CSRF protection.
 
 The session is Flask's signed cookie (HttpOnly, SameSite=Lax, Secure when ``WHARF_WEB_SECURE_COOKIE``), keyed
-by a key derived from ``WHARF_SECRET_KEY``. Signing in checks the password with the auth service and creates a
-server-side Wharf token (note ``web-session-…``, scope ``all``, expiring with the session) kept in the cookie;
-every request authenticates that token like any other, so revoking it (sign-out, or from the token page) ends
-the session at once. Every POST must carry the session's CSRF token (a hidden ``csrf_token`` field).
+by a key derived from ``WHARF_SECRET_KEY``. It is signed, not encrypted, so it holds nothing worth stealing
+beyond the browser session itself: signing in checks the password with the auth service, which creates a
+session (a token of kind ``session``: note ``web-session-…``, scope ``all``, expiring with the cookie) and
+keeps only its digest; the cookie holds the session's secret (``sid``), which the auth service accepts only as a
+web session (``authenticate_session``), never as an API token for conda, pip or curl. Every request
+authenticates it, so revoking it (sign-out, the token page, a password change) ends the session at once.
+Every POST must carry the session's CSRF token (a hidden ``csrf_token`` field).
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from ..identity import Reader, current_reader
 
 SESSION_NOTE_PREFIX = "web-session-"
 CSRF_FIELD = "csrf_token"
+SESSION_KEY = "sid"
 
 
 def configure(app: Flask, settings: Settings) -> None:
@@ -72,25 +76,34 @@ def signed_in() -> bool:
 
 
 def sign_in(login: str, password: str) -> dict:
-    """Check the password and create the session token; Unauthorized on a bad login or password."""
+    """Check the password and create the session; Unauthorized on a bad login or password."""
     max_age = current_app.config["WHARF_SETTINGS"].web_session_max_age
-    created = clients().auth.create_token(
-        login, password, note=SESSION_NOTE_PREFIX + secrets.token_hex(6), scopes=["all"], max_age=max_age,
-        remote_addr=request.remote_addr, application="wharf web UI",
-        hostname=(request.user_agent.string or "")[:200] or None)
+    created = clients().auth.create_session(login, password, max_age, remote_addr=request.remote_addr,
+                                            user_agent=(request.user_agent.string or "")[:200] or None)
     session.clear()  # a fresh session (and CSRF token) at every sign-in: no fixation
     session.permanent = True
-    session["token"] = created["token"]
+    session[SESSION_KEY] = created["session"]
     session["login"] = created["user"] if isinstance(created.get("user"), str) else login
     csrf_token()
     return created
 
 
+def current_session() -> str | None:
+    """The session secret this browser presents (None when signed out)."""
+    value = session.get(SESSION_KEY)
+    return value if isinstance(value, str) and value else None
+
+
+def authenticate(clients_) -> dict:
+    """The principal of this browser's session (Unauthorized when it was revoked, expired or never was)."""
+    return clients_.auth.authenticate_session(current_session() or "")
+
+
 def sign_out() -> None:
-    token = session.get("token")
-    if token:
+    sid = current_session()
+    if sid:
         try:
-            clients().auth.revoke_token(token)
+            clients().auth.end_session(sid)
         except Unauthorized:
             pass  # already revoked or expired
     session.clear()

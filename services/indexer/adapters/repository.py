@@ -223,3 +223,25 @@ class SqlIndexRepository(ShardMixin, PypiIndexMixin):
             select(func.count()).select_from(pypi_dirty)
             .where(pypi_dirty.c.generation > pypi_dirty.c.published_generation)).scalar_one()
         return {"pointers": pointers, "streams": streams, "pending": int(pending)}
+
+    def blob_references(self, keys: list[str] | None = None, retired_since_ms: int | None = None) -> set[str]:
+        """Every blob key the indexer still needs (``wharf gc``): package blobs (and wheels' core metadata) of
+        the files it lists, index blobs its pointers and shards name, and shards retired at or after
+        ``retired_since_ms`` (a client may still ask for them). With ``keys``: only those of ``keys``."""
+        from .pypi_tables import pypi_published
+        from .tables import retired_shards, shards
+        columns = [files.c.blob_key, pypi_files.c.blob_key, pypi_files.c.core_metadata_key, published.c.key,
+                   pypi_published.c.key, shards.c.key]
+        queries = [select(c).distinct().where(c.isnot(None)) for c in columns]
+        queries.append(select(retired_shards.c.key).distinct().where(
+            retired_shards.c.retired_at >= (retired_since_ms if retired_since_ms is not None else 0)))
+        found: set[str] = set()
+        wanted = None if keys is None else sorted(set(keys))
+        for q in queries:
+            column = q.selected_columns[0]
+            if wanted is None:
+                found.update(self.conn.execute(q).scalars())
+                continue
+            for i in range(0, len(wanted), 500):
+                found.update(self.conn.execute(q.where(column.in_(wanted[i:i + 500]))).scalars())
+        return found

@@ -2,9 +2,9 @@
 
 For each audience the repodata is spliced from stored record fragments (domain/repodata.py), compressed with
 zstandard, and written as a content-addressed blob (``signing.index_key_for``); a blob that already exists is
-not written again; only the compressed repodata is stored (see ``store_index_files``). Blobs are always
-written before the pointer that names them is flipped, so a crash at any point leaves the previous index in
-place.
+not written again (it is freshened instead, for ``wharf gc``); only the compressed repodata is stored (see
+``store_index_files``). Blobs are always written before the pointer that names them is flipped, so a crash at
+any point leaves the previous index in place.
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import zstandard
 
+from services.kernel.blob_gc import write_once
 from services.kernel.ports import BlobStore
 from services.kernel.signing import index_key_for
 
@@ -43,11 +44,12 @@ def build_index_files(repodata: RepodataSplice) -> dict[str, dict[str, bytes]]:
 
 
 def store(blobs: BlobStore, filename: str, data: bytes, sha256: str | None = None) -> dict:
-    """Write ``data`` at its content address unless it is there already; return its pointer."""
+    """Write ``data`` at its content address unless it is there already (then freshen it, so a `wharf gc`
+    running now keeps it until the pointer naming it is flipped: ``blob_gc.write_once``); return its pointer."""
     sha256 = sha256 or hashlib.sha256(data).hexdigest()
     key = index_key_for(sha256)
-    if blobs.stat(key) != len(data):
-        blobs.put(key, io.BytesIO(data), len(data), CONTENT_TYPES.get(filename, "application/octet-stream"))
+    write_once(blobs, key, len(data), lambda: blobs.put(key, io.BytesIO(data), len(data),
+                                                        CONTENT_TYPES.get(filename, "application/octet-stream")))
     return {"key": key, "sha256": sha256, "size": len(data)}
 
 

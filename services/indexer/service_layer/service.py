@@ -505,6 +505,14 @@ class IndexerService:
         with self.uow.begin() as repo:
             return repo.inventory()
 
+    def blob_references(self, keys: list[str] | None = None) -> list[str]:
+        """The blob keys the indexer still needs (``wharf gc``; with ``keys``, those of them): package blobs of the
+        files its indexes list (they stay downloadable through channels until it applies a removal), index
+        blobs its current pointers and shards name, and shards replaced less than the shard grace ago."""
+        since = int(time.time() * 1000) - self.shard_grace_ms
+        with self.uow.begin() as repo:
+            return sorted(repo.blob_references(keys, since))
+
     def publication_log(self, owner: str | None = None, label: str | None = None,
                         subdir: str | None = None) -> list[dict]:
         """The publication log (every channel, or one): ``{id, owner, label, subdir, generation, replica,

@@ -11,6 +11,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.pool import NullPool
 
+from services.kernel.private_files import private_dir, private_sqlite
+
 
 # SQLSTATEs that mean "the server is not there right now", whatever exception class the driver picks for them
 # (pg8000 raises ProgrammingError for all of these): class 08 (connection exception), admin_shutdown,
@@ -56,9 +58,12 @@ def normalise_url(url: str) -> str:
 def make_engine(url: str) -> Engine:
     url = normalise_url(url)
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        path = url.split("///", 1)[1] if "///" in url else ""
+        if path and path != ":memory:" and not path.startswith("file:"):
+            folder = os.path.dirname(os.path.abspath(path))
+            if not os.path.isdir(folder):
+                private_dir(folder)          # a directory Wharf creates for its databases: 0700
+            private_sqlite(path)             # the file (and so its -wal/-shm) 0600, created or tightened
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
                                poolclass=NullPool)
 

@@ -88,6 +88,26 @@ class LocalBlobStore:
                     out.append(key)
         return iter(sorted(out))
 
+    def entries(self, prefix: str = "") -> Iterator[tuple[str, int, float]]:
+        # walk only the directory the prefix lies in (``wharf gc`` looks keys up one by one this way)
+        head = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
+        top = self._path(head) if head else self.root
+        out = []
+        for dirpath, _dirs, files in os.walk(top):
+            for name in files:
+                if name.startswith(".tmp-"):
+                    continue
+                path = os.path.join(dirpath, name)
+                key = os.path.relpath(path, self.root).replace(os.sep, "/")
+                if not key.startswith(prefix):
+                    continue
+                try:
+                    st = os.stat(path)
+                except FileNotFoundError:     # deleted while we walked
+                    continue
+                out.append((key, st.st_size, st.st_mtime))
+        return iter(sorted(out))
+
     def url(self, key: str, method: str = "GET", expires: int = 600, filename: str | None = None,
             internal: bool = False, cache_control: str | None = None) -> str | None:
         return None

@@ -6,6 +6,7 @@ missing keys become ``BlobNotFound``, anything else ``Unavailable`` (S3 unreacha
 from __future__ import annotations
 
 import io
+import time
 from datetime import timedelta
 from typing import BinaryIO, Iterator
 
@@ -100,6 +101,12 @@ class S3BlobStore:
     def keys(self, prefix: str = "") -> Iterator[str]:
         objs = self._call(lambda: list(self.client.list_objects(self.bucket, prefix=prefix, recursive=True)))
         return iter(sorted(o.object_name for o in objs))
+
+    def entries(self, prefix: str = "") -> Iterator[tuple[str, int, float]]:
+        objs = self._call(lambda: list(self.client.list_objects(self.bucket, prefix=prefix, recursive=True)))
+        now = time.time()       # a server that gives no time: the object counts as just written (kept longest)
+        return iter(sorted((o.object_name, int(o.size or 0), o.last_modified.timestamp() if o.last_modified else now)
+                           for o in objs))
 
     def url(self, key: str, method: str = "GET", expires: int = 600, filename: str | None = None,
             internal: bool = False, cache_control: str | None = None) -> str | None:

@@ -2,7 +2,8 @@
 transaction) and by ``rebuild_projections`` (replay of the whole log), so both give the same tables.
 
 It depends only on the event, its log position and the tables' current contents; timestamps and ids come from
-the events, never from the clock.
+the events, never from the clock. Deleting file rows also records their blobs as released at the event's time
+(``released.release_files``, for ``wharf gc``).
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from sqlalchemy.engine import Connection
 from services.kernel.adapters.db import bulk_insert
 from services.kernel.events import Event
 
+from .released import release_files
 from .tables import collaborators, file_labels, files, label_locks, packages, releases
 
 
@@ -88,6 +90,7 @@ def package_updated(conn, ev, pos):
 
 def package_removed(conn, ev, pos):
     d = ev.data
+    release_files(conn, _pkg_where(files, d["owner"], d["package"]), ev.occurred_at)
     for t in (file_labels, files, releases, collaborators):
         conn.execute(delete(t).where(_pkg_where(t, d["owner"], d["package"])))
     conn.execute(delete(packages).where(packages.c.owner == d["owner"], packages.c.name == d["package"]))
@@ -112,6 +115,7 @@ def release_updated(conn, ev, pos):
 
 def release_removed(conn, ev, pos):
     d = ev.data
+    release_files(conn, _rel_where(files, d["owner"], d["package"], d["version"]), ev.occurred_at)
     for t in (file_labels, files, releases):
         conn.execute(delete(t).where(_rel_where(t, d["owner"], d["package"], d["version"])))
     _touch(conn, ev)
@@ -120,6 +124,7 @@ def release_removed(conn, ev, pos):
 def file_uploaded(conn, ev, pos):
     d = ev.data
     key = (d["owner"], d["package"], d["version"], d["basename"])
+    release_files(conn, _file_where(files, *key), ev.occurred_at)     # a replaced file's blob (--force)
     for t in (file_labels, files):  # a replacement (--force) supersedes the old row
         conn.execute(delete(t).where(_file_where(t, *key)))
     conn.execute(insert(files).values(
@@ -137,6 +142,8 @@ def file_uploaded(conn, ev, pos):
 
 def file_removed(conn, ev, pos):
     d = ev.data
+    release_files(conn, _file_where(files, d["owner"], d["package"], d["version"], d["basename"]),
+                  ev.occurred_at)
     for t in (file_labels, files):
         conn.execute(delete(t).where(_file_where(t, d["owner"], d["package"], d["version"], d["basename"])))
     _touch(conn, ev, d["version"])

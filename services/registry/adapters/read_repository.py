@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
-from .tables import (collaborators, committed_stages, downloads, file_labels, files, label_locks, packages, releases,
-                     staged)
+from . import released
+from .tables import (collaborators, committed_stages, downloads, file_labels, files, label_locks, packages,
+                     released_blobs, releases, staged)
 
 _JSON = {"public_attrs", "package_types", "attrs", "metadata", "record", "labels", "dependencies"}
 
@@ -61,6 +62,34 @@ class ReadRepository:
         if query:
             q = q.where(func.lower(packages.c.name).contains(query.lower(), autoescape=True))
         return _rows(self.conn.execute(q.order_by(packages.c.owner, packages.c.name)))
+
+    def _visible(self, private_owners, private_packages, viewer):
+        """Packages a reader may see: public ones, every package of ``private_owners``, the (owner, name) pairs
+        of ``private_packages``, and those ``viewer`` collaborates on."""
+        terms = [packages.c.public.is_(True)]
+        if private_owners:
+            terms.append(packages.c.owner.in_(sorted(private_owners)))
+        terms += [and_(packages.c.owner == o, packages.c.name == n) for o, n in sorted(private_packages or ())]
+        if viewer:
+            terms.append(select(collaborators.c.login).where(
+                collaborators.c.owner == packages.c.owner, collaborators.c.package == packages.c.name,
+                collaborators.c.login == viewer).exists())
+        return or_(*terms)
+
+    def recent_packages(self, limit: int, private_owners=(), private_packages=(), viewer=None) -> list[dict]:
+        """The most recently changed packages a reader may see (see ``_visible``), newest first."""
+        q = select(packages).where(self._visible(private_owners, private_packages, viewer))
+        return _rows(self.conn.execute(q.order_by(packages.c.modified_at.desc(), packages.c.owner,
+                                                  packages.c.name).limit(limit)))
+
+    def recent_owners(self, limit: int, private_owners=(), private_packages=(), viewer=None) -> list[dict]:
+        """``{owner, modified_at, packages}`` of the owners whose visible packages changed last, newest first,
+        counting only the packages the reader may see."""
+        last = func.max(packages.c.modified_at)
+        q = (select(packages.c.owner, last.label("modified_at"), func.count().label("packages"))
+             .where(self._visible(private_owners, private_packages, viewer)).group_by(packages.c.owner)
+             .order_by(last.desc(), packages.c.owner).limit(limit))
+        return [dict(r._mapping) for r in self.conn.execute(q)]
 
     # -------------------------------------------------------------------------------------------- releases
     def release(self, owner: str, package: str, version: str) -> dict | None:
@@ -202,3 +231,52 @@ class ReadRepository:
 
     def staged_ids(self) -> list[str]:
         return list(self.conn.execute(select(staged.c.dist_id).order_by(staged.c.dist_id)).scalars())
+
+    # -------------------------------------------------------------------------------------------- gc
+    def stage_times(self, actor: str, since: str) -> list[str]:
+        """``created_at`` of ``actor``'s stages created at or after ``since`` (the open ones), oldest first."""
+        return list(self.conn.execute(select(staged.c.created_at).where(
+            staged.c.actor == actor, staged.c.created_at >= since).order_by(staged.c.created_at)).scalars())
+
+    def stages(self) -> list[dict]:
+        """Every staged row: ``{dist_id, owner, package, version, basename, actor, sha256, created_at}``."""
+        cols = (staged.c.dist_id, staged.c.owner, staged.c.package, staged.c.version, staged.c.basename,
+                staged.c.actor, staged.c.sha256, staged.c.created_at)
+        return [dict(r._mapping) for r in self.conn.execute(select(*cols).order_by(staged.c.created_at))]
+
+    def delete_staged_many(self, dist_ids: list[str]) -> None:
+        for i in range(0, len(dist_ids), 500):
+            self.conn.execute(delete(staged).where(staged.c.dist_id.in_(dist_ids[i:i + 500])))
+
+    def release_blobs(self, keys, at: str) -> None:
+        released.release(self.conn, keys, at)
+
+    def released_blobs(self) -> dict[str, str]:
+        """``{blob key: when it was last released}``."""
+        return dict(self.conn.execute(select(released_blobs.c.blob_key, released_blobs.c.released_at)).all())
+
+    def staged_shas(self, shas: list[str]) -> set[str]:
+        """Those of ``shas`` that a staged upload declared (its bytes are that blob once finalized)."""
+        found: set[str] = set()
+        for i in range(0, len(shas), 500):
+            found.update(self.conn.execute(select(staged.c.sha256).where(
+                staged.c.sha256.in_(shas[i:i + 500]))).scalars())
+        return found
+
+    def files_naming(self, keys: list[str]) -> set[str]:
+        """Those of ``keys`` a file record names, as its blob or (wheels) as its core metadata. Core metadata keys
+        live inside the ``metadata`` JSON: rows whose metadata mentions a key's sha256 are read and checked."""
+        found: set[str] = set()
+        wanted = set(keys)
+        for i in range(0, len(keys), 500):
+            found.update(self.conn.execute(select(files.c.blob_key).where(
+                files.c.blob_key.in_(keys[i:i + 500]))).scalars())
+        rest = sorted(wanted - found)
+        for i in range(0, len(rest), 50):
+            shas = [k.rsplit("/", 1)[-1] for k in rest[i:i + 50]]
+            q = select(files.c.blob_key, files.c.metadata).where(
+                or_(*(files.c.metadata.contains(sha, autoescape=True) for sha in shas)))
+            for r in self.conn.execute(q):
+                found.update(k for k in released.file_blob_keys(r.blob_key, r.metadata) if k in wanted)
+        return found
+

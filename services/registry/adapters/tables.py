@@ -8,6 +8,7 @@
 - ``staged``: uploads between ``stage`` and ``commit``; not events, not a projection.
 - ``committed_stages``: which file each committed stage became (``file_id``), kept for a day so that a retried
   commit of the same ``dist_id`` answers with that file instead of a 404; not events, not a projection.
+- ``released_blobs``: blobs a file record or a stage stopped naming, and when; kept by replay (see below).
 
 JSON values are stored as text (portable between SQLite and PostgreSQL). ``*_pos`` columns hold the log position
 of the event that created the row, so ordering is deterministic and identical after a replay.
@@ -155,6 +156,17 @@ downloads = Table(
     "downloads", metadata,
     Column("file_id", String(64), primary_key=True),
     Column("count", BigInteger, nullable=False),
+)
+
+# blobs that stopped being named by a file record (file removed or replaced, release or package removed: written
+# by the projector with the event's occurred_at), by an expired stage or by a refused commit (with the time it
+# happened), the latest time per blob. What explains an unreferenced blob to `wharf verify` and dates it for
+# `wharf gc`. Not a read table: rebuild_projections keeps it (replayed removals write the same times again, and
+# expiries and refusals are not in the log).
+released_blobs = Table(
+    "released_blobs", metadata,
+    Column("blob_key", String(250), primary_key=True),
+    Column("released_at", String(40), nullable=False),      # ISO 8601 UTC, as occurred_at
 )
 
 # truncated and re-applied by rebuild_projections, children first

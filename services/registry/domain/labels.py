@@ -5,7 +5,7 @@ owner; outputs are events listing exactly the files whose labels change (none: n
 """
 from __future__ import annotations
 
-from services.kernel.errors import BadRequest, NotFound
+from services.kernel.errors import BadRequest, Conflict, NotFound
 from services.kernel.events import Event, file_ref
 
 
@@ -50,7 +50,16 @@ def copy_label(owner: str, from_label: str, to_label: str, files: list[dict], ac
                                               "files": _refs(todo)}, actor=actor, correlation_id=cid)]
 
 
+DEFAULT_LABEL = "main"
+
+
 def remove_label(owner: str, label: str, files: list[dict], actor: str, cid) -> list[Event]:
+    """Take ``label`` off every file of the owner. ``main`` is the default channel (``/conda/<owner>``, the
+    plain PyPI index): removing it as a whole would empty it in one step, so it is refused (Conflict); taking
+    ``main`` off chosen files (``unlabel_files``, ``anaconda move``) stays allowed."""
+    if label == DEFAULT_LABEL:
+        raise Conflict(f"label {DEFAULT_LABEL} is the default channel and cannot be removed; take it off chosen "
+                       f"files instead (anaconda move, or a package/version/file filter)")
     todo = _carrying(files, label)
     if not todo:
         raise NotFound(f"label {label} not found")

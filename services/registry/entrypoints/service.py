@@ -211,6 +211,10 @@ class RegistryRpc:
         return self.registry.search(query, package_type, platform, viewer, private_owners, private_packages)
 
     @domain_rpc
+    def recent(self, limit=10, viewer=None, private_owners=(), private_packages=()):
+        return self.registry.recent(limit, viewer, private_owners, private_packages)
+
+    @domain_rpc
     def read_stream(self, stream_id, after_sequence=0, limit=1000):
         return self.registry.read_stream(stream_id, after_sequence, limit)
 

@@ -62,3 +62,25 @@ class SearchMethods:
                     out.append(summary)
             return sorted(out, key=lambda s: s["full_name"])
         return self._query(q)
+
+    def recent(self, limit: int = 10, viewer: str | None = None, private_owners=(), private_packages=()) -> dict:
+        """What changed last (the web UI's home page): ``{"packages": [summary, ...], "owners": [{"owner",
+        "modified_at", "packages"}, ...]}``, newest first, at most ``limit`` of each. Visible exactly as in
+        ``search``: public packages, private ones of ``private_owners``, the [owner, package] pairs of
+        ``private_packages``, and those ``viewer`` collaborates on; an owner is listed (and its packages
+        counted) only for what the reader may see."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 100:
+            raise BadRequest("limit must be an integer from 1 to 100")
+        owners = {str(o).lower() for o in private_owners or ()}
+        pairs = _pairs(private_packages)
+        login = names.login(viewer) if viewer else None
+
+        def q(uow):
+            found = uow.repo.recent_packages(limit, owners, pairs, login)
+            summaries = [views.package_summary(p, uow.repo.releases(p["owner"], p["name"]),
+                                               uow.repo.file_facets(p["owner"], p["name"])) for p in found]
+            recent_owners = [{"owner": r["owner"], "modified_at": views.iso(r["modified_at"]),
+                              "packages": int(r["packages"])}
+                             for r in uow.repo.recent_owners(limit, owners, pairs, login)]
+            return {"packages": summaries, "owners": recent_owners}
+        return self._query(q)

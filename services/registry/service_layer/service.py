@@ -11,23 +11,23 @@ import logging
 import random
 import threading
 import time
-from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 from services.kernel import metrics, names
-from services.kernel.errors import Conflict, NotFound, Unavailable
+from services.kernel.errors import Conflict, NotFound, Unavailable, WharfError
 from services.kernel.ports import EventPublisher
 
-from ..domain import commands, locks, views
+from ..domain import commands, locks, staging, views
 from ..domain.errors import StaleStream
 from .collaborators import CollaboratorMethods
+from .collection import CollectionMethods
 from .copying import CopyMethods
 from .labels import LabelMethods
 from .search import SearchMethods, grouped_by_package
 
 log = logging.getLogger("wharf.registry")
 MAX_ATTEMPTS = 20
-COMMITTED_STAGE_RETENTION = timedelta(days=1)   # how long a retried commit of a dist_id still gets its file
+COMMITTED_STAGE_RETENTION = 86400.0   # seconds a retried commit of a dist_id still gets the file it created
 
 
 class _StagedMoved(Exception):
@@ -38,25 +38,24 @@ class _StageClosed(Exception):
     """The stage was committed (or discarded) by someone else while this commit waited for the stream lock."""
 
 
-def _iso(t: datetime) -> str:
-    return t.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def _visible(pkg: dict | None, owner: str, package: str, private_ok: bool) -> dict:
     if pkg is None or (not pkg["public"] and not private_ok):
         raise NotFound(f"package {owner}/{package} not found")
     return pkg
 
 
-class RegistryService(LabelMethods, CollaboratorMethods, CopyMethods, SearchMethods):
-    """The registry facade. Label, collaborator, copy/transfer and search methods come from the mixins in
-    service_layer/ (labels.py, collaborators.py, copying.py, search.py)."""
+class RegistryService(LabelMethods, CollaboratorMethods, CopyMethods, SearchMethods, CollectionMethods):
+    """The registry facade. Label, collaborator, copy/transfer, search and gc methods come from the mixins in
+    service_layer/ (labels.py, collaborators.py, copying.py, search.py, collection.py)."""
 
     def __init__(self, uow_factory: Callable, publisher: EventPublisher | None = None,
-                 on_commit: Callable[[], None] | None = None):
+                 on_commit: Callable[[], None] | None = None, stage_ttl: float = 21600, max_staged: int = 20,
+                 clock: Callable[[], float] = time.time):
         self._uow = uow_factory
         self._publisher = publisher
         self._on_commit = on_commit
+        self.stage_ttl, self.max_staged = stage_ttl, max_staged     # domain/staging.py
+        self._clock = clock
         self._relay_turn = threading.Lock()     # one relay round at a time in this process
 
     # ------------------------------------------------------------------------------------------ plumbing
@@ -224,6 +223,10 @@ class RegistryService(LabelMethods, CollaboratorMethods, CopyMethods, SearchMeth
                                  uow.repo.file(owner, package, version, basename), basename, distribution_type,
                                  sha256, labels, attrs, dependencies, description, actor)
             locks.check_new_labels(owner, row["labels"] or ["main"], uow.repo.locked_labels(owner))
+            now = self._clock()
+            row["created_at"] = staging.iso(now)      # the clock that also decides when it expires
+            staging.check_room(uow.repo.stage_times(actor, staging.iso(now - self.stage_ttl)), self.max_staged,
+                               self.stage_ttl, now)
             uow.repo.add_staged(row)
             return {"dist_id": row["dist_id"]}
         with self._uow() as uow:
@@ -232,11 +235,12 @@ class RegistryService(LabelMethods, CollaboratorMethods, CopyMethods, SearchMeth
         return out
 
     def get_staged(self, dist_id: str) -> dict:
-        """The staged upload (owner, package, version, basename, distribution_type, sha256, labels, ...)."""
+        """The open staged upload (owner, package, version, basename, distribution_type, sha256, labels, ...);
+        ``StageExpired`` (410) once it is older than the stage TTL."""
         staged = self._query(lambda uow: uow.repo.staged(dist_id)) if isinstance(dist_id, str) else None
         if staged is None:
             raise NotFound(f"no staged upload {dist_id!r}")
-        return staged
+        return staging.check_open(staged, self.stage_ttl, self._clock())
 
     def discard_staged(self, dist_id: str) -> None:
         """Forget a stage whose bytes storage refused (the upload can only start over); no event."""
@@ -248,9 +252,21 @@ class RegistryService(LabelMethods, CollaboratorMethods, CopyMethods, SearchMeth
 
     def commit(self, dist_id: str, blob_meta: dict, actor: str = "system",
                correlation_id: str | None = None) -> dict:
-        """Commit a staged upload: append its ``file_uploaded``; returns the file (``views.file_view``).
-        Idempotent per ``dist_id``: once the stage is committed, committing it again (a client retrying after
-        the answer was lost) returns the file that commit created and records nothing (``committed_file``)."""
+        """Record the staged upload as a file (``file_uploaded``) with storage's ``blob_meta``; returns the file
+        (``views.file_view``). Idempotent per ``dist_id``: once the stage is committed, committing it again (a
+        client retrying after the answer was lost) returns the file that commit created and records nothing
+        (``committed_file``). Refused (expired stage, package or release gone, ...): its blobs are recorded as
+        released, so ``wharf gc`` may reclaim them and ``wharf verify`` knows where they came from; the stage
+        stays until it expires."""
+        try:
+            return self._commit(dist_id, blob_meta, actor, correlation_id)
+        except Unavailable:
+            raise
+        except WharfError:
+            self._release_refused(blob_meta)
+            raise
+
+    def _commit(self, dist_id: str, blob_meta: dict, actor: str, correlation_id: str | None) -> dict:
         for _ in range(MAX_ATTEMPTS):
             try:
                 staged = self.get_staged(dist_id)
@@ -264,12 +280,14 @@ class RegistryService(LabelMethods, CollaboratorMethods, CopyMethods, SearchMeth
                     raise _StageClosed()
                 if current["owner"] != owner:  # its package was transferred meanwhile: lock the new owner
                     raise _StagedMoved()
+                staging.check_open(current, self.stage_ttl, self._clock())
                 out = commands.commit(current, uow.repo.package(owner, package),
                                       uow.repo.release(owner, package, version),
                                       uow.repo.file(owner, package, version, basename), blob_meta, actor,
                                       correlation_id)
-                now = datetime.now(timezone.utc)
-                uow.repo.commit_staged(dist_id, out[0].event_id, _iso(now), _iso(now - COMMITTED_STAGE_RETENTION))
+                now = self._clock()
+                uow.repo.commit_staged(dist_id, out[0].event_id, staging.iso(now),
+                                       staging.iso(now - COMMITTED_STAGE_RETENTION))
                 return out
             try:
                 return self._command(owner, decide, lambda uow: views.file_view(

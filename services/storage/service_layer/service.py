@@ -17,17 +17,21 @@ import zstandard
 from services.kernel import metrics, names, signing
 from services.kernel.errors import (BadRequest, BlobNotFound, ChecksumMismatch, NotFound, PayloadTooLarge,
                                     Unavailable, WharfError)
+from services.kernel.blob_gc import write_once
 from services.kernel.ports import BlobStore
 
 from ..domain.inspect import inspect_upload
 from ..domain.inspection import Digests
 from ..domain.spool import BoundedReader, spool
 from ..domain.upload_form import check_dist_id, check_form, make_form
+from .collection import CollectionMethods
 
 log = logging.getLogger("wharf.storage")
 
 
-class StorageService:
+class StorageService(CollectionMethods):
+    """The storage facade; what ``wharf gc`` asks of storage comes from ``CollectionMethods``."""
+
     def __init__(self, blobs: BlobStore, settings):
         self.blobs = blobs
         self.settings = settings
@@ -106,20 +110,24 @@ class StorageService:
                                        distribution_type=distribution_type,
                                        digests=Digests(spooled.sha256, spooled.md5, spooled.size))
             for key, data in found.extra_blobs.items():
-                if self.blobs.stat(key) != len(data):
-                    self.blobs.put(key, io.BytesIO(data), len(data))
+                write_once(self.blobs, key, len(data),
+                           lambda key=key, data=data: self.blobs.put(key, io.BytesIO(data), len(data)))
             blob_key = signing.blob_key_for(spooled.sha256)
-            if self.blobs.stat(blob_key) != spooled.size:
+
+            def write_package():
                 # store the bytes we hashed, not a server-side copy of the stage (which could change in between)
                 fileobj.seek(0)
                 self.blobs.put(blob_key, fileobj, spooled.size)
+            # already stored (the same file elsewhere): freshened instead, so a `wharf gc` running now keeps it
+            write_once(self.blobs, blob_key, spooled.size, write_package)
         return {"blob_key": blob_key, "sha256": spooled.sha256, "md5": spooled.md5, "size": spooled.size,
                 "filename": found.filename, "subdir": found.subdir, "record": found.record,
                 "metadata": found.metadata}
 
     def drop_stage(self, dist_id: str) -> None:
-        """Delete a stage's bytes once its upload is committed or refused (nothing happens if they are gone)."""
-        self.blobs.delete(signing.staging_key_for(check_dist_id(dist_id)))
+        """Delete a stage's bytes once the registry has committed its upload (nothing happens if they are gone;
+        bytes left by a crash before this are a closed stage's, which ``wharf gc`` deletes)."""
+        self.drop_staged([signing.staging_key_for(check_dist_id(dist_id))])
 
     @contextlib.contextmanager
     def _refusal_drops(self, staged: str, basename):
