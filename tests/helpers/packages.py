@@ -8,8 +8,9 @@ Knobs that produce *wrong* packages (for refusal tests) are keyword-only extras:
   key), ``info_files={"info/x": bytes|str|dict|None}`` adds/replaces info files (dict -> JSON, None -> omitted,
   e.g. ``{"info/index.json": None}`` or ``{"info/index.json": b"{not json"}``; also ``info/run_exports.json``).
 - ``make_wheel(metadata_overrides={...}, extra_members={...})`` / ``make_sdist(..., pkg_info_overrides=...,
-  extra_members=...)``: headers of METADATA/PKG-INFO (value ``DELETE`` drops a header) and raw extra archive
-  members (e.g. ``{"../evil": b"x"}``).
+  extra_members=...)``: headers of METADATA/PKG-INFO (value ``DELETE`` drops a header; a list of values repeats
+  it) and raw extra archive members (e.g. ``{"../evil": b"x"}``); ``make_wheel(description=...)`` is METADATA's
+  body.
 """
 from __future__ import annotations
 
@@ -128,7 +129,8 @@ def make_conda_package(outdir, name: str, version: str, build: str = "0", build_
 
 
 # ------------------------------------------------------------------------------------------------ PyPI
-def _core_metadata(name: str, version: str, summary: str, requires_python, requires, overrides) -> bytes:
+def _core_metadata(name: str, version: str, summary: str, requires_python, requires, overrides,
+                   body: str | bytes | None = None) -> bytes:
     headers: list[tuple[str, object]] = [("Metadata-Version", "2.1"), ("Name", name), ("Version", version),
                                          ("Summary", summary)]
     if requires_python:
@@ -137,8 +139,10 @@ def _core_metadata(name: str, version: str, summary: str, requires_python, requi
     for key, value in (overrides or {}).items():
         headers = [(k, v) for k, v in headers if k.lower() != key.lower()]
         if value is not DELETE:
-            headers.append((key, value))
-    return "".join(f"{k}: {v}\n" for k, v in headers).encode() + f"\n{name} {version} long description\n".encode()
+            headers += [(key, v) for v in value] if isinstance(value, list) else [(key, value)]
+    if body is None:
+        body = f"{name} {version} long description\n"
+    return "".join(f"{k}: {v}\n" for k, v in headers).encode() + b"\n" + _as_bytes(body)
 
 
 def _record_hash(data: bytes) -> str:
@@ -147,8 +151,10 @@ def _record_hash(data: bytes) -> str:
 
 def make_wheel(outdir, name: str, version: str, requires_python: str | None = None, requires=(), *,
                summary: str = "A test package", metadata_overrides: dict | None = None,
-               extra_members: dict | None = None, tag: str = "py3-none-any") -> pathlib.Path:
-    """A valid pure-Python wheel ``<name_>-<version>-<tag>.whl`` with METADATA, WHEEL and RECORD."""
+               extra_members: dict | None = None, tag: str = "py3-none-any",
+               description: str | bytes | None = None) -> pathlib.Path:
+    """A valid pure-Python wheel ``<name_>-<version>-<tag>.whl`` with METADATA, WHEEL and RECORD (``description``:
+    METADATA's body, the long description)."""
     outdir = pathlib.Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     stem = canonicalize_name(name).replace("-", "_")
@@ -156,7 +162,7 @@ def make_wheel(outdir, name: str, version: str, requires_python: str | None = No
     members: dict[str, bytes] = {
         f"{stem}/__init__.py": f'__version__ = "{version}"\n'.encode(),
         f"{dist_info}/METADATA": _core_metadata(name, version, summary, requires_python, requires,
-                                                metadata_overrides),
+                                                metadata_overrides, description),
         f"{dist_info}/WHEEL": (f"Wheel-Version: 1.0\nGenerator: wharf-tests\nRoot-Is-Purelib: true\n"
                                f"Tag: {tag}\n").encode(),
         f"{dist_info}/top_level.txt": f"{stem}\n".encode(),

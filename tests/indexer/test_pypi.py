@@ -103,7 +103,7 @@ def test_wheel_page_lists_core_metadata_and_pep700_fields(indexer, log, blobs):
     assert hit == {"package": "Holy.Grail", "version": "1.0", "basename": "holy_grail-1.0-py3-none-any.whl",
                    "project": "holy-grail", "sha256": wheel["data"]["sha256"], "size": wheel["data"]["size"],
                    "blob_key": wheel["data"]["blob_key"], "core_metadata_key": meta["core_metadata_key"],
-                   "core_metadata_sha256": meta["core_metadata_sha256"]}
+                   "core_metadata_sha256": meta["core_metadata_sha256"], "public": True}
     sd = indexer.lookup_pypi_file("alice", "main", "holy_grail-1.0.tar.gz", "public")
     assert sd["core_metadata_key"] is None and sd["core_metadata_sha256"] is None
     assert indexer.lookup_pypi_file("alice", "dev", "holy_grail-1.0.tar.gz", "public") is None

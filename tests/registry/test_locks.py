@@ -43,7 +43,7 @@ LOCKED = [
     ("label_files", lambda r: r.label_files("alice", "main", package="demo", version="2.0", actor="alice")),
     ("unlabel_files", lambda r: r.unlabel_files("alice", "main", package="demo", actor="alice")),
     ("copy_label into", lambda r: r.copy_label("alice", "dev", "main", actor="alice")),
-    ("remove_label", lambda r: r.remove_label("alice", "main", actor="alice")),
+    ("remove_label", lambda r: r.remove_label("bob", "prod", actor="bob")),     # main is never removed whole
     ("copy_files within", lambda r: r.copy_files("alice", "demo", "2.0", from_label="dev", to_label="main",
                                                  actor="alice")),
     ("copy_files across", lambda r: r.copy_files("alice", "demo", "2.0", to_owner="bob", from_label="dev",

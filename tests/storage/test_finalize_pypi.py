@@ -48,8 +48,11 @@ def test_sdist_metadata(storage, blob_store, pkgdir, fmt):
     path = make_sdist(pkgdir, "my_pkg", "2.0.0", fmt=fmt, summary="Source", requires_python=">=3.10")
     data = stage(storage, "s1", path)
     meta = storage.finalize("s1", "alice", "My-Pkg", "2.0", path.name, "pypi")
-    assert meta["metadata"] == {"name": "my_pkg", "version": "2.0.0", "summary": "Source",
-                                "requires_python": ">=3.10"}
+    assert meta["metadata"] == {"metadata_version": "2.1", "name": "my_pkg", "version": "2.0.0",
+                                "summary": "Source", "description": "my_pkg 2.0.0 long description\n",
+                                "description_content_type": None, "license": None, "license_expression": None,
+                                "classifiers": None, "home_page": None, "project_urls": None,
+                                "requires_dist": None, "requires_python": ">=3.10"}
     assert meta["record"] is None and meta["filename"] == path.name
     assert list(blob_store.keys("blobs/")) == [meta["blob_key"]]
     assert _read(blob_store, meta["blob_key"]) == data

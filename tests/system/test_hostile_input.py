@@ -24,9 +24,11 @@ from services.kernel import signing
 from services.kernel.settings import Settings
 from services.registry.bootstrap import bootstrap as registry_bootstrap
 from services.storage.bootstrap import make_blob_store
+from tests.helpers import hostile_archives as ha
 from tests.helpers.packages import make_conda_package, make_sdist, make_wheel
 
 from .api_upload import Uploader, login
+from .clients import wait_for_repodata
 
 pytestmark = pytest.mark.system
 
@@ -232,6 +234,50 @@ def test_decompression_bombs(world):
     wheel = zip_bomb_wheel(300 * 1024 * 1024)
     assert len(wheel) < LIMIT
     world.refused(upload(world, "hostile-1.0-py3-none-any.whl", wheel, dtype="pypi"), 400)
+
+
+def test_entry_count_bombs(world):
+    """400,000 empty directories in a few KB (issue 15 item 2): refused at the entry limit, after 17,000-30,000
+    members (the walk stops there; tests/storage/test_archive_limits.py shows where), not accepted after a minute."""
+    for basename, data in (("noarch/hostile-1.0-0.tar.bz2", ha.entry_bomb_tar_bz2(400_000)),
+                           ("noarch/hostile-1.0-0.conda", ha.entry_bomb_conda(400_000))):
+        assert len(data) < 20_000
+        r = upload(world, basename, data)
+        assert "entry limit" in r.text, r.text[:300]
+        world.refused(r, 400)
+
+
+def test_oversized_tar_header(world):
+    """A pax header of 16 MiB of zeros in a few hundred bytes: tarfile would read it into memory whole."""
+    r = upload(world, "noarch/hostile-1.0-0.tar.bz2", ha.pax_bomb_tar_bz2(16 * 1024 * 1024))
+    assert "headers take more than" in r.text, r.text[:300]
+    world.refused(r, 400)
+
+
+@pytest.mark.parametrize("links", [{"lib/root": ("symlink", ".."), "lib/root/up": ("symlink", "..")},
+                                   {"l1": ("symlink", "b/.."), "b": ("symlink", ".")}], ids=["chain", "later"])
+def test_symlink_chains_escaping_the_prefix(world, links):
+    """Each link resolves inside on its own; followed through the links before (or after) it, one leads out
+    (issue 15 item 10)."""
+    for fmt in (".tar.bz2", ".conda"):
+        world.refused(upload(world, f"noarch/hostile-1.0-0{fmt}", ha.conda_with_links(fmt, links)), 400)
+    world.refused(upload(world, "hostile-1.0.tar.gz", ha.sdist_with_members(links), dtype="pypi"), 400)
+
+
+def test_index_json_fields_of_the_wrong_type(world, tmp_path):
+    """One record rattler cannot read made the owner's whole repodata.json unreadable (issue 15 item 5): each is
+    a 400 at upload, and the channel's index stays readable by rattler."""
+    fn = "noarch/hostile-1.0-0.tar.bz2"
+    for extra in ({"timestamp": "yesterday"}, {"noarch": 123}, {"license": {"name": "MIT"}}):
+        world.refused(upload(world, fn, tar_bytes({"info/index.json": index_json(**extra)})), 400)
+    world.refused(upload(world, "noarch/hostile-1.0+-0.tar.bz2", tar_bytes(
+        {"info/index.json": index_json(version="1.0+")}), version="1.0+"), 400)
+    v = f"9.{next(world.versions) - 1}"          # the last good upload of assert_still_works
+    doc = wait_for_repodata(f"{world.wharf.base_url}/conda/{OWNER}/noarch/repodata.json", f"hostile-{v}-0.conda")
+    (tmp_path / "repodata.json").write_text(json.dumps(doc))
+    from rattler import Channel, RepoData
+    records = RepoData.from_path(tmp_path / "repodata.json").into_repo_data(Channel("hostile"))
+    assert f"hostile-{v}-0.conda" in {r.file_name for r in records}
 
 
 def test_upload_over_the_size_limit(world):

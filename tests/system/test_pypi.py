@@ -137,3 +137,31 @@ def test_private_project_needs_a_token(wharf, carol, dists, tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     bad = requests.get(f"{wharf.base_url}/pypi/t/wt-0000/carol/simple/", timeout=10)
     assert bad.status_code == 401
+
+
+README = "# Hatch\n\nA *Markdown* description.\n"
+HATCHLING = {"Metadata-Version": "2.4", "License-Expression": "MIT", "License-File": "LICENSE",
+             "Description-Content-Type": "text/markdown", "Project-URL": "Homepage, https://example.org/hatch"}
+
+
+@pytest.mark.parametrize("metadata_version,how", [("2.4", "twine"), ("2.5", "anaconda")])
+def test_metadata_2_4_and_2_5_license_and_description_reach_the_api(wharf, carol, tmp_path, metadata_version,
+                                                                     how):
+    """A hatchling-style wheel (License-Expression, Markdown description): the API shows its license, home page,
+    description and the description's content type (issue 15 item 19), uploaded with twine or anaconda."""
+    name = f"hatch{how}"
+    whl = make_wheel(tmp_path, name, "1.0", description=README,
+                     metadata_overrides=dict(HATCHLING, **{"Metadata-Version": metadata_version}))
+    if how == "twine":
+        twine(wharf, "-u", "carol", "-p", "carol-pw-789", str(whl))
+    else:
+        AnacondaCLI(wharf, tmp_path / "home").run("-t", carol, "upload", "-u", "carol", str(whl))
+    pkg = requests.get(f"{wharf.api}/package/carol/{name}", timeout=10).json()
+    license_ = pkg["license"]["name"] if isinstance(pkg["license"], dict) else pkg["license"]   # anaconda's shape
+    assert license_ == "MIT" and pkg["home"] == "https://example.org/hatch", pkg
+    assert pkg["description"].strip() == README.strip() and pkg["summary"] == "A test package"
+    rel = requests.get(f"{wharf.api}/release/carol/{name}/1.0", timeout=10).json()
+    assert rel["public_attrs"]["description"].strip() == README.strip()      # what `anaconda show` prints
+    assert rel["public_attrs"]["description_content_type"] == "text/markdown"
+    shown = AnacondaCLI(wharf, tmp_path / "home2").run("show", f"carol/{name}/1.0")
+    assert "A *Markdown* description." in shown.stdout + shown.stderr

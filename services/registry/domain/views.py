@@ -4,6 +4,16 @@ from __future__ import annotations
 
 from .versions import latest
 
+RELEASE_FROM_CORE_METADATA = {"summary": "summary", "description": "description",
+                              "description_content_type": "description_content_type", "license": "license",
+                              "home_page": "home_page", "project_urls": "project_urls",
+                              "requires_python": "requires_python", "requires_dist": "requires_dist"}
+"""Release attribute <- core-metadata field (as storage read it from the wheel or sdist), used where the
+uploading client left the attribute empty: twine sends no license for a License-Expression, anaconda-client
+reads neither it nor Description-Content-Type, and neither knows Metadata-Version 2.4's fields."""
+PACKAGE_FROM_CORE_METADATA = {"license": "license", "home": "home_page", "description": "description",
+                              "description_content_type": "description_content_type"}
+
 
 def iso(ts: str | None) -> str | None:
     """Event timestamps end in ``Z``; clients want an explicit offset (``+00:00``)."""
@@ -39,9 +49,43 @@ def file_view(pkg: dict, f: dict) -> dict:
     }
 
 
+def _inspected(files: list[dict]) -> dict:
+    """The core metadata of the newest PyPI file among ``files`` ({} when there is none)."""
+    newest = None
+    for f in files:
+        meta = f.get("metadata")
+        if f["distribution_type"] == "pypi" and isinstance(meta, dict) and meta.get("name"):
+            if newest is None or (f.get("upload_time") or "") >= (newest.get("upload_time") or ""):
+                newest = f
+    return newest["metadata"] if newest else {}
+
+
+def _empty(value) -> bool:
+    """Unset: None, empty, or an object of such (anaconda-client's ``{"name": null, "url": null, ...}``)."""
+    if isinstance(value, dict):
+        return all(_empty(v) for v in value.values())
+    return value in (None, "", [])
+
+
+def with_core_metadata(attrs: dict, files: list[dict], mapping: dict[str, str]) -> dict:
+    """``attrs`` with each attribute of ``mapping`` that is missing or empty taken from the core metadata of
+    the newest PyPI file among ``files``; attributes a client set win. An empty object keeps its shape: the
+    value goes into its ``name`` (anaconda-client's license object)."""
+    meta = _inspected(files)
+    if not meta:
+        return attrs
+    out = dict(attrs)
+    for attr, field in mapping.items():
+        if _empty(out.get(attr)) and not _empty(meta.get(field)):
+            current = out.get(attr)
+            out[attr] = dict(current, name=meta[field]) if isinstance(current, dict) and current and \
+                isinstance(meta[field], str) else meta[field]
+    return out
+
+
 def release_view(pkg: dict, release: dict, files: list[dict]) -> dict:
     owner, name, version = pkg["owner"], pkg["name"], release["version"]
-    attrs = release["attrs"]
+    attrs = with_core_metadata(release["attrs"], files, RELEASE_FROM_CORE_METADATA)
     return {
         "version": version,
         "owner": owner,
@@ -95,7 +139,9 @@ def package_detail(pkg: dict, releases: list[dict], files: list[dict]) -> dict:
     by_version: dict[str, list[str]] = {r["version"]: [] for r in releases}
     for f in files:
         by_version.setdefault(f["version"], []).append(f["basename"])
-    attrs = pkg["public_attrs"]
+    newest = [f for f in files if f["version"] == out["latest_version"]]   # a PyPI project shows its latest
+    attrs = with_core_metadata(pkg["public_attrs"], newest, PACKAGE_FROM_CORE_METADATA)
+    out["summary"] = out["summary"] or _inspected(newest).get("summary")
     out.update(
         public_attrs=attrs,
         license=attrs.get("license"),

@@ -1,24 +1,25 @@
 """Inspection of conda packages (``.conda`` and ``.tar.bz2``): reads ``info/`` only, never the payload files.
 
 The package must agree with itself (``info/index.json`` vs its file name) and with the URL it was uploaded to
-(package, version, subdir); the result carries the repodata record and the about metadata.
+(package, version, subdir); the result carries the repodata record (``conda_record``) and the about metadata.
+Every archive is walked by the bounded walker (``archive.Walk``): the whole ``.tar.bz2``, and of a ``.conda``
+the zip (each member's CRC), its info component and its payload's member names and links.
 """
 from __future__ import annotations
 
-import posixpath
+import bz2
 import zipfile
 from typing import BinaryIO
 
-from conda_package_streaming.package_streaming import stream_conda_component, stream_conda_info
+import zstandard
 
 from services.kernel import names, strict_json
 from services.kernel.errors import InvalidName, InvalidPackage
 
-from .inspection import (Budget, Digests, Inspection, check_member_name, expansion_budget, read_limited,
-                         refusing_corruption, verify_zip)
+from .archive import Walk
+from .conda_record import conda_record, run_exports_ok
+from .inspection import Digests, Inspection, read_limited, refusing_corruption
 
-RECORD_EXCLUDED = frozenset({"arch", "platform", "has_prefix", "mtime", "ucs", "requires_features", "binstar",
-                             "target-triplet", "machine", "operatingsystem"})
 ABOUT_KEYS = ("summary", "license", "home", "description", "dev_url", "doc_url")
 _WANTED = ("info/index.json", "info/about.json", "info/run_exports.json")
 
@@ -32,9 +33,11 @@ def inspect_conda(fileobj: BinaryIO, basename: str, package: str, version: str, 
     except InvalidName:
         raise InvalidPackage(f"{fn!r} is not a conda package file name (<name>-<version>-<build>.conda|.tar.bz2)")
 
-    members = _read_info(fileobj, fn, digests.size)
+    members = read_info(fileobj, fn, Walk(digests.size))
     index = _json_member(members, "info/index.json", required=True)
-    _check_index(index)
+    for field in ("name", "version", "build"):
+        if not isinstance(index.get(field), str) or not index[field]:
+            raise InvalidPackage(f"info/index.json lacks a valid {field!r}")
     for field, from_name in (("name", fn_name), ("version", fn_version), ("build", fn_build)):
         if index[field] != from_name:
             raise InvalidPackage(f"info/index.json says {field} {index[field]!r} but the file name says "
@@ -45,72 +48,63 @@ def inspect_conda(fileobj: BinaryIO, basename: str, package: str, version: str, 
     if index["version"] != version:
         raise InvalidPackage(f"version {index['version']!r} in the file does not match the version {version!r} "
                              f"in the URL")
+    if "subdir" in index and not isinstance(index["subdir"], str):
+        raise InvalidPackage("info/index.json 'subdir' must be a string")
     if index.get("subdir", subdir) != subdir:
         raise InvalidPackage(f"info/index.json says subdir {index['subdir']!r} but the file was uploaded to "
                              f"{subdir!r}")
-
-    record = {k: v for k, v in index.items() if k not in RECORD_EXCLUDED}
-    record["subdir"] = subdir
-    record["depends"] = list(index.get("depends") or [])
-    record.update(md5=digests.md5, sha256=digests.sha256, size=digests.size)
+    record = conda_record(index, subdir, digests.md5, digests.sha256, digests.size)
 
     about = _json_member(members, "info/about.json") or {}
     metadata: dict = {"about": {k: about[k] for k in ABOUT_KEYS if k in about}}
     run_exports = _json_member(members, "info/run_exports.json")
     if run_exports is not None:
+        if not run_exports_ok(run_exports):
+            raise InvalidPackage("info/run_exports.json must map weak, strong, noarch, weak_constrains and "
+                                 "strong_constrains to lists of strings")
         metadata["run_exports"] = run_exports
     return Inspection(filename=fn, subdir=subdir, record=record, metadata=metadata)
 
 
-def _read_info(fileobj: BinaryIO, fn: str, size: int) -> dict[str, bytes]:
+def read_info(fileobj: BinaryIO, fn: str, walk: Walk) -> dict[str, bytes]:
     """The wanted ``info/`` members' bytes. A ``.tar.bz2`` is walked to its end (its info/ is not separable and
-    walking detects truncation); of a ``.conda`` only the info component is decompressed, after a CRC check of
-    the zip's members."""
-    budget = Budget(expansion_budget(size))
+    walking detects truncation); of a ``.conda`` the zip's members are CRC-checked, the info component is read
+    and the payload component walked (names and links, never its bytes kept)."""
     found: dict[str, bytes] = {}
     with refusing_corruption(f"conda package {fn!r}"):
-        if fn.endswith(".conda"):
-            fileobj.seek(0)
-            with zipfile.ZipFile(fileobj) as zf:
-                _check_zip(zf, budget)
         fileobj.seek(0)
-        for tar, member in stream_conda_info(fn, fileobj):
-            budget.spend(member.size)
-            _check_member(member)
-            name = member.name[2:] if member.name.startswith("./") else member.name
-            if name in _WANTED and member.isfile():
-                if name in found:
-                    raise InvalidPackage(f"{name} appears twice in {fn!r}")
-                found[name] = read_limited(tar.extractfile(member), name)
         if fn.endswith(".conda"):
-            # the payload's member names (never its bytes) must stay inside the package too
-            fileobj.seek(0)
-            for _tar, member in stream_conda_component(fn, fileobj, "pkg"):
-                budget.spend(member.size)
-                _check_member(member)
+            zf = walk.zip(fileobj)
+            info, pkg = (_component(zf, fn, part) for part in ("info", "pkg"))
+            _collect(walk, _zstd(zf.open(info)), fn, found)
+            for _tar, _member in walk.tar(_zstd(zf.open(pkg))):
+                pass
+        else:
+            _collect(walk, bz2.open(fileobj, "rb"), fn, found)
+        walk.finish()
     return found
 
 
-def _check_member(member) -> None:
-    """A member's path, and where its link points, must stay inside the package (a relative symlink is
-    resolved from its own directory: ``lib/libz.so -> libz.so.1`` and ``bin/x -> ../lib/x`` are fine)."""
-    check_member_name(member.name)
-    if member.islnk():
-        check_member_name(member.linkname)
-    elif member.issym():
-        target = member.linkname or ""
-        if target.startswith(("/", "\\")) or "\x00" in target:
-            check_member_name(target)
-        resolved = posixpath.normpath(posixpath.join(posixpath.dirname(member.name), target))
-        if resolved == ".." or resolved.startswith("../"):
-            raise InvalidPackage(f"archive member {member.name[:200]!r} links outside the package")
+def _collect(walk: Walk, stream, fn: str, found: dict[str, bytes]) -> None:
+    for tar, member in walk.tar(stream):
+        name = member.name[2:] if member.name.startswith("./") else member.name
+        if name in _WANTED and member.isfile():
+            if name in found:
+                raise InvalidPackage(f"{name} appears twice in {fn!r}")
+            found[name] = read_limited(tar.extractfile(member), name)
 
 
-def _check_zip(zf: zipfile.ZipFile, budget: Budget) -> None:
-    names_ = zf.namelist()
-    if not any(n.startswith("info-") for n in names_) or not any(n.startswith("pkg-") for n in names_):
-        raise InvalidPackage("a .conda file must hold info- and pkg- components")
-    verify_zip(zf, budget)
+def _component(zf: zipfile.ZipFile, fn: str, part: str) -> zipfile.ZipInfo:
+    """The ``<part>-<stem>.tar.zst`` member of a ``.conda`` (its components carry the file's own name)."""
+    wanted = f"{part}-{fn[: -len('.conda')]}.tar.zst"
+    try:
+        return zf.getinfo(wanted)
+    except KeyError:
+        raise InvalidPackage(f"a .conda file must hold info- and pkg- components named after it: no {wanted}")
+
+
+def _zstd(raw):
+    return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
 
 
 def _json_member(members: dict[str, bytes], name: str, required: bool = False):
@@ -125,18 +119,3 @@ def _json_member(members: dict[str, bytes], name: str, required: bool = False):
     if not isinstance(value, dict):
         raise InvalidPackage(f"{name} must hold a JSON object")
     return value
-
-
-def _check_index(index: dict) -> None:
-    for field in ("name", "version", "build"):
-        if not isinstance(index.get(field), str) or not index[field]:
-            raise InvalidPackage(f"info/index.json lacks a valid {field!r}")
-    bn = index.get("build_number")
-    if not isinstance(bn, int) or isinstance(bn, bool) or bn < 0:
-        raise InvalidPackage("info/index.json lacks a valid 'build_number'")
-    for field in ("depends", "constrains"):
-        value = index.get(field, [])
-        if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
-            raise InvalidPackage(f"info/index.json {field!r} must be a list of strings")
-    if "subdir" in index and not isinstance(index["subdir"], str):
-        raise InvalidPackage("info/index.json 'subdir' must be a string")

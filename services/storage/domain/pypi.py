@@ -1,22 +1,21 @@
 """Inspection of PyPI distributions: wheels (``*.dist-info/METADATA``) and sdists (``<name>-<version>/PKG-INFO``,
-``.tar.gz`` or ``.zip``). Names compare canonicalized (PEP 503) and versions normalized (PEP 440)."""
+``.tar.gz`` or ``.zip``). Names compare canonicalized (PEP 503) and versions normalized (PEP 440). Every archive
+is walked by the bounded walker (``archive.Walk``); the core metadata is read by ``core_metadata``."""
 from __future__ import annotations
 
 import gzip
 import hashlib
-import tarfile
-import zipfile
 from typing import BinaryIO
 
-from packaging.metadata import parse_email
 from packaging.utils import (InvalidSdistFilename, InvalidWheelFilename, canonicalize_name, canonicalize_version,
                              parse_sdist_filename, parse_wheel_filename)
 
 from services.kernel import signing
 from services.kernel.errors import InvalidPackage
 
-from .inspection import (INFO_LIMIT, Budget, Digests, Inspection, check_member_name, expansion_budget,
-                         read_limited, refusing_corruption, verify_zip)
+from .archive import Walk
+from .core_metadata import core_metadata
+from .inspection import INFO_LIMIT, Digests, Inspection, read_limited, refusing_corruption
 
 
 def inspect_pypi(fileobj: BinaryIO, basename: str, package: str, version: str, digests: Digests) -> Inspection:
@@ -37,16 +36,19 @@ def inspect_pypi(fileobj: BinaryIO, basename: str, package: str, version: str, d
     if canonicalize_version(ver) != canonicalize_version(version):
         raise InvalidPackage(f"file {fn!r} is version {str(ver)!r}, not the version {version!r} in the URL")
 
-    budget = Budget(expansion_budget(digests.size))
+    walk = Walk(digests.size)
     with refusing_corruption(f"distribution {fn!r}"):
         fileobj.seek(0)
         if fn.endswith(".whl"):
-            raw, where = _wheel_metadata(fileobj, budget), "METADATA"
+            raw, where = _zip_member(walk, fileobj, _is_wheel_metadata, "a wheel", "*.dist-info/METADATA"), \
+                "METADATA"
         elif fn.endswith(".zip"):
-            raw, where = _zip_pkg_info(fileobj, budget), "PKG-INFO"
+            raw, where = _zip_member(walk, fileobj, _is_top_pkg_info, "an sdist", "<name>-<version>/PKG-INFO"), \
+                "PKG-INFO"
         else:
-            raw, where = _tar_pkg_info(fileobj, budget), "PKG-INFO"
-    fields = _core_fields(raw, where)
+            raw, where = _tar_pkg_info(walk, fileobj), "PKG-INFO"
+        walk.finish()
+    fields = core_metadata(raw, where)
     if canonicalize_name(fields["name"]) != canonicalize_name(name):
         raise InvalidPackage(f"{where} says Name {fields['name']!r} but the file name says {str(name)!r}")
     if canonicalize_version(fields["version"]) != canonicalize_version(ver):
@@ -61,76 +63,33 @@ def inspect_pypi(fileobj: BinaryIO, basename: str, package: str, version: str, d
     return inspection
 
 
-def _core_fields(raw: bytes, where: str) -> dict:
-    try:
-        parsed, _unparsed = parse_email(raw)
-    except Exception as exc:  # noqa: BLE001 - hostile bytes
-        raise InvalidPackage(f"{where} cannot be parsed ({exc.__class__.__name__})")
-    for field in ("name", "version"):
-        if not isinstance(parsed.get(field), str) or not parsed[field].strip():
-            raise InvalidPackage(f"{where} lacks a {field.capitalize()} field")
-    return {"name": parsed["name"].strip(), "version": parsed["version"].strip(),
-            "summary": parsed.get("summary"), "requires_python": parsed.get("requires_python")}
+def _zip_member(walk: Walk, fileobj: BinaryIO, wanted, kind: str, shown: str) -> bytes:
+    zf = walk.zip(fileobj)
+    found = [i for i in zf.infolist() if wanted(i.filename)]
+    if len(found) != 1:
+        raise InvalidPackage(f"{kind} must hold exactly one {shown}" + ("" if found else ": none found"))
+    what = shown.rsplit("/", 1)[-1]
+    if found[0].file_size > INFO_LIMIT:
+        raise InvalidPackage(f"{what} is larger than {INFO_LIMIT} bytes")
+    with zf.open(found[0]) as f:
+        return read_limited(f, what)
 
 
-def _wheel_metadata(fileobj: BinaryIO, budget: Budget) -> bytes:
-    with zipfile.ZipFile(fileobj) as zf:
-        verify_zip(zf, budget)
-        infos = zf.infolist()
-        found = [i for i in infos if i.filename.count("/") == 1 and i.filename.endswith(".dist-info/METADATA")]
-        if len(found) != 1:
-            raise InvalidPackage("a wheel must hold exactly one *.dist-info/METADATA"
-                                 + ("" if found else ": none found"))
-        if found[0].file_size > INFO_LIMIT:
-            raise InvalidPackage(f"METADATA is larger than {INFO_LIMIT} bytes")
-        with zf.open(found[0]) as f:
-            return read_limited(f, "METADATA")
-
-
-def _zip_pkg_info(fileobj: BinaryIO, budget: Budget) -> bytes:
-    with zipfile.ZipFile(fileobj) as zf:
-        verify_zip(zf, budget)
-        infos = zf.infolist()
-        found = [i for i in infos if _is_top_pkg_info(i.filename)]
-        if len(found) != 1:
-            raise InvalidPackage("an sdist must hold exactly one <name>-<version>/PKG-INFO")
-        if found[0].file_size > INFO_LIMIT:
-            raise InvalidPackage(f"PKG-INFO is larger than {INFO_LIMIT} bytes")
-        with zf.open(found[0]) as f:
-            return read_limited(f, "PKG-INFO")
-
-
-class _Spending:
-    """A read-only stream that spends ``budget`` on every byte read from ``raw``."""
-
-    def __init__(self, raw, budget: Budget):
-        self.raw, self.budget = raw, budget
-
-    def read(self, size: int = -1) -> bytes:
-        data = self.raw.read(size)
-        self.budget.spend(len(data))
-        return data
-
-
-def _tar_pkg_info(fileobj: BinaryIO, budget: Budget) -> bytes:
-    """Walk the whole tar once, decompressing once (every member name is checked, truncation is detected)."""
-    # tarfile's stream mode ends quietly where the tar ends; reading the gzip stream on to its end-of-stream
-    # marker is what detects a truncated file (gzip raises EOFError). The decompressed bytes are bounded too.
-    fileobj.seek(0)
+def _tar_pkg_info(walk: Walk, fileobj: BinaryIO) -> bytes:
+    """Walk the whole tar once, decompressing once, and on to gzip's end-of-stream marker (which is what detects
+    a truncated file: the tar inside may end before the cut)."""
     found: list[bytes] = []
     with gzip.GzipFile(fileobj=fileobj, mode="rb") as gz:
-        stream = _Spending(gz, Budget(budget.limit))
-        with tarfile.open(fileobj=stream, mode="r|") as tf:
-            for member in tf:
-                check_member_name(member.name, member.linkname if (member.issym() or member.islnk()) else None)
-                budget.spend(member.size)
-                if member.isfile() and _is_top_pkg_info(member.name):
-                    found.append(read_limited(tf.extractfile(member), "PKG-INFO"))
-        while stream.read(1024 * 1024):
-            pass
+        for tar, member in walk.tar(gz):
+            if member.isfile() and _is_top_pkg_info(member.name):
+                found.append(read_limited(tar.extractfile(member), "PKG-INFO"))
     if len(found) != 1:
         raise InvalidPackage("an sdist must hold exactly one <name>-<version>/PKG-INFO")
     return found[0]
+
+
+def _is_wheel_metadata(name: str) -> bool:
+    return name.count("/") == 1 and name.endswith(".dist-info/METADATA")
 
 
 def _is_top_pkg_info(name: str) -> bool:
