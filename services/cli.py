@@ -15,17 +15,12 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import sys
 
 SERVICES = ("gateway", "auth", "registry", "storage", "indexer")
-NAMEKO_CLASSES = {
-    "auth": "services.auth.entrypoints.service:AuthRpc",
-    "registry": "services.registry.entrypoints.service:RegistryRpc",
-    "storage": "services.storage.entrypoints.service:StorageRpc",
-    "indexer": "services.indexer.entrypoints.service:IndexerRpc",
-}
 
 
 def _settings(args, **overrides):
@@ -36,49 +31,60 @@ def _settings(args, **overrides):
 
 
 def cmd_serve(args) -> int:
-    from waitress import serve
-
-    from services.embedded import Embedded
-    from services.gateway.app import create_app
-    from services.gateway.index_cache import IndexCache
+    from services.http_front import Front, Limits
 
     public = os.environ.get("WHARF_PUBLIC_URL") or f"http://{args.host}:{args.port}"
     settings = _settings(args, mode="embedded", public_url=public)
-    system = Embedded(settings)
-    cache = IndexCache()
-    system.subscribe_gateway(cache)
-    app = create_app(system.clients, settings, cache)
-    from services.cli_accounts import legacy_data_hint
-    if hint := legacy_data_hint(settings):
-        print(hint, flush=True)
-    print(f"Wharf (embedded) serving on {settings.public_url}  data: {os.path.abspath(settings.data_dir)}",
-          flush=True)
-    print(f"  anaconda config --set url {settings.public_url}/api", flush=True)
-    print(f"  conda channel: {settings.public_url}/conda/<owner>", flush=True)
+    app = _LateApp()
+    try:      # the port first: when it is taken, say so before spending seconds on databases
+        front = Front(app, Limits.from_settings(settings, threads=16), host=args.host, port=args.port)
+    except OSError as exc:
+        print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}. "
+              + ("Another program (another `wharf serve`?) is using that port: stop it, or choose another port "
+                 "with `wharf serve --port PORT` (or `make serve PORT=PORT`)."
+                 if exc.errno == errno.EADDRINUSE else ""), file=sys.stderr)
+        return 2
+    from services.embedded import Embedded
+    from services.gateway.app import create_app
+    from services.gateway.index_cache import IndexCache
+    system = None
     try:
-        serve(app, host=args.host, port=args.port, threads=16, ident="wharf", channel_timeout=300,
-              max_request_body_size=settings.max_upload_size + 1024 * 1024)
+        system = Embedded(settings)
+        cache = IndexCache()
+        system.subscribe_gateway(cache)
+        app.app = create_app(system.clients, settings, cache)
+        from services.cli_accounts import legacy_data_hint
+        if hint := legacy_data_hint(settings):
+            print(hint, flush=True)
+        print(f"Wharf (embedded) serving on {settings.public_url}  data: {os.path.abspath(settings.data_dir)}",
+              flush=True)
+        print(f"  anaconda config --set url {settings.public_url}/api", flush=True)
+        print(f"  conda channel: {settings.public_url}/conda/<owner>", flush=True)
+        front.serve_forever()
+    except KeyboardInterrupt:
+        pass
     finally:
-        system.stop()
+        front.close()
+        if system is not None:
+            system.stop()
     return 0
+
+
+class _LateApp:
+    """The WSGI app of ``wharf serve``, set once the embedded system is up (the port is bound before)."""
+    app = None
+
+    def __call__(self, environ, start_response):
+        return self.app(environ, start_response)
 
 
 def cmd_run(args) -> int:
     settings = _settings(args, mode="distributed")
     if args.service == "gateway":
         return _run_gateway(settings)
-    import tempfile
-
-    import yaml
-    from services.kernel.logs import dict_config
-    cfg = {"AMQP_URI": settings.amqp_uri, "max_workers": int(os.environ.get("WHARF_MAX_WORKERS", "10")),
-           "serializer": "json", "LOGGING": dict_config(args.service)}
-    fd, path = tempfile.mkstemp(prefix=f"wharf-{args.service}-", suffix=".yaml")
-    with os.fdopen(fd, "w") as f:
-        yaml.safe_dump(cfg, f)
-    return _supervise([sys.executable, "-m", "services.nameko_main", "run", "--config", path,
-                       NAMEKO_CLASSES[args.service]],
-                      args.service)
+    # the child builds its nameko configuration from the environment itself (services/nameko_main.py): no
+    # configuration file, so nothing holding the AMQP URI and its password is left in the temporary directory
+    return _supervise([sys.executable, "-m", "services.nameko_main", "service", args.service], args.service)
 
 
 def _die_with_parent() -> None:
@@ -91,14 +97,24 @@ def _die_with_parent() -> None:
         pass
 
 
+CONFIG_TRIES = 3     # a service failing this many times in a row on its configuration is not started again
+
+
 def _supervise(cmd: list[str], name: str) -> int:
     """Run the nameko container in a child process and start it again when it dies with an error. nameko 2
     stops a whole container when a worker cannot publish its RPC reply (the broker went away mid-call), and a
     service that exits on a broker restart would otherwise stay down until something outside restarts it.
-    SIGTERM/SIGINT are passed on and end the loop; the child's clean exit ends it too."""
+    SIGTERM/SIGINT are passed on and end the loop; the child's clean exit ends it too.
+
+    A child that exits with ``CONFIG_ERROR`` could not start with this configuration (services/nameko_main.py
+    says why in its last line: a metrics port in use, an unusable setting). That may pass (a previous process
+    still holding the port), so it is tried ``CONFIG_TRIES`` times; then `wharf run` gives up and exits with
+    the same code, instead of restarting for ever."""
     import signal
     import subprocess
     import time
+
+    from services.nameko_main import CONFIG_ERROR
     log = logging.getLogger("wharf.run")
     stopping = {"flag": False}
     child: dict = {"p": None}
@@ -111,12 +127,19 @@ def _supervise(cmd: list[str], name: str) -> int:
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
     delay = 1.0
+    config_failures = 0
     while True:
         started = time.monotonic()
         child["p"] = subprocess.Popen(cmd, preexec_fn=_die_with_parent)
         rc = child["p"].wait()
         if stopping["flag"] or rc == 0:
             return 0 if stopping["flag"] else rc
+        config_failures = config_failures + 1 if rc == CONFIG_ERROR else 0
+        if config_failures >= CONFIG_TRIES:
+            log.error("%s could not start with this configuration %d times in a row (the reason is logged just "
+                      "above); not starting it again: fix the configuration and run `wharf run %s` again",
+                      name, config_failures, name)
+            return CONFIG_ERROR
         delay = 1.0 if time.monotonic() - started > 60 else min(delay * 2, 30.0)
         log.warning("%s exited with %s; starting it again in %.0f s", name, rc, delay)
         until = time.monotonic() + delay
@@ -128,32 +151,34 @@ def _supervise(cmd: list[str], name: str) -> int:
 
 def _run_gateway(settings) -> int:
     workers = int(os.environ.get("WHARF_GATEWAY_WORKERS", "2"))
+    threads = int(os.environ.get("WHARF_GATEWAY_THREADS", "8"))
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # /metrics must add up every worker: prometheus-client's multiprocess mode (set before it is imported)
         import tempfile
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="wharf-gateway-metrics-")
     from gunicorn.app.base import BaseApplication
 
+    from services.http_front import Limits, gunicorn_worker
     from services.kernel.logs import dict_config, log_format
 
     class GatewayApp(BaseApplication):
         def load_config(self):
             self.cfg.set("bind", os.environ.get("WHARF_GATEWAY_BIND", "0.0.0.0:8080"))
             self.cfg.set("workers", workers)
-            self.cfg.set("worker_class", "gthread")
-            self.cfg.set("threads", int(os.environ.get("WHARF_GATEWAY_THREADS", "8")))
+            # each worker serves with waitress (services/http_front.py): requests are read without a thread, so
+            # idle and slow clients cannot take the threads from the others (gthread gave each a thread)
+            self.cfg.set("worker_class", gunicorn_worker(Limits.from_settings(settings, threads=threads)))
             self.cfg.set("timeout", 300)
-            # idle keep-alive connections are cheap in gthread (they wait in the poller, not in a thread). The 2 s
-            # default closes them under clients and load balancers that reuse them a moment later, and a close
-            # that crosses a request on its way resets it; keep them longer than a balancer's usual idle timeout
-            self.cfg.set("keepalive", int(os.environ.get("WHARF_GATEWAY_KEEPALIVE", "75")))
+            # gunicorn >= 25 opens a control socket in ~/.gunicorn/gunicorn.ctl, the same path for every gunicorn
+            # of a user: a second gateway on the host took it over from the first. Wharf does not use it.
+            self.cfg.set("control_socket_disable", True)
             # the app's own access line (wharf.gateway.access: correlation id, tokens in /t/<token>/ paths
             # redacted) replaces gunicorn's, which would log request lines with tokens in them
             self.cfg.set("accesslog", None)
             if log_format() == "json":    # gunicorn's own lines through the same JSON handler
                 cfg = dict_config("gateway")
-                cfg["loggers"] = {name: {"level": "INFO", "handlers": [], "propagate": True}
-                                  for name in ("gunicorn.error", "gunicorn.access")}
+                cfg.setdefault("loggers", {}).update({name: {"level": "INFO", "handlers": [], "propagate": True}
+                                                      for name in ("gunicorn.error", "gunicorn.access")})
                 self.cfg.set("logconfig_dict", cfg)
             self.cfg.set("child_exit", _gateway_child_exit)
 
@@ -267,12 +292,22 @@ def _check_s3(settings, _service) -> str:
     return f"{settings.s3_endpoint}/{settings.s3_bucket}"
 
 
+def _gateway_address(settings) -> str:
+    """host:port the gateway listens on: `wharf run gateway`'s WHARF_GATEWAY_BIND, or in embedded mode the
+    WHARF_HOST and WHARF_PORT that `wharf serve` reads."""
+    if settings.mode == "distributed":
+        bind = os.environ.get("WHARF_GATEWAY_BIND", "0.0.0.0:8080")
+    else:
+        bind = f'{os.environ.get("WHARF_HOST", "127.0.0.1")}:{os.environ.get("WHARF_PORT", "8080")}'
+    return bind.replace("0.0.0.0", "127.0.0.1")
+
+
 def _check_process(settings, service) -> str:
     if service == "gateway":
         import requests
-        bind = os.environ.get("WHARF_GATEWAY_BIND", "0.0.0.0:8080").replace("0.0.0.0", "127.0.0.1")
-        requests.get(f"http://{bind}/healthz", timeout=5).raise_for_status()
-        return f"http://{bind}/healthz"
+        url = f"http://{_gateway_address(settings)}/healthz"
+        requests.get(url, timeout=5).raise_for_status()
+        return url
     from nameko.standalone.rpc import ClusterRpcProxy
     with ClusterRpcProxy({"AMQP_URI": settings.amqp_uri}, timeout=10) as rpc:
         getattr(rpc, service).ping()
@@ -283,7 +318,13 @@ def cmd_health(args) -> int:
     """Readiness (default): the service's own dependencies answer, then the service itself. ``--live``
     (liveness): only the service itself, so an outage of PostgreSQL or S3 makes pods unready, not restarted."""
     settings = _settings(args)
-    checks = [] if args.live else [d for d in HEALTH_DEPENDENCIES[args.service]]
+    # embedded mode (`wharf serve`) has no broker, no S3 and no service processes: only the gateway answers
+    embedded = settings.mode != "distributed"
+    if embedded and args.service != "gateway":
+        print(f"error: {args.service} runs inside `wharf serve` in embedded mode (WHARF_MODE={settings.mode}): "
+              "check `wharf health gateway`", file=sys.stderr)
+        return 2
+    checks = [] if args.live or embedded else [d for d in HEALTH_DEPENDENCIES[args.service]]
     checks.append("process")
     fns = {"database": _check_database, "broker": _check_broker, "s3": _check_s3, "process": _check_process}
     failed = 0
@@ -430,11 +471,16 @@ def main(argv: list[str] | None = None) -> int:
     m.set_defaults(fn=cmd_migrate)
     args = p.parse_args(argv)
     from services.kernel.errors import WharfError
+    from services.kernel.settings import ConfigurationError
+    from services.nameko_main import CONFIG_ERROR
     try:
         return args.fn(args)
     except WharfError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2
+    except ConfigurationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return CONFIG_ERROR
 
 
 if __name__ == "__main__":

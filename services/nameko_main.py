@@ -1,14 +1,140 @@
-"""``python -m services.nameko_main run ...``: nameko's own command line (what ``python -m nameko`` runs), minus
-eventlet's deprecation banner. eventlet >= 0.40 warns on import that it is deprecated; nameko 2 needs it, an
-operator can do nothing about it, and the multi-line text on stderr breaks the JSON log stream
-(``WHARF_LOG_FORMAT=json``) of every service. ``wharf run`` starts services through this module."""
+"""How `wharf run SERVICE` starts a nameko service: ``python -m services.nameko_main service NAME``.
+
+- The nameko configuration (AMQP URI, workers, serializer, logging) is built here from the ``WHARF_*``
+  environment, the same one ``Settings.from_env`` reads: no YAML file, so the AMQP URI and its password are
+  never written to the temporary directory (`wharf run` once left a ``wharf-<service>-*.yaml`` per start).
+- A service that cannot start with its configuration (``ConfigurationError``: a metrics port in use, a
+  setting that cannot be used, a database URL no driver reads) logs one line saying so and exits with
+  ``CONFIG_ERROR`` (78, ``EX_CONFIG`` of sysexits.h), which `wharf run` does not retry for ever.
+- ``python -m services.nameko_main run ...`` is nameko's own command line (what ``nameko`` runs).
+
+Both quiet eventlet's deprecation banner first: eventlet >= 0.40 warns on import that it is deprecated; nameko 2
+needs it, an operator can do nothing about it, and the multi-line text on stderr would break the JSON log
+stream (``WHARF_LOG_FORMAT=json``) of every service.
+"""
+import sys
 import warnings
 
 from services import quiet_eventlet
 
 quiet_eventlet(warnings)
 
-import nameko.cli.main  # noqa: E402 - after the filter
+CONFIG_ERROR = 78
+NAMEKO_CLASSES = {
+    "auth": "services.auth.entrypoints.service:AuthRpc",
+    "registry": "services.registry.entrypoints.service:RegistryRpc",
+    "storage": "services.storage.entrypoints.service:StorageRpc",
+    "indexer": "services.indexer.entrypoints.service:IndexerRpc",
+}
+
+
+def is_configuration_error(exc: BaseException) -> bool:
+    from services.kernel.settings import ConfigurationError
+    if isinstance(exc, ConfigurationError):
+        return True
+    try:
+        from sqlalchemy.exc import ArgumentError     # a database URL that no dialect or driver reads
+    except ImportError:    # pragma: no cover
+        return False
+    return isinstance(exc, ArgumentError)
+
+
+def _preflight(service: str, settings) -> None:
+    """What can be found wrong before the service starts: its database URL is one a driver reads, its metrics
+    port is free (taken now, and served once the container runs). A failure is one line, not the tracebacks of
+    the green threads nameko starts its extensions in."""
+    url = {"auth": settings.auth_db_url, "registry": settings.registry_db_url,
+           "indexer": settings.indexer_db_url}.get(service)
+    if url:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+        from services.kernel.settings import ConfigurationError
+        try:
+            make_url(url).get_dialect()
+        except ArgumentError as exc:
+            raise ConfigurationError(f"WHARF_{service.upper()}_DB_URL: {exc}") from None
+    from services.nameko_telemetry import bind_metrics_port
+    bind_metrics_port()
+
+
+def _run(service_class, config) -> None:
+    """nameko's ``run`` (nameko/cli/run.py) with one stop however many signals arrive. A terminal's Ctrl-C, or a
+    SIGTERM to the process group (`kill -- -PGID`, the test harness), reaches this process and `wharf run`, which
+    passes it on: nameko started a second concurrent stop of the same container, which never finished (the
+    indexer hung in its hub until killed)."""
+    import errno
+    import signal
+
+    import eventlet
+    from nameko.runners import ServiceRunner
+
+    runner = ServiceRunner(config)
+    runner.add_service(service_class)
+    stopping: list = []
+
+    def shutdown(signum, _frame):
+        if not stopping:        # signal handlers run in the main loop: stop in a green thread, once
+            stopping.append(signum)
+            eventlet.spawn_n(runner.stop)
+
+    signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
+    runner.start()
+    waiting = eventlet.spawn(runner.wait)
+    while True:
+        try:
+            waiting.wait()
+            return
+        except OSError as exc:    # a signal while eventlet waits on a socket
+            if exc.errno != errno.EINTR:
+                raise
+
+
+def serve(service: str) -> int:
+    import eventlet
+    eventlet.monkey_patch()    # what `nameko run` does before anything else runs
+
+    import importlib
+    import logging
+    import logging.config
+    import os
+
+    from services.kernel.logs import dict_config
+    from services.kernel.settings import Settings
+    logging.config.dictConfig(dict_config(service))
+    log = logging.getLogger("wharf.run")
+    try:
+        settings = Settings.from_env(mode="distributed")
+        _preflight(service, settings)
+        module, cls = NAMEKO_CLASSES[service].split(":")
+        service_class = getattr(importlib.import_module(module), cls)
+        config = {"AMQP_URI": settings.amqp_uri, "max_workers": int(os.environ.get("WHARF_MAX_WORKERS", "10")),
+                  "serializer": "json"}
+        _run(service_class, config)
+    except Exception as exc:  # noqa: BLE001 - only configuration errors are told apart here
+        if not is_configuration_error(exc):
+            raise
+        log.error("%s cannot start: %s", service, exc)
+        logging.shutdown()
+        os._exit(CONFIG_ERROR)     # nameko may have threads and connections half started: leave at once
+    return 0
+
+
+def _nameko_cli() -> None:
+    try:
+        import pkg_resources  # noqa: F401 - nameko 2's command line imports it for its --version
+    except ImportError:        # setuptools no longer ships it: the one function nameko uses, from the stdlib
+        import importlib.metadata
+        import types
+        shim = types.ModuleType("pkg_resources")
+        shim.get_distribution = lambda name: types.SimpleNamespace(project_name=name,
+                                                                   version=importlib.metadata.version(name))
+        sys.modules["pkg_resources"] = shim
+    import nameko.cli.main
+    nameko.cli.main.main()
+
 
 if __name__ == "__main__":
-    nameko.cli.main.main()
+    if sys.argv[1:2] == ["service"] and len(sys.argv) == 3:
+        sys.exit(serve(sys.argv[2]))
+    _nameko_cli()

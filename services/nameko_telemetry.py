@@ -1,7 +1,9 @@
 """Telemetry of the nameko services (distributed mode): one dependency every service class declares.
 
 - starts the process's Prometheus endpoint (``WHARF_METRICS_PORT``: ``/metrics``, and ``/healthz`` for HTTP
-  liveness probes; services/kernel/metrics.py) when the container starts;
+  liveness probes; services/kernel/metrics.py) when the container starts; a port another process holds is a
+  ``ConfigurationError`` (the service does not start; `wharf run` says why and gives up after a few tries);
+- keeps domain errors answered over RPC out of the log (``DomainErrorFilter``);
 - per worker (RPC call or event): puts the caller's correlation id (nameko context data, i.e. the
   ``nameko.correlation_id`` header the gateway's RPC client and the event publisher set) into
   ``services.kernel.context`` so log lines and recorded events carry it, and observes the handling time in
@@ -31,9 +33,11 @@ if _http_server is not None:
 elif getattr(http, "server", None) is not None and "http.server" not in sys.modules:
     del http.server         # the next ``import http.server`` loads (and binds) the real module
 from nameko.extensions import DependencyProvider
+from nameko.rpc import Rpc
 
 from services.kernel import context, metrics
 from services.kernel.errors import WharfError
+from services.kernel.settings import ConfigurationError
 
 
 log = logging.getLogger("wharf.metrics")
@@ -44,20 +48,63 @@ class _Quiet:
         pass
 
 
+_PREBOUND: dict = {}     # (addr, port) -> the socket bind_metrics_port() bound before the container started
+
+
+def listen_for_metrics(addr: str, port: int):
+    try:
+        # no SO_REUSEPORT (eventlet.listen's default): with it a second process on the same port shared it
+        # silently, and each scrape reached one of them at random
+        return eventlet.listen((addr, port), reuse_port=False)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"WHARF_METRICS_PORT={port}: cannot listen on {addr}:{port} for /metrics ({exc.strerror or exc}); "
+            f"another process (another Wharf service on this host?) has it. Give every process its own "
+            f"WHARF_METRICS_PORT, or 0 to turn its metrics endpoint off") from None
+
+
+def bind_metrics_port() -> None:
+    """Take ``WHARF_METRICS_PORT`` before the service starts (services/nameko_main.py), so a port in use stops
+    it before it touches its database or the broker; ``Telemetry.start`` then serves on this socket."""
+    port = metrics.metrics_port()
+    if port:
+        addr = metrics.metrics_addr()
+        _PREBOUND[(addr, port)] = listen_for_metrics(addr, port)
+
+
+class DomainErrorFilter(logging.Filter):
+    """Drops nameko's line about an RPC that raised a domain error (``WharfError``: NotFound, Forbidden,
+    Conflict...). That is the service's answer to its caller, not a failure: nameko logged each one as a warning
+    with a traceback (``expected_exceptions``) or as an error, so every expected 404 of the registry left a
+    traceback in its log. The gateway's access line shows the answer and ``wharf_rpc_duration_seconds
+    {outcome="refused"}`` counts it. Event handlers are not RPCs: their errors are still logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if not isinstance(exc, WharfError):
+            return True
+        worker_ctx = record.args[0] if isinstance(record.args, tuple) and record.args else None
+        return not isinstance(getattr(worker_ctx, "entrypoint", None), Rpc)
+
+    @classmethod
+    def install(cls, logger_name: str = "nameko.containers") -> None:
+        logger = logging.getLogger(logger_name)
+        if not any(isinstance(f, cls) for f in logger.filters):
+            logger.addFilter(cls())
+
+
 class Telemetry(DependencyProvider):
     def setup(self):
         self._workers: dict = {}
         self._sock = self._server = None
+        DomainErrorFilter.install()
 
     def start(self):
         port = metrics.metrics_port()
         if not port:
             return
-        try:
-            self._sock = eventlet.listen((metrics.metrics_addr(), port))
-        except OSError as exc:
-            log.warning("metrics endpoint not started on port %d: %s", port, exc)
-            return
+        addr = metrics.metrics_addr()
+        self._sock = _PREBOUND.pop((addr, port), None) or listen_for_metrics(addr, port)
         log.info("metrics on http://%s:%d/metrics", metrics.metrics_addr(), port)
         app = metrics.wsgi_app(self.container.service_name)
         self._server = self.container.spawn_managed_thread(

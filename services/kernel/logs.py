@@ -105,6 +105,10 @@ def dict_config(service: str, level: str | None = None, fmt: str | None = None) 
         "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "wharf",
                                  "filters": ["correlation", "redact"]}},
         "root": {"level": level, "handlers": ["console"]},
+        # alembic says at INFO which plugins it set up and which DDL mode it assumes, a dozen lines per command
+        # (a migration that ran is logged once by services/kernel/adapters/migrations.py); pika, 7 lines per
+        # connection of an event publisher
+        "loggers": {"alembic": {"level": "WARNING"}, "pika": {"level": "WARNING"}},
     }
 
 

@@ -13,6 +13,38 @@ from pathlib import Path
 from .private_files import private_dir, private_file
 
 
+class ConfigurationError(RuntimeError):
+    """A setting is missing or unusable (names the variable). Retrying with the same environment cannot help:
+    `wharf` reports it in one line, and `wharf run` stops restarting a service that fails with one."""
+
+
+def _int(env, name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name, "")
+    if raw is None or str(raw).strip() == "":
+        return default
+    try:
+        value = int(str(raw).strip())
+    except ValueError:
+        raise ConfigurationError(f"{name}={raw!r} is not a whole number") from None
+    if value < minimum:
+        raise ConfigurationError(f"{name}={raw!r}: at least {minimum}")
+    return value
+
+
+def _seconds(env, name: str, default: float) -> float:
+    """A positive number of seconds (a fraction allowed)."""
+    raw = env.get(name, "")
+    if raw is None or str(raw).strip() == "":
+        return default
+    try:
+        value = float(str(raw).strip())
+    except ValueError:
+        raise ConfigurationError(f"{name}={raw!r} is not a number of seconds") from None
+    if not value > 0 or value == float("inf"):
+        raise ConfigurationError(f"{name}={raw!r}: a positive number of seconds")
+    return value
+
+
 def _bool(v: str | None, default: bool = False) -> bool:
     if v is None or v == "":
         return default
@@ -71,6 +103,11 @@ class Settings:
     web_secure_cookie: bool = False              # web UI session cookie only over HTTPS
     web_session_max_age: int = 7 * 86400         # web UI sign-in lifetime (cookie and its server-side token)
     instance_id: str = ""                        # names this process (indexer publication log); "": host:pid
+    # the HTTP front of the gateway (services/http_front.py), per process: `wharf serve`, each gunicorn worker
+    gateway_max_connections: int = 1000          # open connections; more wait in the listen backlog
+    gateway_header_timeout: int = 30             # seconds from a request's first byte to the end of its headers
+    gateway_body_timeout: int = 60               # seconds without a byte of a body, or of a response being read
+    gateway_keepalive: int = 75                  # seconds an idle keep-alive connection stays open
 
     def __post_init__(self):
         data = Path(self.data_dir)
@@ -84,7 +121,7 @@ class Settings:
             self.secret_key = _persistent_secret(data) if self.mode == "embedded" else ""
         self.public_url = self.public_url.rstrip("/")
         if not self.catch_up_interval > 0:
-            raise ValueError("WHARF_CATCH_UP_INTERVAL must be a positive number of seconds")
+            raise ConfigurationError("WHARF_CATCH_UP_INTERVAL must be a positive number of seconds")
 
     @property
     def blobs_dir(self) -> str:
@@ -112,30 +149,34 @@ class Settings:
             s3_secure=_bool(g("WHARF_S3_SECURE"), False),
             s3_region=g("WHARF_S3_REGION", "us-east-1"),
             s3_public_endpoint=g("WHARF_S3_PUBLIC_ENDPOINT"),
-            index_max_age=int(g("WHARF_INDEX_MAX_AGE", "30")),
-            shard_grace=int(g("WHARF_SHARD_GRACE", "600")),
-            index_cache_rows=int(g("WHARF_INDEX_CACHE_ROWS", "300000")),
-            catch_up_interval=float(g("WHARF_CATCH_UP_INTERVAL", "30")),
-            max_upload_size=int(g("WHARF_MAX_UPLOAD_SIZE", str(2 * 1024 ** 3))),
+            index_max_age=_int(env, "WHARF_INDEX_MAX_AGE", 30),
+            shard_grace=_int(env, "WHARF_SHARD_GRACE", 600),
+            index_cache_rows=_int(env, "WHARF_INDEX_CACHE_ROWS", 300_000),
+            catch_up_interval=_seconds(env, "WHARF_CATCH_UP_INTERVAL", 30.0),
+            max_upload_size=_int(env, "WHARF_MAX_UPLOAD_SIZE", 2 * 1024 ** 3, minimum=1),
             auto_migrate=_bool(g("WHARF_AUTO_MIGRATE"), True),
-            max_json_size=int(g("WHARF_MAX_JSON_SIZE", str(1024 ** 2))),
-            gc_grace=int(g("WHARF_GC_GRACE", "86400")),
-            stage_ttl=int(g("WHARF_STAGE_TTL", "21600")),
-            max_staged_uploads=int(g("WHARF_MAX_STAGED_UPLOADS", "20")),
-            login_rate_account=int(g("WHARF_LOGIN_RATE_ACCOUNT", "20")),
-            login_rate_address=int(g("WHARF_LOGIN_RATE_ADDRESS", "120")),
-            login_rate_window=int(g("WHARF_LOGIN_RATE_WINDOW", "60")),
-            login_backoff_after=int(g("WHARF_LOGIN_BACKOFF_AFTER", "5")),
-            login_backoff_max=int(g("WHARF_LOGIN_BACKOFF_MAX", "900")),
-            min_password_length=int(g("WHARF_MIN_PASSWORD_LENGTH", "10")),
+            max_json_size=_int(env, "WHARF_MAX_JSON_SIZE", 1024 ** 2, minimum=1),
+            gc_grace=_int(env, "WHARF_GC_GRACE", 86400),
+            stage_ttl=_int(env, "WHARF_STAGE_TTL", 21600),
+            max_staged_uploads=_int(env, "WHARF_MAX_STAGED_UPLOADS", 20),
+            login_rate_account=_int(env, "WHARF_LOGIN_RATE_ACCOUNT", 20),
+            login_rate_address=_int(env, "WHARF_LOGIN_RATE_ADDRESS", 120),
+            login_rate_window=_int(env, "WHARF_LOGIN_RATE_WINDOW", 60, minimum=1),
+            login_backoff_after=_int(env, "WHARF_LOGIN_BACKOFF_AFTER", 5),
+            login_backoff_max=_int(env, "WHARF_LOGIN_BACKOFF_MAX", 900),
+            min_password_length=_int(env, "WHARF_MIN_PASSWORD_LENGTH", 10),
             web_secure_cookie=_bool(g("WHARF_WEB_SECURE_COOKIE"), False),
-            web_session_max_age=int(g("WHARF_WEB_SESSION_MAX_AGE", str(7 * 86400))),
+            web_session_max_age=_int(env, "WHARF_WEB_SESSION_MAX_AGE", 7 * 86400, minimum=1),
             instance_id=g("WHARF_INSTANCE_ID"),
+            gateway_max_connections=_int(env, "WHARF_GATEWAY_MAX_CONNECTIONS", 1000, minimum=1),
+            gateway_header_timeout=_int(env, "WHARF_GATEWAY_HEADER_TIMEOUT", 30, minimum=1),
+            gateway_body_timeout=_int(env, "WHARF_GATEWAY_BODY_TIMEOUT", 60, minimum=1),
+            gateway_keepalive=_int(env, "WHARF_GATEWAY_KEEPALIVE", 75, minimum=1),
         )
         kw.update(overrides)
         s = cls(**kw)
         if s.mode == "distributed" and not s.secret_key:
-            raise RuntimeError("WHARF_SECRET_KEY must be set in distributed mode")
+            raise ConfigurationError("WHARF_SECRET_KEY must be set in distributed mode")
         return s
 
 

@@ -40,12 +40,13 @@ def _wait_until_answering(config, proc, log_path, deadline=90.0):
 
 @pytest.fixture
 def auth_rpc_service(amqp_vhost_uri, pg_url, tmp_path):
-    env = dict(os.environ, WHARF_MODE="distributed", WHARF_SECRET_KEY=SECRET, WHARF_AUTH_DB_URL=pg_url,
+    env = dict(os.environ,  # no metrics endpoint: a port in use would stop the service
+               WHARF_METRICS_PORT="0", WHARF_MODE="distributed", WHARF_SECRET_KEY=SECRET, WHARF_AUTH_DB_URL=pg_url,
                WHARF_DATA_DIR=str(tmp_path / "data"), PYTHONPATH=str(ROOT))
-    nameko = Path(sys.executable).with_name("nameko")
     log_path = tmp_path / "nameko.log"
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen([str(nameko), "run", "services.auth.entrypoints.service:AuthRpc",
+        proc = subprocess.Popen([sys.executable, "-m", "services.nameko_main", "run",
+                                 "services.auth.entrypoints.service:AuthRpc",
                                  "--broker", amqp_vhost_uri], cwd=ROOT, env=env, stdout=log,
                                 stderr=subprocess.STDOUT)
     config = {"AMQP_URI": amqp_vhost_uri}

@@ -26,7 +26,8 @@ def indexer_env(tmp_path, pg_url, amqp_vhost_uri, s3_store, s3_settings):
                WHARF_INDEXER_DB_URL=pg_url, WHARF_REGISTRY_DB_URL=pg_url, WHARF_BLOB_BACKEND="s3",
                WHARF_S3_ENDPOINT=s3_settings["s3_endpoint"], WHARF_S3_ACCESS_KEY="testing",
                WHARF_S3_SECRET_KEY="testing", WHARF_S3_BUCKET=s3_settings["s3_bucket"],
-               WHARF_DATA_DIR=str(tmp_path / "data"))
+               WHARF_DATA_DIR=str(tmp_path / "data"),
+               WHARF_METRICS_PORT="0")   # the default 9100 may be another process's: a port in use stops a service
     log = open(tmp_path / "indexer.log", "w")
     proc = subprocess.Popen([WHARF, "run", "indexer"], env=env, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True, cwd=tmp_path)

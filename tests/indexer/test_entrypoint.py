@@ -19,7 +19,6 @@ from services.kernel.subscriptions import SUBSCRIPTIONS
 from .support import RegistryLog, read_pointer, shard_index
 
 ROOT = Path(__file__).resolve().parents[2]
-NAMEKO = str(Path(sys.executable).with_name("nameko"))
 
 
 @pytest.mark.parametrize("busy_rounds, sleeps", [(0, 1), (3, 4), (1000, 8)])
@@ -105,10 +104,13 @@ def test_a_catch_up_round_does_not_wait_forever_for_the_registry():
 
 @pytest.fixture
 def indexer_process(tmp_path, pg_url, amqp_vhost_uri):
-    env = dict(os.environ, WHARF_MODE="distributed", WHARF_INDEXER_DB_URL=pg_url, WHARF_BLOB_BACKEND="local",
+    env = dict(os.environ,  # no metrics endpoint: a port in use would stop the service
+               WHARF_METRICS_PORT="0",
+               WHARF_MODE="distributed", WHARF_INDEXER_DB_URL=pg_url, WHARF_BLOB_BACKEND="local",
                WHARF_DATA_DIR=str(tmp_path / "data"), WHARF_SECRET_KEY="test-secret", WHARF_AMQP_URI=amqp_vhost_uri)
     logfile = open(tmp_path / "indexer.log", "wb")
-    proc = subprocess.Popen([NAMEKO, "run", "services.indexer.entrypoints.service:IndexerRpc",
+    proc = subprocess.Popen([sys.executable, "-m", "services.nameko_main", "run",
+                             "services.indexer.entrypoints.service:IndexerRpc",
                              "--broker", amqp_vhost_uri], cwd=ROOT, env=env, stdout=logfile,
                             stderr=subprocess.STDOUT)
     try:

@@ -20,7 +20,6 @@ from services.kernel.errors import BadRequest, Conflict, NotFound, from_remote
 from .conftest import blob_meta
 
 ROOT = Path(__file__).resolve().parents[2]
-NAMEKO = str(Path(sys.executable).with_name("nameko"))
 
 
 @pytest.fixture
@@ -30,11 +29,13 @@ def relay_poll():
 
 @pytest.fixture
 def registry_process(pg_url, amqp_vhost_uri, tmp_path, relay_poll):
-    env = dict(os.environ, WHARF_SECRET_KEY="test-secret", WHARF_REGISTRY_DB_URL=pg_url,
+    env = dict(os.environ,  # no metrics endpoint: a port in use would stop the service
+               WHARF_METRICS_PORT="0", WHARF_SECRET_KEY="test-secret", WHARF_REGISTRY_DB_URL=pg_url,
                WHARF_AMQP_URI=amqp_vhost_uri, WHARF_MODE="distributed", WHARF_DATA_DIR=str(tmp_path),
                WHARF_RELAY_POLL=relay_poll)
     log = open(tmp_path / "nameko.log", "wb")
-    proc = subprocess.Popen([NAMEKO, "run", "services.registry.entrypoints.service:RegistryRpc",
+    proc = subprocess.Popen([sys.executable, "-m", "services.nameko_main", "run",
+                             "services.registry.entrypoints.service:RegistryRpc",
                              "--broker", amqp_vhost_uri], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         yield proc
@@ -90,6 +91,9 @@ def test_rpc_and_relay_over_rabbitmq(registry_process, amqp_vhost_uri, tmp_path)
     assert [rk for rk, _ in got] == ["package_created", "release_created"]
     assert got[0][1]["data"]["package"] == "demo" and got[0][1]["correlation_id"] == "req-42"
     assert [body["event_id"] for _, body in got] == [e["event_id"] for e in log]
+    # the Conflict and the NotFound were answers to the caller, not failures: no warning, no traceback
+    text = (tmp_path / "nameko.log").read_text(errors="replace")
+    assert "(expected) error" not in text and "Traceback" not in text, text[-3000:]
 
 
 def remote_error(call):

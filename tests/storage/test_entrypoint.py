@@ -22,15 +22,16 @@ pytestmark = pytest.mark.rabbitmq
 
 @pytest.fixture
 def storage_rpc(amqp_vhost_uri, s3_settings, tmp_path):
-    env = dict(os.environ, WHARF_MODE="distributed", WHARF_SECRET_KEY="entrypoint-secret",
+    env = dict(os.environ,  # no metrics endpoint: a port in use would stop the service
+               WHARF_METRICS_PORT="0", WHARF_MODE="distributed", WHARF_SECRET_KEY="entrypoint-secret",
                WHARF_DATA_DIR=str(tmp_path / "data"), WHARF_PUBLIC_URL="http://wharf.test:9000",
                WHARF_BLOB_BACKEND="s3", WHARF_S3_ENDPOINT=s3_settings["s3_endpoint"],
                WHARF_S3_ACCESS_KEY=s3_settings["s3_access_key"], WHARF_S3_SECRET_KEY=s3_settings["s3_secret_key"],
                WHARF_S3_BUCKET=s3_settings["s3_bucket"])
     log_path = tmp_path / "storage.log"
-    nameko = str(Path(sys.executable).with_name("nameko"))
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen([nameko, "run", "services.storage.entrypoints.service:StorageRpc",
+        proc = subprocess.Popen([sys.executable, "-m", "services.nameko_main", "run",
+                                 "services.storage.entrypoints.service:StorageRpc",
                                  "--broker", amqp_vhost_uri], cwd=ROOT, env=env, stdout=log,
                                 stderr=subprocess.STDOUT)
     try:

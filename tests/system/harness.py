@@ -50,9 +50,16 @@ class Wharf:
         return f"{self.base_url}/conda/{owner}" + (f"/label/{label}" if label else "")
 
     def spawn(self, name: str, args: list[str], env: dict | None = None) -> subprocess.Popen:
+        """Start `wharf ARGS` as ``name``. A nameko service (`run` of anything but the gateway) gets a metrics
+        port of its own, the same again when ``name`` is started anew (a respawn after kill -9): a port in use
+        stops a service (issue 15 item 17), and the default 9100 would be shared by every process of the host."""
+        env = dict(env or {})
+        if args[:1] == ["run"] and args[1:2] != ["gateway"] and "WHARF_METRICS_PORT" not in env:
+            self.metrics_ports.setdefault(name, _free_port())
+            env["WHARF_METRICS_PORT"] = str(self.metrics_ports[name])
         log = self.workdir / f"{name}.log"
         self.logs[name] = log
-        p = subprocess.Popen([WHARF, *args], env={**self.env, **(env or {})}, stdout=open(log, "wb"),
+        p = subprocess.Popen([WHARF, *args], env={**self.env, **env}, stdout=open(log, "wb"),
                              stderr=subprocess.STDOUT, cwd=self.workdir, start_new_session=True)
         self.procs[name] = p
         return p
@@ -132,9 +139,7 @@ def start_distributed(workdir: Path, port: int, amqp_uri: str, db_urls: dict, s3
     w = Wharf("distributed", f"http://127.0.0.1:{port}", env, workdir)
     names = ["storage", "auth", "registry"] + ["indexer" if i == 1 else f"indexer-{i}" for i in range(1, indexers + 1)]
     for name in names:
-        w.metrics_ports[name] = _free_port()
-        w.spawn(name, ["run", name.split("-")[0]],
-                env={"WHARF_METRICS_PORT": str(w.metrics_ports[name]), "WHARF_INSTANCE_ID": name})
+        w.spawn(name, ["run", name.split("-")[0]], env={"WHARF_INSTANCE_ID": name})
     for svc in ("storage", "auth", "registry", "indexer"):
         _wait_health(w, svc)
     for name in names[4:]:       # further replicas: up once their metrics endpoint answers

@@ -23,6 +23,7 @@ log = logging.getLogger("wharf.indexer")
 logging.getLogger("pika").setLevel(logging.WARNING)   # its DEBUG chatter drowns the service log
 PUBLISH_INTERVAL = 0.1   # longest wait between publish_pending() rounds (what other replicas marked dirty)
 COALESCE_MAX = 1.0       # longest wait after a round that published while events are still being applied
+STOP_WAIT = 30.0         # longest a stop waits for the publish round in progress
 
 
 class IndexerFacade(DependencyProvider):
@@ -38,14 +39,22 @@ class IndexerFacade(DependencyProvider):
         self.facade = bootstrap(settings, publisher=self.publisher)
         self._wake = eventlet.event.Event()
         self._running = False
+        self._loop_done = None           # an Event while the publish loop runs
 
     def start(self):
         self._running = True
+        self._loop_done = eventlet.event.Event()
         self.container.spawn_managed_thread(self._publish_loop, identifier="indexer.publish_loop")
 
     def stop(self):
+        """Let the publish loop finish the round it is in (bounded by ``STOP_WAIT``), then close the broker
+        connection: closing it under a publish in progress made a normal SIGTERM log pika's tracebacks (and the
+        container killing the loop mid-publish would leave a half-done round to the next start)."""
         self._running = False
         self._poke()
+        if self._loop_done is not None and not self._loop_done.ready():
+            with eventlet.Timeout(STOP_WAIT, False):
+                self._loop_done.wait()
         self.publisher.close()
 
     def kill(self):
@@ -64,6 +73,12 @@ class IndexerFacade(DependencyProvider):
             self._wake.send(True)
 
     def _publish_loop(self):
+        try:
+            self._publish_rounds()
+        finally:
+            self._loop_done.send(True)
+
+    def _publish_rounds(self):
         try:
             self.facade.warm()      # the first publish of a big channel after a start costs the change too
         except Exception:  # noqa: BLE001 - an optimisation: publishing works (slower) without it

@@ -14,6 +14,7 @@ services started with ``WHARF_AUTO_MIGRATE=false``).
 from __future__ import annotations
 
 import dataclasses
+import logging
 import zlib
 from pathlib import Path
 
@@ -23,6 +24,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection, Engine
+
+
+log = logging.getLogger("wharf.migrations")
 
 
 class SchemaOutOfDate(RuntimeError):
@@ -89,7 +93,9 @@ def _lock(conn: Connection, schema: Schema) -> None:
 def prepare(engine: Engine, schema: Schema, auto_migrate: bool) -> None:
     """At service start: migrate (``auto_migrate``), else refuse to run on a database that is not at head."""
     if auto_migrate:
-        upgrade(engine, schema)
+        before, after = upgrade(engine, schema)
+        if before != after:
+            log.info("migrated the %s database: %s -> %s", schema.service, before or "none", after)
     else:
         require_head(engine, schema)
 

@@ -23,6 +23,7 @@ from ..bootstrap import bootstrap
 
 log = logging.getLogger("wharf.registry.relay")
 RELAY_INTERVAL = float(os.environ.get("WHARF_RELAY_POLL", "0.2"))   # seconds between rounds when not woken
+STOP_WAIT = 30.0    # longest a stop waits for the relay's round in progress
 # domain errors are answers, not crashes: nameko logs them as warnings and still sends them to the caller
 domain_rpc = rpc(expected_exceptions=(WharfError,))
 
@@ -34,29 +35,38 @@ class RegistryDependency(DependencyProvider):
         self._wake = threading.Event()      # green under `nameko run` (eventlet-patched)
         self.service = bootstrap(settings, publisher=self.publisher, on_commit=self._wake.set)
         self._running = False
+        self._loop_done = threading.Event()
+        self._loop_done.set()            # until the loop runs
 
     def start(self):
         self._running = True
+        self._loop_done.clear()
         self.container.spawn_managed_thread(self._relay_loop, identifier="registry.outbox_relay")
 
     def stop(self):
+        """The relay finishes the round it is in and closes its broker connection itself (within
+        ``STOP_WAIT``); the container would otherwise kill it mid-publish, inside pika."""
         self._running = False
         self._wake.set()
+        self._loop_done.wait(STOP_WAIT)
 
     def kill(self):
         self.stop()
 
     def _relay_loop(self):
-        while self._running:
-            published = 0
-            try:
-                published = self.service.relay_pending()
-            except Exception:  # noqa: BLE001 - the relay must outlive database or broker hiccups
-                log.exception("outbox relay failed; retrying")
-            if not published:
-                self._wake.wait(RELAY_INTERVAL)
-                self._wake.clear()
-        self.publisher.close()
+        try:
+            while self._running:
+                published = 0
+                try:
+                    published = self.service.relay_pending()
+                except Exception:  # noqa: BLE001 - the relay must outlive database or broker hiccups
+                    log.exception("outbox relay failed; retrying")
+                if not published and self._running:
+                    self._wake.wait(RELAY_INTERVAL)
+                    self._wake.clear()
+            self.publisher.close()
+        finally:
+            self._loop_done.set()
 
     def get_dependency(self, worker_ctx):
         return self.service
