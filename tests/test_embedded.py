@@ -44,3 +44,14 @@ def test_lost_deliveries_are_applied_at_start_and_periodically(tmp_path):
         assert system.registry.verify_inventory()["unpublished"] == 0
     finally:
         system.stop()
+
+
+def test_the_catch_up_interval_is_a_positive_number_of_seconds(tmp_path):
+    import pytest
+
+    from services.kernel.settings import ConfigurationError
+    env = {"WHARF_DATA_DIR": str(tmp_path)}
+    assert Settings.from_env({**env, "WHARF_CATCH_UP_INTERVAL": "2.5"}).catch_up_interval == 2.5
+    for bad in ("0", "-1", "soon", "nan", "inf"):
+        with pytest.raises(ConfigurationError, match="WHARF_CATCH_UP_INTERVAL"):
+            Settings.from_env({**env, "WHARF_CATCH_UP_INTERVAL": bad})
