@@ -1,7 +1,10 @@
-"""The embedded mode: every service's facade in one process, wired with the in-memory bus.
+"""The embedded mode: every service's facade in one process, wired with in-memory buses.
 
-Threads: the bus worker (delivers events), the registry's outbox relay (woken after each commit), and the
-indexer's publisher (coalesces dirty subdirs, debounced). The gateway talks to the facades directly.
+Threads: a bus worker per source service (``registry``: its events to the indexer; ``indexer``:
+``index_published`` to the gateway's cache), the registry's outbox relay (woken after each commit; it marks
+events relayed once the indexer has applied them), the indexer's publisher (coalesces dirty subdirs,
+debounced) and its catch-up (at start, then every ``catch_up_interval`` seconds: applies whatever the registry's
+log holds beyond the indexer's positions). The gateway talks to the facades directly.
 """
 from __future__ import annotations
 
@@ -13,10 +16,11 @@ import types
 from services.auth.bootstrap import bootstrap as auth_bootstrap
 from services.indexer.bootstrap import bootstrap as indexer_bootstrap
 from services.kernel.bus import InMemoryBus
+from services.kernel.errors import BadRequest
 from services.kernel.events import Event
 from services.kernel.private_files import private_dir
 from services.kernel.settings import Settings
-from services.kernel.subscriptions import SUBSCRIPTIONS
+from services.kernel.subscriptions import EXCHANGES, SUBSCRIPTIONS
 from services.registry.bootstrap import bootstrap as registry_bootstrap
 from services.storage.bootstrap import bootstrap as storage_bootstrap
 
@@ -24,7 +28,7 @@ log = logging.getLogger("wharf.embedded")
 
 
 class _Worker:
-    """A daemon thread running ``fn`` whenever woken (and every ``interval`` seconds as a safety net)."""
+    """A daemon thread running ``first`` once, then ``fn`` whenever woken and every ``interval`` seconds."""
 
     def __init__(self, name: str, fn, interval: float = 1.0, debounce: float = 0.0, first=None):
         self._fn, self._interval, self._debounce, self._first = fn, interval, debounce, first
@@ -45,7 +49,7 @@ class _Worker:
         if self._first is not None:
             try:
                 self._first()
-            except Exception:  # noqa: BLE001 - an optimisation (warming a cache): never fatal
+            except Exception:  # noqa: BLE001 - never fatal: warming a cache, or a round the loop repeats
                 log.exception("%s failed to start", self._thread.name)
         while not self._stop:
             self._wake.wait(self._interval)
@@ -72,34 +76,51 @@ class Embedded:
     def __init__(self, settings: Settings, start_threads: bool = True):
         self.settings = settings
         private_dir(settings.data_dir)   # the server's alone (0700), also when an older Wharf made it 0755
-        self.bus = InMemoryBus()
+        # one bus per source, as RabbitMQ has an exchange per source: an index_published notice never waits
+        # behind the registry events the indexer is applying
+        self.buses = {source: InMemoryBus(name=f"wharf-bus-{source}") for source in EXCHANGES}
+        self.bus = self.buses["registry"]
         self.storage = storage_bootstrap(settings)
         self.auth = auth_bootstrap(settings)
         self.relay = _Worker("wharf-relay", lambda: self.registry.relay_pending() > 0, interval=1.0)
-        self.registry = registry_bootstrap(settings, publisher=self.bus, on_commit=self.relay.wake)
-        self.indexer = indexer_bootstrap(settings, publisher=self.bus, log_reader=self.registry.read_stream)
+        self.registry = registry_bootstrap(settings, publisher=self.buses["registry"], on_commit=self.relay.wake)
+        self.indexer = indexer_bootstrap(settings, publisher=self.buses["indexer"],
+                                         log_reader=self.registry.read_stream)
         self.publisher = _Worker("wharf-index-publisher", lambda: bool(self.indexer.publish_pending()),
                                  interval=2.0, debounce=0.02, first=self.indexer.warm)
+        self.catch_up = _Worker("wharf-catch-up", self._catch_up, interval=settings.catch_up_interval,
+                                first=self._catch_up)
         self.clients = types.SimpleNamespace(auth=self.auth, registry=self.registry, storage=self.storage,
                                              indexer=self.indexer)
         self._subscribe()
         if start_threads:
+            self.catch_up.start()
             self.relay.start()
             self.publisher.start()
 
+    def _catch_up(self) -> bool:
+        """Catch the indexer up to the registry's log (see ``IndexerService.catch_up``); one round."""
+        if self.indexer.catch_up(self.registry.stream_heads()):
+            self.publisher.wake()
+        return False
+
     def _subscribe(self):
         def to_indexer(ev: Event):
-            self.indexer.handle(ev.to_wire())
+            try:
+                self.indexer.handle(ev.to_wire())
+            except BadRequest:     # can never apply: dropped, as the nameko handler acknowledges it
+                log.exception("dropping malformed registry event %s %s#%s", ev.type, ev.stream_id, ev.sequence)
+                return
             self.publisher.wake()
 
         for source, types_ in SUBSCRIPTIONS["indexer"].items():
             for t in types_:
-                self.bus.subscribe(t, to_indexer)
+                self.buses[source].subscribe(t, to_indexer)
 
     def subscribe_gateway(self, cache) -> None:
         for source, types_ in SUBSCRIPTIONS["gateway"].items():
             for t in types_:
-                self.bus.subscribe(t, cache.on_event)
+                self.buses[source].subscribe(t, cache.on_event)
 
     def settle(self, timeout: float = 30.0) -> bool:
         """Wait until every committed event is relayed, delivered and indexed (tests, replay)."""
@@ -117,4 +138,6 @@ class Embedded:
     def stop(self):
         self.relay.stop()
         self.publisher.stop()
-        self.bus.stop()
+        self.catch_up.stop()
+        for bus in self.buses.values():
+            bus.stop()

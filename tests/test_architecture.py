@@ -19,11 +19,15 @@ def test_embedded_bus_follows_the_subscription_table(tmp_path):
     from services.kernel.settings import Settings
     from services.kernel.subscriptions import SUBSCRIPTIONS
     system = Embedded(Settings(data_dir=str(tmp_path)), start_threads=False)
+
+    def subscribed(source):
+        return {t for t, hs in system.buses[source]._handlers.items() if hs}
     try:
-        subscribed = {t for t, hs in system.bus._handlers.items() if hs}
-        assert subscribed == set(SUBSCRIPTIONS["indexer"]["registry"])
+        assert set(system.buses) == {"registry", "indexer"}     # one bus per source, like the exchanges
+        assert subscribed("registry") == set(SUBSCRIPTIONS["indexer"]["registry"])
+        assert subscribed("indexer") == set()
         from services.gateway.index_cache import IndexCache
         system.subscribe_gateway(IndexCache())
-        assert "index_published" in {t for t, hs in system.bus._handlers.items() if hs}
+        assert subscribed("indexer") == set(SUBSCRIPTIONS["gateway"]["indexer"]) == {"index_published"}
     finally:
         system.stop()

@@ -46,6 +46,9 @@ EVENTS_GAP_FILLED = Counter("wharf_indexer_events_gap_filled",
 EVENTS_READ_AHEAD = Counter("wharf_indexer_events_read_ahead",
                             "Events read from the registry's log past the one delivered, by a replica that is "
                             "behind (catching up in one transaction); their own deliveries are then duplicates")
+EVENTS_CAUGHT_UP = Counter("wharf_indexer_events_caught_up",
+                           "Events applied by the catch-up (at start and every WHARF_CATCH_UP_INTERVAL) from the "
+                           "registry's log, because their streams were behind its head")
 QUEUE_LAG = Gauge("wharf_indexer_queue_lag_seconds",
                   "Per stream partition: seconds from the registry commit (occurred_at) of the last applied event "
                   "to its application", ("partition",), multiprocess_mode="max")

@@ -51,9 +51,16 @@ class BlobStore(Protocol):
 class EventPublisher(Protocol):
     """Hands events to the transport.
 
-    ``publish`` returns only once the transport has taken responsibility for every event given (RabbitMQ:
-    publisher confirm received; in-memory bus: enqueued). It raises ``Unavailable`` when it could not, in which
-    case the caller must treat the events as not published and try again later (at-least-once delivery;
-    consumers deduplicate)."""
+    ``publish`` returns only once the transport has taken responsibility for every event given, i.e. holds it
+    durably or has delivered it (RabbitMQ: the broker confirmed the persistent messages; in-memory bus, where
+    nothing is durable: every subscribed handler has returned). It raises ``Unavailable`` when it could not, in
+    which case the caller must treat the events as not published and try again later (at-least-once delivery;
+    consumers deduplicate).
+
+    ``waits_for_consumers`` (optional, default False) is True when ``publish`` returns only after the consumers
+    handled the events (the in-memory bus): they may read the publisher's database meanwhile, so the caller
+    must not hold a transaction that keeps them out."""
+
+    waits_for_consumers: bool
 
     def publish(self, events: list[Event]) -> None: ...

@@ -31,6 +31,20 @@ def _int(env, name: str, default: int, minimum: int = 0) -> int:
     return value
 
 
+def _seconds(env, name: str, default: float) -> float:
+    """A positive number of seconds (a fraction allowed)."""
+    raw = env.get(name, "")
+    if raw is None or str(raw).strip() == "":
+        return default
+    try:
+        value = float(str(raw).strip())
+    except ValueError:
+        raise ConfigurationError(f"{name}={raw!r} is not a number of seconds") from None
+    if not value > 0 or value == float("inf"):
+        raise ConfigurationError(f"{name}={raw!r}: a positive number of seconds")
+    return value
+
+
 def _bool(v: str | None, default: bool = False) -> bool:
     if v is None or v == "":
         return default
@@ -70,6 +84,7 @@ class Settings:
     index_max_age: int = 30                      # Cache-Control max-age for index files, seconds
     shard_grace: int = 600                       # seconds a replaced shard stays readable (0: not at all)
     index_cache_rows: int = 300_000              # records an indexer keeps in memory across its channels
+    catch_up_interval: float = 30.0              # seconds between an indexer's catch-ups to the log's head
     max_upload_size: int = 2 * 1024 ** 3         # bytes
     max_json_size: int = 1024 ** 2               # bytes of a JSON request body
     gc_grace: int = 86400                        # seconds an unreferenced blob is kept before `wharf gc` may delete it
@@ -105,6 +120,8 @@ class Settings:
         if not self.secret_key:
             self.secret_key = _persistent_secret(data) if self.mode == "embedded" else ""
         self.public_url = self.public_url.rstrip("/")
+        if not self.catch_up_interval > 0:
+            raise ConfigurationError("WHARF_CATCH_UP_INTERVAL must be a positive number of seconds")
 
     @property
     def blobs_dir(self) -> str:
@@ -135,6 +152,7 @@ class Settings:
             index_max_age=_int(env, "WHARF_INDEX_MAX_AGE", 30),
             shard_grace=_int(env, "WHARF_SHARD_GRACE", 600),
             index_cache_rows=_int(env, "WHARF_INDEX_CACHE_ROWS", 300_000),
+            catch_up_interval=_seconds(env, "WHARF_CATCH_UP_INTERVAL", 30.0),
             max_upload_size=_int(env, "WHARF_MAX_UPLOAD_SIZE", 2 * 1024 ** 3, minimum=1),
             auto_migrate=_bool(g("WHARF_AUTO_MIGRATE"), True),
             max_json_size=_int(env, "WHARF_MAX_JSON_SIZE", 1024 ** 2, minimum=1),

@@ -14,10 +14,10 @@ locked label are refused (Conflict) on every path (``domain/locks.py``).
 RPC methods (``RegistryService`` / nameko service ``registry``):
   get_package, list_packages, create_package, update_package, remove_package, transfer_package,
   get_release, create_release, update_release, remove_release,
-  get_file, stage, get_staged, commit, remove_file, copy_files,
+  get_file, stage, get_staged, commit (idempotent per dist_id), committed_file, remove_file, copy_files,
   list_labels, get_label, label_files, unlabel_files, copy_label, remove_label, lock_label,
   add_collaborator, remove_collaborator, list_collaborators, is_collaborator, collaborator_packages,
-  search, recent, read_stream, read_log, relay_pending, rebuild_projections.
+  search, recent, read_stream, stream_heads, read_log, relay_pending, rebuild_projections.
 In-process only (``wharf verify``, ``wharf gc``): verify_inventory, gc_inventory, blob_references,
 expire_stages. Staged uploads expire after ``WHARF_STAGE_TTL`` and are limited per user
 (``domain/staging.py``); ``released_blobs`` records which blobs records and stages stopped naming, and when.

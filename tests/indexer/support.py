@@ -49,6 +49,10 @@ class RegistryLog:
         self.reads.append((stream_id, after_sequence))
         return [w for w in self.streams.get(stream_id, []) if w["sequence"] > after_sequence][:limit]
 
+    def heads(self) -> dict[str, int]:
+        """The registry's ``stream_heads``: stream_id -> last sequence."""
+        return {owner: evs[-1]["sequence"] for owner, evs in self.streams.items() if evs}
+
     def all(self) -> list[dict]:
         return [w for owner in sorted(self.streams) for w in self.streams[owner]]
 

@@ -65,6 +65,43 @@ def test_handler_bindings_equal_the_subscription_table():
     assert len([e for e in container.entrypoints if isinstance(e, RegistryEventsHandler)]) == 1
 
 
+def test_the_catch_up_runs_at_start_then_every_interval_and_soon_again_after_a_failure(monkeypatch):
+    """``catch_up`` is a timer entrypoint: eager (a round as the service starts), its interval read from
+    WHARF_CATCH_UP_INTERVAL when the service is set up; a failed round is tried again after RETRY seconds,
+    doubling while it fails, never later than the interval."""
+    from nameko.containers import ServiceContainer
+    from nameko.testing.utils import get_extension
+
+    from services.indexer.entrypoints.catch_up import RETRY, CatchUpTimer
+
+    monkeypatch.setenv("WHARF_SECRET_KEY", "test-secret")
+    monkeypatch.setenv("WHARF_CATCH_UP_INTERVAL", "12.5")
+    container = ServiceContainer(IndexerRpc, {"AMQP_URI": "memory://"})
+    [timer] = [e for e in container.entrypoints if isinstance(e, CatchUpTimer)]
+    assert timer is get_extension(container, CatchUpTimer) and timer.method_name == "catch_up" and timer.eager
+    timer.setup()
+    assert timer.interval == 12.5
+    delays = []
+    for failed in (True, True, True, True, False, True):
+        timer.handle_result(None, None, (RuntimeError, RuntimeError("registry unreachable"), None) if failed
+                            else None)
+        timer.worker_complete.reset()
+        delays.append(timer.next_delay())
+    assert delays == [RETRY, 2 * RETRY, 4 * RETRY, 12.5, 12.5, RETRY]
+
+
+def test_a_catch_up_round_does_not_wait_forever_for_the_registry():
+    """nameko's RPC waits for its reply forever; a reply lost (a broker restart) must not stop the rounds."""
+    import eventlet
+
+    from services.indexer.entrypoints.catch_up import timed
+    from services.kernel.errors import Unavailable
+
+    assert timed(lambda x: x + 1, 5)(1) == 2
+    with pytest.raises(Unavailable, match="no answer in 0.05 s"):
+        timed(lambda: eventlet.sleep(5), 0.05)()
+
+
 @pytest.fixture
 def indexer_process(tmp_path, pg_url, amqp_vhost_uri):
     env = dict(os.environ,  # no metrics endpoint: a port in use would stop the service

@@ -134,9 +134,51 @@ def test_commit_rules(registry, engine):
     registry.commit(st1["dist_id"], blob_meta(b"one", "demo-1.0-0.conda", "linux-64"), "alice")
     with pytest.raises(Conflict):
         registry.commit(st2["dist_id"], blob_meta(b"two", "demo-1.0-0.conda", "linux-64"), "alice")
-    with pytest.raises(NotFound):  # a dist_id commits once
-        registry.commit(st1["dist_id"], blob_meta(b"one", "demo-1.0-0.conda", "linux-64"), "alice")
+    with pytest.raises(NotFound):  # a refused commit stays refused: its dist_id names no committed file
+        registry.committed_file(st2["dist_id"])
     assert types(registry).count("file_uploaded") == 1
+
+
+def test_a_retried_commit_returns_the_committed_file(registry, engine):
+    """A client whose commit's answer was lost commits the same dist_id again: it gets the file its first
+    commit created, and nothing is recorded again (whatever blob_meta the retry carries)."""
+    setup_release(registry)
+    st = registry.stage("alice", "demo", "1.0", CONDA, "conda", None, [], {}, None, None, "alice")
+    first = registry.commit(st["dist_id"], blob_meta(b"one", "demo-1.0-0.conda", "linux-64"), "alice")
+    log = registry.read_log(0)
+    assert registry.commit(st["dist_id"], blob_meta(b"one", "demo-1.0-0.conda", "linux-64"), "alice") == first
+    assert registry.commit(st["dist_id"], {}, "bob") == first
+    assert registry.committed_file(st["dist_id"]) == first
+    assert registry.read_log(0) == log
+    assert registry.verify_inventory()["staged"] == []      # the stage is closed: no upload can reopen it
+    with pytest.raises(NotFound):
+        registry.get_staged(st["dist_id"])
+    registry.discard_staged(st["dist_id"])                 # a discard of the committed stage changes nothing
+    assert registry.commit(st["dist_id"], {}, "alice") == first
+    # once the file is removed, a late retry is told so, and commits nothing
+    registry.remove_file("alice", "demo", "1.0", CONDA, actor="alice")
+    with pytest.raises(NotFound, match="removed since"):
+        registry.commit(st["dist_id"], blob_meta(b"one", "demo-1.0-0.conda", "linux-64"), "alice")
+    assert types(registry).count("file_uploaded") == 1
+    # and a new upload of the same name is a new file, which the old dist_id does not name
+    upload(registry, "alice", "demo", "1.0", CONDA, content=b"two")
+    with pytest.raises(NotFound, match="removed since"):
+        registry.committed_file(st["dist_id"])
+
+
+def test_committed_stages_are_forgotten_after_a_day(registry, engine):
+    from services.registry.adapters.tables import committed_stages
+    from services.registry.service_layer import service as registry_service
+
+    setup_release(registry)
+    old = upload(registry, "alice", "demo", "1.0", CONDA)
+    with engine.begin() as conn:       # committed more than a day ago
+        conn.execute(committed_stages.update().values(committed_at="2000-01-01T00:00:00.000Z"))
+    upload(registry, "alice", "demo", "1.0", "linux-64/demo-1.0-1.conda")
+    with engine.connect() as conn:
+        kept = [r.file_id for r in conn.execute(committed_stages.select())]
+    assert old["id"] not in kept and len(kept) == 1
+    assert registry_service.COMMITTED_STAGE_RETENTION == 86400
 
 
 def test_remove_file(registry, engine):

@@ -7,7 +7,9 @@ import time
 import pytest
 from sqlalchemy import select
 
+from services.kernel.bus import InMemoryBus
 from services.kernel.errors import Unavailable
+from services.kernel.events import REGISTRY_EVENT_TYPES
 from services.registry.adapters.tables import events
 
 from services.kernel.adapters.db import make_engine
@@ -43,6 +45,67 @@ def test_relay_publishes_in_log_order_and_marks(registry, publisher, engine):
     registry.create_release("alice", "demo", "2.0", {}, actor="alice")
     assert registry.relay_pending() == 1
     assert publisher.published[-1].type == "release_created" and publisher.published[-1].sequence == 5
+
+
+def test_stream_heads_are_each_streams_last_sequence(registry):
+    assert registry.stream_heads() == {}
+    make_history(registry)
+    assert registry.stream_heads() == {"alice": 4, "bob": 1}
+    registry.create_release("bob", "tool", "1.0", {}, actor="bob")
+    assert registry.stream_heads() == {"alice": 4, "bob": 2}
+
+
+def consumed_by(bus: InMemoryBus, consumer) -> InMemoryBus:
+    for t in REGISTRY_EVENT_TYPES:
+        bus.subscribe(t, consumer)
+    return bus
+
+
+def test_with_the_in_memory_bus_events_are_relayed_once_the_consumer_applied_them(make_registry, engine):
+    """Nothing in memory survives a crash, so the relay marks events relayed only after the bus delivered them:
+    its publish returns once the consumer returned. The consumer reads the registry meanwhile, as the indexer
+    does to fill a gap (on SQLite the relay must not hold the database while it waits)."""
+    seen = []
+    bus = InMemoryBus()
+    reg = make_registry(pub=bus)
+
+    def consumer(ev):
+        seen.append((ev.event_id, published_flags(engine).count(True), len(reg.read_stream(ev.stream_id, 0))))
+    consumed_by(bus, consumer)
+    make_history(reg)
+    try:
+        assert reg.relay_pending() == 5
+    finally:
+        bus.stop()
+    assert [e for e, _, _ in seen] == [e["event_id"] for e in reg.read_log(0)]
+    assert {relayed for _, relayed, _ in seen} == {0}          # none was marked before it was applied
+    assert published_flags(engine) == [True] * 5
+
+
+def test_with_the_in_memory_bus_what_the_consumer_could_not_apply_stays_unrelayed(make_registry, engine):
+    """A consumer that keeps failing (the indexer's database locked, the process about to die): the relay marks
+    nothing, and relays the events again at its next round."""
+    failing = [True]
+    bus = InMemoryBus(max_attempts=2)
+    reg = make_registry(pub=bus)
+
+    def consumer(ev):
+        if failing[0] and ev.type == "file_uploaded":
+            raise RuntimeError("database is locked")
+    consumed_by(bus, consumer)
+    make_history(reg)
+    try:
+        assert reg.relay_pending() == 0
+        assert published_flags(engine) == [False] * 5
+        failing[0] = False
+        assert reg.relay_pending() == 5
+        assert published_flags(engine) == [True] * 5
+        bus.stop()
+        reg.create_release("alice", "demo", "2.0", {}, actor="alice")
+        assert reg.relay_pending() == 0      # a stopped bus delivers nothing: nothing is marked
+        assert published_flags(engine) == [True] * 5 + [False]
+    finally:
+        bus.stop()
 
 
 def test_relay_limit_pages_through_the_log(registry, publisher, engine):

@@ -119,3 +119,11 @@ def test_commit_racing_a_transfer_lands_at_the_new_owner(reg):
     f = reg.commit(st["dist_id"], blob_meta(b"sdist", "demo-2.0.tar.gz"), "alice")
     assert calls == ["alice"] and f["full_name"] == "acme/demo/2.0/demo-2.0.tar.gz"
     assert [e["type"] for e in reg.read_stream("acme", 0)] == ["package_received", "file_uploaded"]
+
+
+def test_a_commit_retried_after_a_transfer_finds_its_file_under_the_new_owner(reg):
+    st = reg.stage("alice", "other", "1", "other-1-py3-none-any.whl", "pypi", None, [], {}, None, None, "alice")
+    first = reg.commit(st["dist_id"], blob_meta(b"wheel", "other-1-py3-none-any.whl"), "alice")
+    reg.transfer_package("alice", "other", "acme", actor="alice")
+    again = reg.commit(st["dist_id"], blob_meta(b"wheel", "other-1-py3-none-any.whl"), "alice")
+    assert again["id"] == first["id"] and again["full_name"] == "acme/other/1/other-1-py3-none-any.whl"

@@ -84,6 +84,8 @@ def test_upload_through_presigned_put_then_finalize(storage_rpc, s3_store, tmp_p
     assert meta["record"]["subdir"] == "linux-64" and meta["record"]["sha256"] == digest
     with s3_store.open(meta["blob_key"]) as f:
         assert f.read() == data
+    assert s3_store.stat(signing.staging_key_for("dist-e2e")) == len(data)    # until the commit
+    storage_rpc.storage.drop_stage("dist-e2e")
     assert s3_store.stat(signing.staging_key_for("dist-e2e")) is None
 
     r = requests.get(storage_rpc.storage.blob_url(meta["blob_key"], path.name), timeout=30)

@@ -51,6 +51,8 @@ def test_conda_package_is_inspected_and_stored(storage, blob_store, pkgdir, fmt)
     json.dumps(meta)  # crosses RPC
 
     assert _read(blob_store, meta["blob_key"]) == data
+    assert list(blob_store.keys("staging/")) == ["staging/d1"]    # kept until the upload is committed
+    storage.drop_stage("d1")
     assert list(blob_store.keys("staging/")) == []
 
 
@@ -75,6 +77,8 @@ def test_same_bytes_twice_share_one_blob(storage, blob_store, pkgdir):
     stage(storage, "second", path)
     b = storage.finalize("second", "bob", "foo", "1.0", f"noarch/{path.name}", "conda")
     assert a["blob_key"] == b["blob_key"]
+    storage.drop_stage("first")
+    storage.drop_stage("second")
     # one blob; the second upload re-used it and marked it as used (so a `wharf gc` running now keeps it)
     assert list(blob_store.keys("")) == [a["blob_key"], f"gc/used/{a['blob_key']}"]
 
@@ -195,9 +199,16 @@ def test_nothing_staged(storage):
     assert type(info.value) is NotFound
 
 
-def test_finalize_twice_is_not_found_the_second_time(storage, pkgdir):
+def test_finalize_again_until_the_stage_is_dropped(storage, blob_store, pkgdir):
+    """A commit retried after a crash between finalize and the registry's commit finalizes the same bytes
+    again: the same answer, one blob. Once the upload is committed the stage is dropped; then
+    there is nothing to finalize, and dropping again changes nothing."""
     path = make_conda_package(pkgdir, "foo", "1.0")
     stage(storage, "d", path)
-    storage.finalize("d", "alice", "foo", "1.0", f"noarch/{path.name}", "conda")
+    first = storage.finalize("d", "alice", "foo", "1.0", f"noarch/{path.name}", "conda")
+    assert storage.finalize("d", "alice", "foo", "1.0", f"noarch/{path.name}", "conda") == first
+    storage.drop_stage("d")
+    storage.drop_stage("d")
     with pytest.raises(NotFound):
         storage.finalize("d", "alice", "foo", "1.0", f"noarch/{path.name}", "conda")
+    assert list(blob_store.keys("blobs/")) == [first["blob_key"]] and list(blob_store.keys("staging/")) == []

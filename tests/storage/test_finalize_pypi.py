@@ -40,7 +40,7 @@ def test_wheel_metadata_and_core_metadata_blob(storage, blob_store, pkgdir):
     assert sha256(core) == md["core_metadata_sha256"] and md["core_metadata_key"] == signing.blob_key_for(
         md["core_metadata_sha256"])
     assert _read(blob_store, meta["blob_key"]) == data
-    assert sorted(blob_store.keys("")) == sorted([meta["blob_key"], md["core_metadata_key"]])
+    assert sorted(blob_store.keys("blobs/")) == sorted([meta["blob_key"], md["core_metadata_key"]])
 
 
 @pytest.mark.parametrize("fmt", [".tar.gz", ".zip"])
@@ -54,7 +54,7 @@ def test_sdist_metadata(storage, blob_store, pkgdir, fmt):
                                 "classifiers": None, "home_page": None, "project_urls": None,
                                 "requires_dist": None, "requires_python": ">=3.10"}
     assert meta["record"] is None and meta["filename"] == path.name
-    assert list(blob_store.keys("")) == [meta["blob_key"]]
+    assert list(blob_store.keys("blobs/")) == [meta["blob_key"]]
     assert _read(blob_store, meta["blob_key"]) == data
 
 
@@ -134,7 +134,7 @@ def test_plain_file_is_stored_uninspected(storage, blob_store):
     assert meta == {"blob_key": signing.blob_key_for(sha256(data)), "sha256": sha256(data),
                     "md5": meta["md5"], "size": len(data), "filename": "notes-1.0.txt", "subdir": None,
                     "record": None, "metadata": {}}
-    assert _read(blob_store, meta["blob_key"]) == data and list(blob_store.keys("staging/")) == []
+    assert _read(blob_store, meta["blob_key"]) == data and list(blob_store.keys("staging/")) == ["staging/f1"]
 
 
 @pytest.mark.parametrize("cut", [4, 8, 40])

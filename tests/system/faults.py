@@ -118,7 +118,9 @@ def kill9(wharf: Wharf, name: str) -> None:
 
 
 def respawn(wharf: Wharf, name: str, service: str | None = None) -> None:
-    wharf.spawn(name, ["run", service or name])
+    """Start ``name`` again, on the metrics port it had (a port in use stops a service; 9100 may be)."""
+    port = wharf.metrics_ports.get(name)
+    wharf.spawn(name, ["run", service or name], env={"WHARF_METRICS_PORT": str(port)} if port else None)
     if (service or name) != "gateway":
         _wait_health_named(wharf, name, service or name)
 

@@ -193,10 +193,6 @@ def commit(owner, package, version, basename):
     owner, package, version, basename = _names(owner, package, version, basename)
     need(owner, package)
     dist_id = _body(CommitBody)["dist_id"]
-    staged = clients().registry.get_staged(dist_id)
-    if (staged["owner"], staged["package"], staged["version"], staged["basename"]) != \
-            (owner, package, version, basename):
-        raise BadRequest("this dist_id was staged for another file")
     f = finalize_and_commit(clients(), dist_id, owner, package, version, basename, _actor(),
                             g.get("correlation_id"))
     base = current_app.config["WHARF_SETTINGS"].public_url

@@ -55,6 +55,11 @@ class SqlIndexRepository(ShardMixin, PypiIndexMixin):
         self.conn.execute(update(stream_positions).where(stream_positions.c.stream_id == stream_id)
                           .values(last_sequence=sequence))
 
+    def stream_positions(self) -> dict[str, int]:
+        """stream_id -> last applied sequence, of every stream (one query; no lock)."""
+        return {sid: int(seq) for sid, seq in self.conn.execute(
+            select(stream_positions.c.stream_id, stream_positions.c.last_sequence))}
+
     # ------------------------------------------------------------------------------------- conda channels
     def channels_with_files(self) -> set[ChannelKey]:
         return {k.channel for k in self.conda.all_touched()}

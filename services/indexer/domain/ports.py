@@ -34,6 +34,7 @@ class IndexRepository(Protocol):
     # stream positions
     def lock_stream(self, stream_id: str) -> int: ...            # last applied sequence (0), row locked
     def set_stream(self, stream_id: str, sequence: int) -> None: ...
+    def stream_positions(self) -> dict[str, int]: ...            # every stream's last applied sequence
     # conda channels
     def channels_with_files(self) -> set[ChannelKey]: ...
     def index_entries(self, key: ChannelKey) -> list[tuple[str, str, bool]]: ...  # (filename, json, public)

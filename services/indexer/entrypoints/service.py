@@ -1,4 +1,5 @@
-"""nameko service ``indexer``: RPC queries, one durable queue for registry events, a publishing loop."""
+"""nameko service ``indexer``: RPC queries, one durable queue for registry events, a publishing loop, and the
+catch-up to the registry's log (at start and every ``WHARF_CATCH_UP_INTERVAL`` seconds)."""
 from __future__ import annotations
 
 import logging
@@ -15,6 +16,7 @@ from services.kernel.settings import Settings
 from services.nameko_telemetry import Telemetry
 
 from ..bootstrap import bootstrap
+from .catch_up import catch_up_timer, timed
 from .registry_events import registry_events
 
 log = logging.getLogger("wharf.indexer")
@@ -62,7 +64,8 @@ class IndexerFacade(DependencyProvider):
         return self.facade
 
     def worker_result(self, worker_ctx, result=None, exc_info=None):
-        if exc_info is None and worker_ctx.entrypoint.method_name == "handle":
+        method = worker_ctx.entrypoint.method_name
+        if exc_info is None and (method == "handle" or method == "catch_up" and result):
             self._poke()
 
     def _poke(self):
@@ -142,6 +145,11 @@ class IndexerRpc:
     @rpc
     def lookup_pypi_file(self, owner, label, filename, audience):
         return self.indexer.lookup_pypi_file(owner, label, filename, audience)
+
+    @catch_up_timer
+    def catch_up(self):
+        heads, read_stream = timed(self.registry.stream_heads), timed(self.registry.read_stream)
+        return self.indexer.with_log_reader(read_stream).catch_up(heads())
 
     @registry_events
     def handle(self, payload):

@@ -109,6 +109,19 @@ def _mark_dirty(repo, touched: set, stamps: dict) -> None:
     repo.mark_projects_dirty(k for k in touched if isinstance(k, ProjectKey))
 
 
+def _report_applied(applied: list[Event], how) -> float:
+    """Count and log events once their transaction committed (once, however often a delivery is retried);
+    ``how(event)`` says how each came (" (gap filled)", ...). Returns the apply lag of the last one."""
+    now, lag = time.time(), 0.0
+    for ev in applied:
+        lag = max(0.0, now - epoch_millis(ev.occurred_at) / 1000.0)
+        metrics.EVENTS_APPLIED.labels(ev.type).inc()
+        metrics.APPLY_LAG.observe(lag)
+        log.info("applied %s %s#%d%s", ev.type, ev.stream_id, ev.sequence, how(ev),
+                 extra={"correlation_id": ev.correlation_id})
+    return lag
+
+
 def _no_log(stream_id: str, after_sequence: int) -> list:
     return []
 
@@ -149,14 +162,8 @@ class IndexerService:
                 metrics.EVENTS_DUPLICATE.inc()
                 log.debug("skipped duplicate %s %s#%d", event.type, event.stream_id, event.sequence)
                 return
-            now = time.time()
-            for ev in applied:     # after the commit: counted once, however often a delivery is retried
-                lag = max(0.0, now - epoch_millis(ev.occurred_at) / 1000.0)
-                metrics.EVENTS_APPLIED.labels(ev.type).inc()
-                metrics.APPLY_LAG.observe(lag)
-                how = "" if ev is event else " (gap filled)" if ev.sequence < event.sequence else " (read ahead)"
-                log.info("applied %s %s#%d%s", ev.type, ev.stream_id, ev.sequence, how,
-                         extra={"correlation_id": ev.correlation_id})
+            lag = _report_applied(applied, lambda ev: "" if ev is event else " (gap filled)"
+                                  if ev.sequence < event.sequence else " (read ahead)")
             before = sum(1 for ev in applied if ev.sequence < event.sequence)
             if before:
                 metrics.EVENTS_GAP_FILLED.inc(before)
@@ -241,21 +248,71 @@ class IndexerService:
         out: list[Event] = []
         after = last
         while after < event.sequence - 1:
-            progressed = False
-            for wire in self.log_reader(event.stream_id, after):
-                ev = parse_event(wire)
-                if ev.stream_id != event.stream_id or ev.sequence <= after:
-                    continue
-                if ev.sequence != after + 1:
-                    raise Unavailable(f"log of {event.stream_id} skips from {after} to {ev.sequence}")
-                if ev.sequence >= event.sequence:
-                    break
-                out.append(ev)
-                after, progressed = ev.sequence, True
-            if not progressed and after < event.sequence - 1:
+            page = self._page(event.stream_id, after, before=event.sequence)
+            if not page:
                 raise Unavailable(f"events {after + 1}..{event.sequence - 1} of {event.stream_id} "
                                   "are not readable from the registry yet")
+            out.extend(page)
+            after = page[-1].sequence
         return out
+
+    def _page(self, stream_id: str, after: int, before: int | None = None) -> list[Event]:
+        """The events after ``after`` of one read of the stream from the registry's log (``log_reader``: up to
+        a page), in sequence order and without a hole, stopping before ``before``. A log that skips a sequence
+        is ``Unavailable``; an event that cannot be parsed is ``BadRequest``."""
+        out: list[Event] = []
+        for wire in self.log_reader(stream_id, after):
+            ev = parse_event(wire)
+            if ev.stream_id != stream_id or ev.sequence <= after:
+                continue
+            if before is not None and ev.sequence >= before:
+                break
+            if ev.sequence != after + 1:
+                raise Unavailable(f"log of {stream_id} skips from {after} to {ev.sequence}")
+            out.append(ev)
+            after = ev.sequence
+        return out
+
+    # ------------------------------------------------------------------------------------------------ catching up
+    def catch_up(self, log_heads: dict[str, int]) -> int:
+        """Apply whatever the registry's log holds beyond this indexer's stream positions, whether or not it
+        was ever delivered (an event marked relayed whose delivery was lost: a crash, a queue the broker
+        dropped). ``log_heads`` is the registry's ``stream_heads()`` (stream_id -> last sequence, one query of
+        one row per stream); with the positions here (one query too) it tells which streams are behind, so
+        when none is, nothing else is read. Each stream behind is read from its position a page at a time and
+        applied like a delivery (``_apply_in_order`` in one transaction per page, with its position locked, so
+        concurrent deliveries and replicas skip what it applied as duplicates). A stream that cannot be read
+        or applied is logged and left to the next round; the others go on. Returns the events applied."""
+        with self.uow.begin() as repo:
+            positions = repo.stream_positions()
+        behind = sorted(sid for sid, head in log_heads.items() if positions.get(sid, 0) < int(head))
+        applied = 0
+        for sid in behind:
+            try:
+                applied += self._catch_up_stream(sid, int(log_heads[sid]))
+            except Exception as exc:  # noqa: BLE001 - one stream's trouble must not hold back the others
+                log.warning("could not catch up %s: %s: %s", sid, exc.__class__.__name__, exc)
+        if behind:
+            log.info("caught up %d events of %d streams behind the registry's log", applied, len(behind))
+        return applied
+
+    def _catch_up_stream(self, stream_id: str, head: int) -> int:
+        done = 0
+        while True:
+            with self.uow.begin() as repo:
+                last = repo.lock_stream(stream_id)
+                if last >= head:
+                    return done
+                todo = self._page(stream_id, last)
+                if not todo:
+                    raise Unavailable(f"events {last + 1}..{head} of {stream_id} are not readable from the "
+                                      "registry")
+                touched, stamps = _apply_in_order(repo, todo)
+                repo.set_stream(stream_id, todo[-1].sequence)
+                _mark_dirty(repo, touched, stamps)
+            _report_applied(todo, lambda ev: " (caught up)")
+            metrics.EVENTS_CAUGHT_UP.inc(len(todo))
+            done += len(todo)
 
     # ---------------------------------------------------------------------------------------------- publishing
     def publish_pending(self) -> list[dict]:

@@ -170,6 +170,12 @@ class EventLog:
         return self.conn.execute(select(func.count()).select_from(events)
                                  .where(events.c.published.is_(False))).scalar_one()
 
+    def heads(self) -> dict[str, int]:
+        """stream_id -> last sequence, from ``streams`` (one row per stream, written with every append): the
+        log's head without reading the log."""
+        return {sid: int(seq) for sid, seq in self.conn.execute(
+            select(streams.c.stream_id, streams.c.last_sequence).where(streams.c.last_sequence > 0))}
+
     def stream_heads(self) -> dict[str, int]:
         """stream_id -> highest sequence in the log (``wharf verify`` compares consumers' positions)."""
         return {sid: int(seq) for sid, seq in self.conn.execute(

@@ -1,4 +1,4 @@
-"""Queries of the read tables and the staging table, returning plain dicts (JSON columns parsed)."""
+"""Queries of the read tables and the staging tables, returning plain dicts (JSON columns parsed)."""
 from __future__ import annotations
 
 import json
@@ -7,8 +7,8 @@ from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from . import released
-from .tables import (collaborators, downloads, file_labels, files, label_locks, packages, released_blobs,
-                     releases, staged)
+from .tables import (collaborators, committed_stages, downloads, file_labels, files, label_locks, packages,
+                     released_blobs, releases, staged)
 
 _JSON = {"public_attrs", "package_types", "attrs", "metadata", "record", "labels", "dependencies"}
 
@@ -194,10 +194,25 @@ class ReadRepository:
     def delete_staged(self, dist_id: str) -> None:
         self.conn.execute(delete(staged).where(staged.c.dist_id == dist_id))
 
+    def commit_staged(self, dist_id: str, file_id: str, committed_at: str, forget_before: str) -> None:
+        """The stage ``dist_id`` became the file ``file_id``: the stage is closed and its outcome remembered
+        (``committed_stage``); outcomes committed before ``forget_before`` are forgotten (ISO 8601 UTC)."""
+        row = self.staged(dist_id)
+        self.conn.execute(delete(committed_stages).where(committed_stages.c.committed_at < forget_before))
+        self.conn.execute(insert(committed_stages).values(
+            dist_id=dist_id, file_id=file_id, owner=row["owner"], package=row["package"], version=row["version"],
+            basename=row["basename"], committed_at=committed_at))
+        self.delete_staged(dist_id)
+
+    def committed_stage(self, dist_id: str) -> dict | None:
+        """``{dist_id, file_id, owner, package, version, basename, committed_at}`` of a committed stage."""
+        row = self.conn.execute(select(committed_stages).where(committed_stages.c.dist_id == dist_id)).first()
+        return _row(row) if row else None
+
     def move_staged(self, owner: str, package: str, to_owner: str) -> None:
-        """Staged uploads follow their package when it is transferred."""
-        self.conn.execute(update(staged).where(staged.c.owner == owner, staged.c.package == package)
-                          .values(owner=to_owner))
+        """Staged uploads (and committed stages' outcomes) follow their package when it is transferred."""
+        for t in (staged, committed_stages):
+            self.conn.execute(update(t).where(t.c.owner == owner, t.c.package == package).values(owner=to_owner))
 
     # -------------------------------------------------------------------------------------------- verify
     def file_refs(self) -> list[dict]:

@@ -6,6 +6,8 @@
 - read tables (projections, rebuilt from the log): ``packages``, ``releases``, ``files``, ``file_labels``,
   ``label_locks``, ``collaborators``.
 - ``staged``: uploads between ``stage`` and ``commit``; not events, not a projection.
+- ``committed_stages``: which file each committed stage became (``file_id``), kept for a day so that a retried
+  commit of the same ``dist_id`` answers with that file instead of a 404; not events, not a projection.
 - ``released_blobs``: blobs a file record or a stage stopped naming, and when; kept by replay (see below).
 
 JSON values are stored as text (portable between SQLite and PostgreSQL). ``*_pos`` columns hold the log position
@@ -132,6 +134,20 @@ staged = Table(
     Column("description", Text, nullable=True),
     Column("actor", String(200), nullable=False),
     Column("created_at", String(40), nullable=False),
+)
+
+# a stage's outcome: the commit of ``dist_id`` created the file ``file_id`` (the id of its file_uploaded event);
+# read by a retried commit, pruned after COMMITTED_STAGE_RETENTION. Moved with its package like ``staged``.
+committed_stages = Table(
+    "committed_stages", metadata,
+    Column("dist_id", String(64), primary_key=True),
+    Column("file_id", String(64), nullable=False),
+    Column("owner", String(64), nullable=False),
+    Column("package", String(128), nullable=False),
+    Column("version", String(64), nullable=False),
+    Column("basename", String(250), nullable=False),
+    Column("committed_at", String(40), nullable=False),
+    Index("ix_committed_stages_committed_at", "committed_at"),
 )
 
 # download counters per file (``file_id`` = the id of the event that uploaded it, so it survives replay and

@@ -99,6 +99,15 @@ class SqlUnitOfWork:
     def count_unpublished(self) -> int:
         return self.log.count_unpublished()
 
+    def stream_heads(self) -> dict[str, int]:
+        return self.log.heads()
+
+    @property
+    def holds_database(self) -> bool:
+        """Whether this transaction excludes every other one until it ends (SQLite: ``BEGIN IMMEDIATE``, even
+        to read), so it must not wait for anything that reads the registry."""
+        return self.conn.dialect.name == "sqlite"
+
     def rebuild(self, page: int = 5000, each_page=None) -> int:
         """Empty the read tables and re-apply every event in log order (same projector as ``append``).
         ``each_page(events, text)``, if given, receives every page of validated events once they are applied

@@ -140,6 +140,10 @@ class RegistryRpc:
         return self.registry.commit(dist_id, blob_meta, actor, correlation_id)
 
     @domain_rpc
+    def committed_file(self, dist_id):
+        return self.registry.committed_file(dist_id)
+
+    @domain_rpc
     def remove_file(self, owner, package, version, basename, actor="system", correlation_id=None):
         return self.registry.remove_file(owner, package, version, basename, actor, correlation_id)
 
@@ -223,6 +227,10 @@ class RegistryRpc:
     @domain_rpc
     def read_stream(self, stream_id, after_sequence=0, limit=1000):
         return self.registry.read_stream(stream_id, after_sequence, limit)
+
+    @domain_rpc
+    def stream_heads(self):
+        return self.registry.stream_heads()
 
     @domain_rpc
     def read_log(self, after_position=0, limit=1000):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import threading
 import time
 from typing import Callable
 
@@ -26,10 +27,15 @@ from .search import SearchMethods, grouped_by_package
 
 log = logging.getLogger("wharf.registry")
 MAX_ATTEMPTS = 20
+COMMITTED_STAGE_RETENTION = 86400.0   # seconds a retried commit of a dist_id still gets the file it created
 
 
 class _StagedMoved(Exception):
     """The staged row changed owner (package transfer) between reading it and locking its stream."""
+
+
+class _StageClosed(Exception):
+    """The stage was committed (or discarded) by someone else while this commit waited for the stream lock."""
 
 
 def _visible(pkg: dict | None, owner: str, package: str, private_ok: bool) -> dict:
@@ -50,6 +56,7 @@ class RegistryService(LabelMethods, CollaboratorMethods, CopyMethods, SearchMeth
         self._on_commit = on_commit
         self.stage_ttl, self.max_staged = stage_ttl, max_staged     # domain/staging.py
         self._clock = clock
+        self._relay_turn = threading.Lock()     # one relay round at a time in this process
 
     # ------------------------------------------------------------------------------------------ plumbing
     def _command(self, stream_id: str | tuple, decide: Callable, result: Callable | None = None):
@@ -245,9 +252,12 @@ class RegistryService(LabelMethods, CollaboratorMethods, CopyMethods, SearchMeth
 
     def commit(self, dist_id: str, blob_meta: dict, actor: str = "system",
                correlation_id: str | None = None) -> dict:
-        """Record the staged upload as a file (``file_uploaded``) with storage's ``blob_meta``. Refused (expired
-        stage, package or release gone, ...): its blobs are recorded as released, so ``wharf gc`` may reclaim
-        them and ``wharf verify`` knows where they came from; the stage stays until it expires."""
+        """Record the staged upload as a file (``file_uploaded``) with storage's ``blob_meta``; returns the file
+        (``views.file_view``). Idempotent per ``dist_id``: once the stage is committed, committing it again (a
+        client retrying after the answer was lost) returns the file that commit created and records nothing
+        (``committed_file``). Refused (expired stage, package or release gone, ...): its blobs are recorded as
+        released, so ``wharf gc`` may reclaim them and ``wharf verify`` knows where they came from; the stage
+        stays until it expires."""
         try:
             return self._commit(dist_id, blob_meta, actor, correlation_id)
         except Unavailable:
@@ -258,27 +268,50 @@ class RegistryService(LabelMethods, CollaboratorMethods, CopyMethods, SearchMeth
 
     def _commit(self, dist_id: str, blob_meta: dict, actor: str, correlation_id: str | None) -> dict:
         for _ in range(MAX_ATTEMPTS):
-            staged = self.get_staged(dist_id)
+            try:
+                staged = self.get_staged(dist_id)
+            except NotFound:
+                return self.committed_file(dist_id)
             owner, package, version, basename = (staged[k] for k in ("owner", "package", "version", "basename"))
 
             def decide(uow):
                 current = uow.repo.staged(dist_id)
                 if current is None:  # committed by someone else while we waited for the stream lock
-                    raise NotFound(f"no staged upload {dist_id!r}")
+                    raise _StageClosed()
                 if current["owner"] != owner:  # its package was transferred meanwhile: lock the new owner
                     raise _StagedMoved()
                 staging.check_open(current, self.stage_ttl, self._clock())
-                uow.repo.delete_staged(dist_id)
-                return commands.commit(current, uow.repo.package(owner, package),
-                                       uow.repo.release(owner, package, version),
-                                       uow.repo.file(owner, package, version, basename), blob_meta, actor,
-                                       correlation_id)
+                out = commands.commit(current, uow.repo.package(owner, package),
+                                      uow.repo.release(owner, package, version),
+                                      uow.repo.file(owner, package, version, basename), blob_meta, actor,
+                                      correlation_id)
+                now = self._clock()
+                uow.repo.commit_staged(dist_id, out[0].event_id, staging.iso(now),
+                                       staging.iso(now - COMMITTED_STAGE_RETENTION))
+                return out
             try:
                 return self._command(owner, decide, lambda uow: views.file_view(
                     uow.repo.package(owner, package), uow.repo.file(owner, package, version, basename)))
             except _StagedMoved:
                 continue
+            except _StageClosed:
+                return self.committed_file(dist_id)
         raise Conflict("the staged upload keeps moving; try again")
+
+    def committed_file(self, dist_id: str) -> dict:
+        """The file that committing the stage ``dist_id`` created, as ``commit`` returned it. ``NotFound`` when
+        ``dist_id`` was not committed (never staged, still open, discarded, or committed more than
+        COMMITTED_STAGE_RETENTION ago) or its file has been removed since."""
+        def q(uow):
+            done = uow.repo.committed_stage(dist_id) if isinstance(dist_id, str) else None
+            if done is None:
+                raise NotFound(f"no staged upload {dist_id!r}")
+            pkg = uow.repo.package(done["owner"], done["package"])
+            f = uow.repo.file(done["owner"], done["package"], done["version"], done["basename"])
+            if pkg is None or f is None or f["file_id"] != done["file_id"]:
+                raise NotFound(f"the file committed from {dist_id!r} has been removed since")
+            return views.file_view(pkg, f)
+        return self._query(q)
 
     def remove_file(self, owner: str, package: str, version: str, basename: str, actor: str = "system",
                     correlation_id: str | None = None) -> dict:
@@ -345,24 +378,51 @@ class RegistryService(LabelMethods, CollaboratorMethods, CopyMethods, SearchMeth
     def read_log(self, after_position: int = 0, limit: int = 1000) -> list[dict]:
         return self._query(lambda uow: uow.read_log(int(after_position), int(limit)))
 
+    def stream_heads(self) -> dict[str, int]:
+        """stream_id -> last sequence of every stream of the log (one query of one row per stream): what an
+        indexer compares with its positions to catch up (``IndexerService.catch_up``)."""
+        return self._query(lambda uow: uow.stream_heads())
+
     def relay_pending(self, limit: int = 500) -> int:
-        """Publish the oldest unpublished events through the EventPublisher; mark them published only once it
-        returned. Returns how many were published (0 when the transport is unavailable)."""
+        """Publish the oldest unpublished events, in log order, through the EventPublisher; mark them relayed
+        only once it returned, which it does once the events are durably queued (RabbitMQ: the broker confirmed
+        the persistent messages) or, with the in-memory bus, applied by every consumer. Returns how many were
+        relayed (0 when the transport is unavailable: they stay pending for the next round).
+
+        The claimed rows stay locked while they are published, so other relays skip them and events leave once
+        and in order. Except with a publisher that waits for its consumers (the in-memory bus waits for the
+        indexer, which reads the registry's log to fill gaps and catch up) on SQLite, where a transaction holds
+        the whole database even to read: there the claim is read, published and marked in two transactions.
+        That is the embedded mode, one process, whose relays take turns (``_relay_turn``)."""
         if self._publisher is None:
             raise RuntimeError("RegistryService has no EventPublisher: pass publisher= to bootstrap()")
-        with self._uow() as uow:
-            claimed = uow.claim_unpublished(int(limit))
+        with self._relay_turn:
+            with self._uow() as uow:
+                claimed = uow.claim_unpublished(int(limit))
+                held = not (uow.holds_database and getattr(self._publisher, "waits_for_consumers", False))
+                if claimed and held:
+                    if not self._publish(claimed):
+                        return 0
+                    uow.mark_published([pos for pos, _ev in claimed])
+                    uow.commit()
             if not claimed:
                 return 0
-            try:
-                self._publisher.publish([ev for _pos, ev in claimed])
-            except Unavailable as exc:
-                log.warning("relay: %s; %d events stay pending", exc, len(claimed))
-                return 0
-            uow.mark_published([pos for pos, _ev in claimed])
-            uow.commit()
+            if not held:
+                if not self._publish(claimed):
+                    return 0
+                with self._uow() as uow:
+                    uow.mark_published([pos for pos, _ev in claimed])
+                    uow.commit()
         metrics.EVENTS_RELAYED.inc(len(claimed))
         return len(claimed)
+
+    def _publish(self, claimed: list) -> bool:
+        try:
+            self._publisher.publish([ev for _pos, ev in claimed])
+        except Unavailable as exc:
+            log.warning("relay: %s; %d events stay pending", exc, len(claimed))
+            return False
+        return True
 
     def verify_inventory(self) -> dict:
         """Read-only facts for ``wharf verify``: every file record's blob references, the head sequence of each

@@ -43,6 +43,10 @@ class StorageRpc:
         return self.storage.finalize(dist_id, owner, package, version, basename, distribution_type, sha256)
 
     @rpc
+    def drop_stage(self, dist_id):
+        return self.storage.drop_stage(dist_id)
+
+    @rpc
     def blob_url(self, key, filename=None, internal=False, private=False):
         return self.storage.blob_url(key, filename, internal, private)
 

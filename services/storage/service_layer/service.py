@@ -86,10 +86,12 @@ class StorageService(CollectionMethods):
 
     def _finalize(self, dist_id: str, owner: str, package: str, version: str, basename: str,
                   distribution_type: str, sha256: str | None = None) -> dict:
-        """Check and inspect the staged bytes, store them content-addressed, drop the stage; see ARCHITECTURE.md.
+        """Check and inspect the staged bytes and store them content-addressed; see ARCHITECTURE.md.
 
         Any refusal (bad name, too large, checksum, invalid package) deletes the staged blob, so nothing is left
-        half-written; backend failures (``Unavailable``) keep it so the caller can retry."""
+        half-written; backend failures (``Unavailable``) keep it so the caller can retry. Success keeps it too,
+        until the caller has committed the upload (``drop_stage``): a commit retried after a crash between this
+        and the registry's commit finalizes the same bytes again (the blob is not written twice)."""
         staged = signing.staging_key_for(check_dist_id(dist_id))
         if self.blobs.stat(staged) is None:
             raise NotFound("nothing was uploaded for this stage")
@@ -118,10 +120,14 @@ class StorageService(CollectionMethods):
                 self.blobs.put(blob_key, fileobj, spooled.size)
             # already stored (the same file elsewhere): freshened instead, so a `wharf gc` running now keeps it
             write_once(self.blobs, blob_key, spooled.size, write_package)
-        self.blobs.delete(staged)
         return {"blob_key": blob_key, "sha256": spooled.sha256, "md5": spooled.md5, "size": spooled.size,
                 "filename": found.filename, "subdir": found.subdir, "record": found.record,
                 "metadata": found.metadata}
+
+    def drop_stage(self, dist_id: str) -> None:
+        """Delete a stage's bytes once the registry has committed its upload (nothing happens if they are gone;
+        bytes left by a crash before this are a closed stage's, which ``wharf gc`` deletes)."""
+        self.drop_staged([signing.staging_key_for(check_dist_id(dist_id))])
 
     @contextlib.contextmanager
     def _refusal_drops(self, staged: str, basename):
