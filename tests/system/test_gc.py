@@ -55,8 +55,9 @@ def gc(wharf, *args) -> dict:
 
 
 def user(wharf, name: str) -> Uploader:
-    wharf.cli("user", "create", name, "--password", f"{name}-pw-123")
-    return Uploader(wharf.base_url, login(wharf.base_url, name, f"{name}-pw-123"))
+    password = f"{name}-password-123"     # at least WHARF_MIN_PASSWORD_LENGTH (10) whatever the name
+    wharf.cli("user", "create", name, "--password", password)
+    return Uploader(wharf.base_url, login(wharf.base_url, name, password))
 
 
 def conda(tmp_path, name: str, version: str = "1.0"):
