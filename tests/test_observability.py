@@ -188,3 +188,15 @@ def test_no_token_or_password_reaches_a_log_line(fmt, monkeypatch):
     for secret in (token, "short-tok", "abc.def", "hunter2", "s3cret"):
         assert secret not in text, (secret, text)
     assert text.count("<token>") == 3 and "ValueError" in text
+
+
+def test_a_credential_is_never_taken_as_a_request_id():
+    """A client sending its token as X-Request-Id would have had it printed on every log line of the request
+    and stored in every event it recorded (the correlation id is not a message: the redaction skipped it)."""
+    for value in ("wt-" + "ab" * 24, "WT-" + "ab" * 24, "ws-" + "cd" * 24):
+        assert context.accept(value) != value
+    assert context.accept("build-42:step.3") == "build-42:step.3"
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "m", None, None)
+    record.correlation_id = "wt-" + "ab" * 24
+    logs.RedactingFilter().filter(record)
+    assert "ab" * 24 not in record.correlation_id

@@ -27,7 +27,8 @@ The actions are the keys of ``services.kernel.scopes`` (``api:read``, ``api:writ
 ``pypi:download``, ``pypi:upload``). Views then get the decided reader from ``identity.current_reader()``; the
 finer checks of a view (its role on a package, a second owner such as a transfer's target) go through
 ``identity``, whose ``permits`` is the only test of scopes and organization limits, here and there. An invalid, expired or
-revoked token is 401 on every route that looks at credentials.
+revoked token is 401 on every route that looks at credentials (a route choosing its credential per request, like
+the channel page of ``/conda/<owner>`` in a browser, looks at the one it chose).
 """
 from __future__ import annotations
 

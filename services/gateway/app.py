@@ -27,7 +27,7 @@ class _StrictJSON(DefaultJSONProvider):
 
 
 def create_app(clients, settings: Settings, index_cache: IndexCache | None = None) -> Flask:
-    app = Flask("wharf.gateway")
+    app = Flask("wharf.gateway", static_folder=None)   # the web UI's static files are its blueprint's
     app.json = _StrictJSON(app)
     app.config["WHARF_SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_size + 1024 * 1024

@@ -136,6 +136,22 @@ def private_packages(clients, reader: Reader, owner: str, action: str) -> tuple[
     return False, sorted(pkgs)
 
 
+def visible_package_names(clients, reader: Reader, owner: str) -> set[str]:
+    """The names of ``owner``'s packages this reader may see (public ones, and private ones they may read)."""
+    whole, extra = private_packages(clients, reader, owner, "api:read")
+    return {p["name"] for p in clients.registry.list_packages(owner, whole, viewer=reader.login,
+                                                              extra_packages=extra)}
+
+
+def groups_as_seen(clients, reader: Reader, owner: str, groups: list[dict]) -> list[dict]:
+    """Groups with their package lists cut to the packages this reader may see: a member of one group must not
+    learn from another group's list the names of private packages they cannot read."""
+    if not any(g.get("packages") for g in groups):
+        return groups
+    visible = visible_package_names(clients, reader, owner)
+    return [dict(g, packages=[p for p in g.get("packages") or [] if p in visible]) for g in groups]
+
+
 def search_scope(clients, reader: Reader) -> dict:
     """``{owners, packages}`` whose private packages a search may show this reader (API and web UI)."""
     scope = {"owners": [], "packages": []}

@@ -16,6 +16,7 @@ from typing import Iterator
 
 _CURRENT: ContextVar[str | None] = ContextVar("wharf_correlation_id", default=None)
 _VALID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+_CREDENTIAL_PREFIXES = ("wt-", "ws-")     # Wharf API tokens and web session secrets: never an id to log
 
 
 def current() -> str | None:
@@ -43,6 +44,6 @@ def correlated(value: str | None) -> Iterator[str | None]:
 def accept(value: str | None) -> str:
     """A client-supplied request id if it is a sane token (letters, digits, ``._:-``, at most 128), else a new
     one: ids end up in logs and events, so arbitrary header text is never trusted."""
-    if value and _VALID.match(value):
+    if value and _VALID.match(value) and not value.lower().startswith(_CREDENTIAL_PREFIXES):
         return value
     return uuid.uuid4().hex

@@ -18,11 +18,12 @@ from . import context
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s"
 
-# credentials that could reach a log line: a token in a conda/PyPI path (/t/<token>/), a Wharf token anywhere
-# (wt-<48 hex>), the value of an Authorization header, and a password in a URI (amqp://user:pw@host)
+# credentials that could reach a log line: a token in a conda/PyPI path (/t/<token>/), a Wharf token (wt-<48 hex>)
+# or web session secret (ws-...) anywhere, the value of an Authorization header, a password in a URI
+# (amqp://user:pw@host)
 _SECRETS = (
     (re.compile(r"(/t/)[^/\s?#'\"]+"), r"\1<token>"),
-    (re.compile(r"\bwt-[0-9A-Za-z]{8,}"), "wt-<redacted>"),
+    (re.compile(r"\b(w[ts]-)[0-9A-Za-z_-]{8,}"), r"\1<redacted>"),     # API tokens, web session secrets
     (re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?(?:token|bearer|basic)\s+)[^\s'\",;]+"), r"\1<redacted>"),
     (re.compile(r"([a-z][a-z0-9+.-]*://[^/\s:@]+:)[^@\s/]+@"), r"\1**@"),
 )
@@ -50,6 +51,9 @@ class RedactingFilter(logging.Filter):
             record.exc_text = redact(record.exc_text)
         if record.stack_info:
             record.stack_info = redact(record.stack_info)
+        cid = getattr(record, "correlation_id", None)
+        if isinstance(cid, str):
+            record.correlation_id = redact(cid)
         return True
 
 

@@ -41,9 +41,23 @@ def world(tmp_path_factory):
         assert c.patch(f"/api/package/pia/{name}", headers=h, json={"public": False}).status_code == 200
     assert c.put("/api/packages/pia/leaky/collaborators/col", headers=h).status_code == 201
     assert c.post("/api/package/piaorg/orgsecret", headers=h, json={"public": False}).status_code == 200
+    assert c.post("/api/package/piaorg/orgpublic", headers=h, json={"public": True}).status_code == 200
+    e.auth.add_group_package("piaorg", "team", "orgsecret", "pia")
+    e.auth.create_group("piaorg", "viewers", "read", "pia")
+    e.auth.add_group_package("piaorg", "viewers", "orgpublic", "pia")
+    e.auth.add_group_member("piaorg", "viewers", "eve", "pia")      # eve: read on orgpublic only
+    wheel = make_wheel(tmp / "hw", "hushwheel", "0.1")
+    _upload(c, h, "pia", wheel, "hushwheel", "0.1", ["pyhush"], dtype="pypi", basename=wheel.name)
+    assert c.patch("/api/package/pia/hushwheel", headers=h, json={"public": False}).status_code == 200
+    _upload(c, h, "pia", make_conda_package(tmp / "ol", "otherlinux", "1.0", subdir="linux-64"), "otherlinux", "1.0",
+            ["main", "otherlabel"], basename="linux-64/otherlinux-1.0-0.conda")
+    assert c.patch("/api/package/pia/otherlinux", headers=h, json={"public": False}).status_code == 200
     assert c.post("/api/package/pia/Secret_Proj", headers=h, json={"public": False}).status_code == 200
     _wait(lambda: "other-1.0-0" in c.get("/conda/pia/noarch/repodata.json", headers=h).get_data(as_text=True)
-          and "leaky-1.0-0" in c.get("/conda/pia/label/hush/noarch/repodata.json", headers=h).get_data(as_text=True))
+          and "leaky-1.0-0" in c.get("/conda/pia/label/hush/noarch/repodata.json", headers=h).get_data(as_text=True)
+          and "otherlinux" in c.get("/conda/pia/label/otherlabel/linux-64/repodata.json",
+                                    headers=h).get_data(as_text=True)
+          and "hushwheel" in c.get("/pypi/pia/label/pyhush/simple/", headers=h).get_data(as_text=True))
     yield e, app, tok, tmp
     e.stop()
 
@@ -160,3 +174,50 @@ def test_history_of_a_recreated_package_starts_at_its_creation(world):
     assert "package created (public)" in page
     for old in ("collaborator col added", "reborn-1.0-0", "made private", "package deleted"):
         assert old not in page, old
+
+
+@pytest.mark.parametrize("accept", [None, "application/vnd.pypi.simple.v1+json", "text/html"])
+def test_a_pypi_label_of_private_projects_only_looks_missing(world, accept):
+    """The project list of a label (or namespace) whose projects are all private was published as an empty page
+    that differed (HTML, ETag) from the page of a label that never existed."""
+    _e, app, tok, _tmp = world
+    c = app.test_client()
+    headers = {"Accept": accept} if accept else {}
+    for who in (None, tok["eve"]):
+        _same(c.get("/pypi/pia/label/pyhush/simple/", headers={**headers, **_h(who)}),
+              c.get("/pypi/pia/label/neverlabel/simple/", headers={**headers, **_h(who)}))
+
+
+@pytest.mark.parametrize("fname", ["repodata.json", "repodata.json.zst"])
+def test_a_partial_reader_cannot_tell_private_subdirs_and_labels_exist(world, fname):
+    """col sees leaky (a collaborator) but not otherlinux, the only package of linux-64 and of label otherlabel:
+    those answered 200 with an empty index where a subdir or label that never existed is 404."""
+    _e, app, tok, _tmp = world
+    c = app.test_client()
+    col = _h(tok["col"])
+    _same(c.get(f"/conda/pia/linux-64/{fname}", headers=col), c.get(f"/conda/pia/osx-arm64/{fname}", headers=col),
+          ("linux-64", "osx-arm64"))
+    _same(c.get(f"/conda/pia/label/otherlabel/linux-64/{fname}", headers=col),
+          c.get(f"/conda/pia/label/neverlabel/linux-64/{fname}", headers=col), ("otherlabel", "neverlabel"))
+    assert "leaky-1.0-0" in c.get("/conda/pia/noarch/repodata.json", headers=col).get_data(as_text=True)
+
+
+def test_group_package_lists_name_only_what_the_reader_may_see(world):
+    """eve, a member of piaorg's group viewers (read on orgpublic), listed the groups and saw group team's
+    private package orgsecret."""
+    _e, app, tok, _tmp = world
+    c = app.test_client()
+    eve, pia = _h(tok["eve"]), _h(tok["pia"])
+    listed = c.get("/api/groups/piaorg", headers=eve).get_json()
+    assert {g["name"]: g["packages"] for g in listed} == {"team": [], "viewers": ["orgpublic"]}
+    assert c.get("/api/group/piaorg/team", headers=eve).get_json()["packages"] == []
+    assert c.get("/api/group/piaorg/team/packages", headers=eve).get_json() == []
+    assert "orgsecret" in c.get("/api/group/piaorg/team", headers=pia).get_json()["packages"]
+    assert [p["name"] for p in c.get("/api/group/piaorg/team/packages", headers=pia).get_json()] == ["orgsecret"]
+
+
+def test_a_token_with_nothing_after_it_is_a_404(world):
+    _e, app, tok, _tmp = world
+    c = app.test_client()
+    for url in (f"/conda/t/{tok['eve']}", f"/conda/t/{tok['eve']}/", f"/t/{tok['eve']}/conda/t/{tok['eve']}"):
+        assert c.get(url).status_code == 404, url

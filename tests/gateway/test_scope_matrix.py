@@ -110,6 +110,50 @@ EXTRA = {
     ("POST", "/pypi/{owner}/"): ("act", "pypi:upload", "owner", False),
 }
 
+# every other endpoint: (kind, action, owner argument, credential)
+OTHER = {
+    "healthz": ("public", None, None, "none"),
+    "openapi": ("public", None, None, "none"),
+    "upload.receive": ("public", None, None, "none"),          # the signed policy in the form is its proof
+    "conda.channel": ("see", "conda:download", "owner", None),  # credential per request: API, or a page's session
+    "conda.channel_token_first": ("see", "conda:download", "owner", "api"),
+    "pypi.simple": ("see", "pypi:download", "owner", "basic"),
+    "pypi.legacy_upload": ("act", "pypi:upload", "owner", "basic"),
+    "web.static": ("public", None, None, "none"),
+    "web.favicon": ("public", None, None, "none"),
+    "web.login": ("self", None, None, "session"),
+    "web.logout": ("self", None, None, "session"),
+    "web.home": ("see", "api:read", None, "session"),
+    "web.search": ("see", "api:read", None, "session"),
+    "web.namespace": ("see", "api:read", "owner", "session"),
+    "web.labels": ("see", "api:read", "owner", "session"),
+    "web.label_page": ("see", "api:read", "owner", "session"),
+    "web.members": ("see", "api:read", "owner", "session"),
+    "web.package_page": ("see", "api:read", "owner", "session"),
+    "web.package_files": ("see", "api:read", "owner", "session"),
+    "web.package_history_page": ("see", "api:read", "owner", "session"),
+    "web.package_settings": ("act", "api:write", "owner", "session"),
+    "web.set_visibility": ("act", "api:write", "owner", "session"),
+    "web.change_collaborator": ("act", "api:write", "owner", "session"),
+    "web.transfer": ("act", "api:write", "owner", "session"),
+    "web.remove_files": ("act", "api:write", "owner", "session"),
+    "web.delete_package": ("act", "api:write", "owner", "session"),
+    "web.copy_label": ("act", "api:write", "owner", "session"),
+    "web.remove_label": ("act", "api:write", "owner", "session"),
+    "web.move_files": ("act", "api:write", "owner", "session"),
+    "web.delete_group": ("act", "api:write", "owner", "session"),
+    "web.tokens": ("account", "api:read", None, "session"),
+    "web.create_token": ("account", "api:write", None, "session"),
+    "web.revoke_token": ("account", "api:write", None, "session"),
+    "web.password_form": ("account", "api:read", None, "session"),
+    "web.change_password": ("account", "api:write", None, "session"),
+}
+# one distinct value per URL argument: an owner extractor reading the wrong argument gives another value
+DISTINCT = {"owner": "own-er", "org": "or-g", "group": "gro-up", "package": "pack-age", "version": "1.0",
+            "basename": "noarch/pack-age-1.0-0.conda", "filename": "pack-age-1.0-0.conda", "label": "lab-el",
+            "from_label": "from-label", "to_label": "to-label", "login": "log-in", "name": "na-me", "token": "tok-en",
+            "rest": "own-er/noarch/repodata.json", "filename_static": "web.css"}
+
 # where alice may do everything (her namespace, her organization zeta): a refusal here is the scope's
 MINE = {"owner": "alice", "org": "zeta", "group": "devs", "package": "secret", "version": "1.0",
         "basename": "noarch/secret-1.0-0.conda", "filename": "secret-1.0-0.conda", "label": "hidden",
@@ -326,3 +370,52 @@ def test_a_route_without_a_policy_stops_the_app(world):
 
     with pytest.raises(RuntimeError, match="undeclared"):
         access.check_declared(bare)
+
+
+def test_every_route_declares_what_the_table_says(world):
+    """The declarations themselves (access.py), route by route, against this file's tables: kind, action, and
+    whose namespace the owner extractor reads (with a distinct value per URL argument, an extractor reading the
+    wrong argument is caught). Every endpoint of the app is in one of the tables."""
+    from services.gateway import access
+    _e, app, _h, _t = world
+    adapter = app.url_map.bind("wharf.test")
+    checked = set()
+    for (method, path), (kind, action, owner, _s) in {**ROUTES, **EXTRA}.items():
+        url = re.sub(r"{(\w+)}", lambda m: DISTINCT[m.group(1)], path)
+        if path.startswith("/api/copy/package/") and not path.endswith("{basename}"):
+            url += "/"
+        endpoint, args = adapter.match(url, method=method)
+        policy = access.policy_of(app, endpoint)
+        assert (policy.kind, policy.action) == (kind, action), (method, path, policy)
+        assert policy.owner(args) == (DISTINCT[owner] if owner else None), (method, path, args)
+        checked.add(endpoint)
+    for endpoint, (kind, action, owner, credential) in OTHER.items():
+        rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
+        args = {a: DISTINCT["filename_static"] if a == "filename" and "static" in endpoint else DISTINCT[a]
+                for a in rule.arguments}
+        policy = access.policy_of(app, endpoint)
+        assert (policy.kind, policy.action) == (kind, action), (endpoint, policy)
+        assert policy.owner(args) == (DISTINCT[owner] if owner else None), (endpoint, args)
+        if credential is not None:
+            assert policy.credential == credential, (endpoint, policy.credential)
+        checked.add(endpoint)
+    assert {r.endpoint for r in app.url_map.iter_rules()} == checked
+
+
+def test_the_organization_token_acts_inside_its_organization(world):
+    """The acme token on acme's own routes: reads and changes go through (here: a group made, listed, a member
+    added and removed, the group deleted), where the same token on zeta's is refused."""
+    _e, app, _h, tokens = world
+    c = app.test_client()
+    acme = {"Authorization": f"token {tokens['org:acme']}"}
+    assert c.post("/api/group/acme/inside", headers=acme, json={"perms": "read"}).status_code == 204
+    assert "inside" in [g["name"] for g in c.get("/api/groups/acme", headers=acme).get_json()]
+    assert c.get("/api/group/acme/inside", headers=acme).status_code == 200
+    assert c.put("/api/group/acme/inside/members/carol", headers=acme).status_code == 204
+    assert c.get("/api/group/acme/inside/members/carol", headers=acme).status_code == 204
+    assert c.delete("/api/group/acme/inside/members/carol", headers=acme).status_code == 204
+    assert c.delete("/api/group/acme/inside", headers=acme).status_code == 204
+    for method, url in (("GET", "/api/groups/zeta"), ("POST", "/api/group/zeta/inside"),
+                        ("GET", "/api/authentications"), ("GET", "/api/user/orgs")):
+        r = c.open(url, method=method, headers=acme, json={"perms": "read"})
+        assert r.status_code == 403 and r.get_json()["code"] == "InsufficientScope", (method, url)

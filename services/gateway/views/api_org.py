@@ -7,8 +7,8 @@ from services.kernel import names
 from services.kernel.errors import BadRequest, NotFound
 
 from .. import access
-from ..identity import (current_reader, private_packages, require_login, require_namespace, require_package,
-                        search_scope)
+from ..identity import (current_reader, groups_as_seen, private_packages, require_login, require_namespace,
+                        require_package, search_scope)
 from ..schemas import GroupBody
 
 bp = Blueprint("api_org", __name__)
@@ -34,7 +34,8 @@ def _group(org, group):
 @bp.get("/api/groups/<org>")
 @access.act("api:read", owner="org")
 def list_groups(org):
-    return jsonify(clients().auth.list_groups(names.owner(org), _actor()))
+    org = names.owner(org)
+    return jsonify(groups_as_seen(clients(), _reader(), org, clients().auth.list_groups(org, _actor())))
 
 
 @bp.post("/api/group/<org>/<group>")
@@ -59,7 +60,8 @@ def delete_group(org, group):
 @access.act("api:read", owner="org")
 def get_group(org, group):
     org, group = _group(org, group)
-    return jsonify(clients().auth.get_group(org, group, _actor()))
+    (seen,) = groups_as_seen(clients(), _reader(), org, [clients().auth.get_group(org, group, _actor())])
+    return jsonify(seen)
 
 
 @bp.get("/api/group/<org>/<group>/members")
@@ -100,8 +102,8 @@ def group_packages(org, group):
     listed = clients().auth.group_packages(org, group, _actor())
     whole, extra = private_packages(clients(), _reader(), org, "api:read")
     visible = clients().registry.list_packages(org, whole, viewer=_reader().login, extra_packages=extra)
-    summaries = {p["name"]: p.get("summary") for p in visible}
-    return jsonify([dict(p, summary=summaries.get(p["name"])) for p in listed])
+    summaries = {p["name"]: p.get("summary") for p in visible}     # and only those: no private name leaks
+    return jsonify([dict(p, summary=summaries[p["name"]]) for p in listed if p["name"] in summaries])
 
 
 @bp.route("/api/group/<org>/<group>/packages/<package>", methods=["PUT", "DELETE"])

@@ -98,6 +98,8 @@ def channel_token_first(token, rest):
 
 
 def serve(parts: list[str]):
+    if not parts or not parts[0]:
+        raise NotFound("not found")
     shard = len(parts) >= 2 and parts[-2] == "shards"
     if shard:
         parts = parts[:-2] + parts[-1:]
@@ -183,9 +185,15 @@ def _partial_entry(owner: str, label: str, subdir: str, fname: str, allowed: fro
 
 def _partial_index(owner: str, label: str, subdir: str, fname: str, allowed: frozenset[str]):
     entry = _partial_entry(owner, label, subdir, fname, allowed)
-    if entry is None:
+    if entry is None or _partial_is_empty(owner, label, subdir, allowed):
+        # nothing this reader may see: exactly what a subdir or label that never existed answers
         return _respond(_empty_entry(subdir, fname), fname, "private")
     return _respond(_derived(entry["sha256"], entry["make"]), fname, "private")
+
+
+def _partial_is_empty(owner: str, label: str, subdir: str, allowed: frozenset[str]) -> bool:
+    entry = _partial_entry(owner, label, subdir, "repodata.json", allowed)
+    return entry is None or _derived(entry["sha256"], entry["make"])["data"] == _empty_doc(subdir)
 
 
 def _derived(key: str, make) -> dict:

@@ -116,7 +116,8 @@ def _page(owner: str, label: str, project: str | None, audience: str):
         meta = {"files": {}}
     name = "simple.json" if content_type == JSON_TYPE else "simple.html"
     entry = meta["files"].get(name) or meta["files"].get(f"{audience}/{name}")
-    if entry is None:
+    if project is None and _lists_nothing(meta, audience):
+        entry = None    # a list of only private projects (or of removed ones) reads exactly like no list at all
         data = _empty_root(content_type)
         entry = {"sha256": hashlib.sha256(data).hexdigest(), "data": data}
     settings = current_app.config["WHARF_SETTINGS"]
@@ -130,6 +131,18 @@ def _page(owner: str, label: str, project: str | None, audience: str):
     resp.headers["Cache-Control"] = cache_control
     resp.vary.update(("Accept", "Authorization"))
     return resp if resp.status_code == 304 else resp.make_conditional(request)
+
+
+EMPTY_JSON_SHA = None
+
+
+def _lists_nothing(meta: dict, audience: str) -> bool:
+    """A published project list that names no project (its JSON form is the empty list's bytes)."""
+    global EMPTY_JSON_SHA
+    if EMPTY_JSON_SHA is None:
+        EMPTY_JSON_SHA = hashlib.sha256(_empty_root(JSON_TYPE)).hexdigest()
+    entry = meta["files"].get("simple.json") or meta["files"].get(f"{audience}/simple.json")
+    return entry is None or entry["sha256"] == EMPTY_JSON_SHA
 
 
 def _empty_root(content_type: str) -> bytes:

@@ -12,7 +12,7 @@ from services.kernel import scopes as scope_rules
 from services.kernel.errors import BadRequest, Forbidden, NotFound, Unauthorized
 
 from .. import access
-from ..identity import RANK, namespace_role, package_role, private_packages, search_scope
+from ..identity import RANK, groups_as_seen, namespace_role, package_role, private_packages, search_scope
 from . import description
 from . import session as web_session
 from .blueprint import bp, clients, settings
@@ -210,7 +210,8 @@ def members(owner):
     me = reader()
     if me.anonymous:
         raise Unauthorized("sign in to see the members of an organization")
-    groups = clients().auth.list_groups(owner, me.login)  # Forbidden unless a member, like the API
+    groups = groups_as_seen(clients(), me, owner,        # Forbidden unless a member, like the API
+                            clients().auth.list_groups(owner, me.login))
     for grp in groups:
         grp["members"] = clients().auth.group_members(owner, grp["name"], me.login)
     # owners and group members, each with their role on the whole organization (None: package grants only)

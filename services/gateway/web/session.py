@@ -65,8 +65,9 @@ def clients():
 
 
 def reader() -> Reader:
-    """The reader behind this browser: the session's token, authenticated like any API token by the access gate
-    (access.py, credential SESSION); a revoked or expired session token reads as signed out."""
+    """The reader behind this browser: the session's secret, authenticated by the access gate (access.py,
+    credential SESSION) as a web session (never as an API token); an ended or expired session reads as signed
+    out."""
     return current_reader()
 
 
