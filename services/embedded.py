@@ -18,9 +18,14 @@ from services.indexer.bootstrap import bootstrap as indexer_bootstrap
 from services.kernel.bus import InMemoryBus
 from services.kernel.errors import BadRequest
 from services.kernel.events import Event
+from services.kernel.messages import auth as auth_messages
+from services.kernel.messages import indexer as indexer_messages
+from services.kernel.messages import registry as registry_messages
+from services.kernel.messages import storage as storage_messages
 from services.kernel.private_files import private_dir
 from services.kernel.settings import Settings
 from services.kernel.subscriptions import EXCHANGES, SUBSCRIPTIONS
+from services.kernel.transport import local_client
 from services.registry.bootstrap import bootstrap as registry_bootstrap
 from services.storage.bootstrap import bootstrap as storage_bootstrap
 
@@ -90,8 +95,12 @@ class Embedded:
                                  interval=2.0, debounce=0.02, first=self.indexer.warm)
         self.catch_up = _Worker("wharf-catch-up", self._catch_up, interval=settings.catch_up_interval,
                                 first=self._catch_up)
-        self.clients = types.SimpleNamespace(auth=self.auth, registry=self.registry, storage=self.storage,
-                                             indexer=self.indexer)
+        # what the gateway calls: the same messages as over RPC, run in this process by each service's handlers
+        self.clients = types.SimpleNamespace(
+            auth=local_client(auth_messages.MESSAGES, self.auth),
+            registry=local_client(registry_messages.MESSAGES, self.registry),
+            storage=local_client(storage_messages.MESSAGES, self.storage),
+            indexer=local_client(indexer_messages.MESSAGES, self.indexer))
         self._subscribe()
         if start_threads:
             self.catch_up.start()

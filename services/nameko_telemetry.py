@@ -38,6 +38,7 @@ from nameko.rpc import Rpc
 from services.kernel import context, metrics
 from services.kernel.errors import WharfError
 from services.kernel.settings import ConfigurationError
+from services.kernel.transport import operation_name
 
 
 log = logging.getLogger("wharf.metrics")
@@ -140,8 +141,17 @@ class Telemetry(DependencyProvider):
             outcome = "refused"      # a domain answer (NotFound, Forbidden...), not a crash
         else:
             outcome = "error"
-        metrics.RPC_CALLS.labels(self.container.service_name, worker_ctx.entrypoint.method_name,
+        metrics.RPC_CALLS.labels(self.container.service_name, self._operation(worker_ctx),
                                  outcome).observe(time.perf_counter() - started)
+
+    def _operation(self, worker_ctx) -> str:
+        """The entrypoint's name; for the message transport's ``dispatch``, the message it carried (one of the
+        service's table, else ``unknown``: the label set stays bounded)."""
+        method = worker_ctx.entrypoint.method_name
+        table = getattr(self.container.service_cls, "messages", None)
+        if method == "dispatch" and table is not None:
+            return operation_name(table, worker_ctx.args[0] if worker_ctx.args else worker_ctx.kwargs.get("payload"))
+        return method
 
     def worker_teardown(self, worker_ctx):
         token, _ = self._workers.pop(worker_ctx, (None, None))

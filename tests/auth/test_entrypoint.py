@@ -1,5 +1,5 @@
 """The nameko entrypoint over RabbitMQ: ``nameko run`` as a real subprocess on PostgreSQL, called through
-ClusterRpcProxy; domain errors arrive as RemoteError carrying the error's class name."""
+the message transport (tests/helpers/rpc.py); domain errors arrive as RemoteError carrying the error's class name."""
 from __future__ import annotations
 
 import os
@@ -21,13 +21,13 @@ SECRET = "entrypoint-test-secret"
 
 def _wait_until_answering(config, proc, log_path, deadline=90.0):
     from nameko.exceptions import RemoteError, UnknownService
-    from nameko.standalone.rpc import ClusterRpcProxy
+    from tests.helpers.rpc import MessageProxy
     end = time.monotonic() + deadline
     while time.monotonic() < end:
         if proc.poll() is not None:
             pytest.fail(f"nameko run exited with {proc.returncode}:\n{log_path.read_text()[-4000:]}")
         try:
-            with ClusterRpcProxy(config, timeout=5) as rpc:
+            with MessageProxy(config, timeout=5) as rpc:
                 rpc.auth.get_user("nobody")
         except RemoteError as exc:
             if exc.exc_type == "NotFound":
@@ -64,9 +64,9 @@ def auth_rpc_service(amqp_vhost_uri, pg_url, tmp_path):
 
 def test_auth_over_rabbitmq(auth_rpc_service, pg_url):
     from nameko.exceptions import RemoteError
-    from nameko.standalone.rpc import ClusterRpcProxy
+    from tests.helpers.rpc import MessageProxy
 
-    with ClusterRpcProxy(auth_rpc_service, timeout=30) as rpc:
+    with MessageProxy(auth_rpc_service, timeout=30) as rpc:
         user = rpc.auth.create_user("Alice", "pw-alice-12345", email="alice@example.org")
         assert user["login"] == "alice" and user["created_at"].endswith("+00:00")
         created = rpc.auth.create_token("alice", "pw-alice-12345", "laptop", max_age=3600, hostname="vm")
@@ -110,17 +110,17 @@ def test_auth_over_rabbitmq(auth_rpc_service, pg_url):
 
 def test_groups_over_rabbitmq(auth_rpc_service):
     from nameko.exceptions import RemoteError
-    from nameko.standalone.rpc import ClusterRpcProxy
+    from tests.helpers.rpc import MessageProxy
 
-    with ClusterRpcProxy(auth_rpc_service, timeout=30) as rpc:
+    with MessageProxy(auth_rpc_service, timeout=30) as rpc:
         rpc.auth.create_user("alice", "pw-alice-12345")
         rpc.auth.create_user("bob", "pw-bob-12345")
         rpc.auth.create_org("team", "alice")
-        assert rpc.auth.create_group("team", "Devs", "write", "alice") == {
+        assert rpc.auth.create_group("team", "Devs", "write", actor="alice") == {
             "name": "devs", "org": "team", "perms": "write", "members_count": 0, "packages": [],
             "full_name": "team/devs"}
-        assert rpc.auth.add_group_member("team", "devs", "bob", "alice") is None
-        rpc.auth.add_group_package("team", "devs", "numpy", "alice")
+        assert rpc.auth.add_group_member("team", "devs", "bob", actor="alice") is None
+        rpc.auth.add_group_package("team", "devs", "numpy", actor="alice")
         assert rpc.auth.is_group_member("team", "devs", "bob") is True
         assert rpc.auth.access("bob", "team") is None
         assert rpc.auth.access("bob", "team", "numpy") == "write"
@@ -130,8 +130,8 @@ def test_groups_over_rabbitmq(auth_rpc_service):
         assert rpc.auth.org_members("team") == ["alice", "bob"]
 
         with pytest.raises(RemoteError) as info:
-            rpc.auth.create_group("team", "mine", "read", "bob")
+            rpc.auth.create_group("team", "mine", "read", actor="bob")
         assert info.value.exc_type == "Forbidden"
         with pytest.raises(RemoteError) as info:
-            rpc.auth.get_group("team", "missing", "alice")
+            rpc.auth.get_group("team", "missing", actor="alice")
         assert info.value.exc_type == "NotFound"

@@ -140,7 +140,7 @@ def _wait_rpc(rpc, proc, log_path, timeout=60):
 
 def test_nameko_indexer_over_rabbitmq(indexer_process, amqp_vhost_uri, tmp_path):
     import pika
-    from nameko.standalone.rpc import ClusterRpcProxy
+    from tests.helpers.rpc import MessageProxy
 
     from services.kernel.adapters.amqp_publisher import AmqpEventPublisher
     from services.kernel.adapters.local_blobs import LocalBlobStore
@@ -157,7 +157,7 @@ def test_nameko_indexer_over_rabbitmq(indexer_process, amqp_vhost_uri, tmp_path)
     first = log.upload("alice", "numpy", "2.0.1", "linux-64", "py312h1a2b3c4_0")
     second = log.upload("alice", "numpy", "2.0.1", "linux-64", "py311h1a2b3c4_0", public=False)
     wheel = log.pypi("alice", "Holy.Grail", "1.0", "holy_grail-1.0-py3-none-any.whl")
-    with ClusterRpcProxy({"AMQP_URI": amqp_vhost_uri}, timeout=10) as rpc:
+    with MessageProxy({"AMQP_URI": amqp_vhost_uri}, timeout=10) as rpc:
         assert _wait_rpc(rpc, proc, tmp_path / "indexer.log") == []
         publisher = AmqpEventPublisher(amqp_vhost_uri)
         publisher.publish([Event.from_wire(first), Event.from_wire(second), Event.from_wire(wheel)])

@@ -1,5 +1,5 @@
 """The nameko service over RabbitMQ: ``nameko run services.registry.entrypoints.service:RegistryRpc`` as a real
-subprocess on PostgreSQL; RPC through ClusterRpcProxy; the outbox relay thread publishes ``package_created`` to
+subprocess on PostgreSQL; RPC through the message transport (tests/helpers/rpc.py); the outbox relay thread publishes ``package_created`` to
 ``registry.events``; domain errors cross RPC by class name."""
 import json
 import os
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from kombu import Connection, Exchange, Queue
 from nameko.exceptions import RemoteError
-from nameko.standalone.rpc import ClusterRpcProxy
+from tests.helpers.rpc import MessageProxy
 
 from services.kernel.errors import BadRequest, Conflict, NotFound, from_remote
 
@@ -65,7 +65,7 @@ def test_rpc_and_relay_over_rabbitmq(registry_process, amqp_vhost_uri, tmp_path)
     queue = Queue(f"test-entry-{uuid.uuid4().hex[:8]}", exchange=exchange, routing_key="#", auto_delete=True)
     with Connection(amqp_vhost_uri) as conn:
         queue(conn.default_channel).declare()  # bound before any call
-        with ClusterRpcProxy({"AMQP_URI": amqp_vhost_uri}, timeout=5) as rpc:
+        with MessageProxy({"AMQP_URI": amqp_vhost_uri}, timeout=5) as rpc:
             assert wait_until_answering(rpc, registry_process, tmp_path / "nameko.log") == "pong"
             assert rpc.registry.read_log(0, 10) == []
             pkg = rpc.registry.create_package("alice", "demo", public=True,
@@ -104,13 +104,13 @@ def remote_error(call):
 
 def test_anaconda_org_rpcs(registry_process, amqp_vhost_uri, tmp_path):
     """Collaborators, copy, transfer, search and locks over RPC, called the way the gateway calls them."""
-    with ClusterRpcProxy({"AMQP_URI": amqp_vhost_uri}, timeout=10) as rpc:
+    with MessageProxy({"AMQP_URI": amqp_vhost_uri}, timeout=10) as rpc:
         wait_until_answering(rpc, registry_process, tmp_path / "nameko.log")
         reg = rpc.registry
         reg.create_package("alice", "demo", public=False, public_attrs={}, actor="alice")
         reg.create_release("alice", "demo", "1.0", {}, actor="alice")
-        st = reg.stage("alice", "demo", "1.0", "demo-1.0.tar.gz", "pypi", None, [], {}, None, None, "alice")
-        reg.commit(st["dist_id"], blob_meta(b"sdist", "demo-1.0.tar.gz"), "alice")
+        st = reg.stage("alice", "demo", "1.0", "demo-1.0.tar.gz", "pypi", None, [], {}, None, None, actor="alice")
+        reg.commit(st["dist_id"], blob_meta(b"sdist", "demo-1.0.tar.gz"), actor="alice")
         assert reg.add_collaborator("alice", "demo", "carol", actor="alice") is None
         assert reg.list_collaborators("alice", "demo") == [{"login": "carol"}]
         assert reg.is_collaborator("alice", "demo", "carol") is True
@@ -145,7 +145,7 @@ def test_a_commit_wakes_the_relay_at_once(registry_process, amqp_vhost_uri, tmp_
     queue = Queue(f"test-wake-{uuid.uuid4().hex[:8]}", exchange=exchange, routing_key="#", auto_delete=True)
     with Connection(amqp_vhost_uri) as conn:
         queue(conn.default_channel).declare()
-        with ClusterRpcProxy({"AMQP_URI": amqp_vhost_uri}, timeout=5) as rpc:
+        with MessageProxy({"AMQP_URI": amqp_vhost_uri}, timeout=5) as rpc:
             wait_until_answering(rpc, registry_process, tmp_path / "nameko.log")
             time.sleep(1.0)        # the relay's first round (at start) is over: it now waits up to 60 s
             rpc.registry.create_package("alice", "woken", public=True, public_attrs={}, actor="alice")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 from nameko.exceptions import RemoteError, UnknownService
-from nameko.standalone.rpc import ClusterRpcProxy
+from tests.helpers.rpc import MessageProxy
 
 from services.kernel import errors, signing
 from tests.helpers.packages import make_conda_package, make_wheel
@@ -35,7 +35,7 @@ def storage_rpc(amqp_vhost_uri, s3_settings, tmp_path):
                                  "--broker", amqp_vhost_uri], cwd=ROOT, env=env, stdout=log,
                                 stderr=subprocess.STDOUT)
     try:
-        with ClusterRpcProxy({"AMQP_URI": amqp_vhost_uri}, timeout=30) as proxy:
+        with MessageProxy({"AMQP_URI": amqp_vhost_uri}, timeout=30) as proxy:
             deadline = time.monotonic() + 60
             while True:
                 if proc.poll() is not None:

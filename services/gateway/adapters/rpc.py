@@ -1,4 +1,5 @@
-"""Service clients over nameko RPC. Each gateway thread keeps its own ClusterRpcProxy (they are not
+"""Service clients over nameko RPC, derived from each service's message table (services/kernel/messages/), sending
+the envelopes of services/kernel/transport.py. Each gateway thread keeps its own ClusterRpcProxy (they are not
 thread-safe); remote domain errors are rebuilt from their class name, so views see the same exceptions as in
 embedded mode. Every call carries the request's correlation id as nameko context data (the
 ``nameko.correlation_id`` header), which the services' telemetry dependency puts back in their context."""
@@ -15,6 +16,8 @@ from nameko.standalone.rpc import ClusterRpcProxy
 
 from services.kernel import context
 from services.kernel.errors import ERROR_CLASSES, Unavailable, from_remote
+from services.kernel.messages import Message, MessageTable, auth, indexer, registry, storage
+from services.kernel.transport import client_class, envelope
 
 log = logging.getLogger("wharf.gateway")
 
@@ -27,11 +30,24 @@ BROKER_TROUBLE = (OSError, ConnectionError, AMQPError, KombuError, UnknownServic
 
 
 class RpcClient:
-    def __init__(self, service: str, amqp_uri: str, timeout: float = 30.0):
-        self._service = service
+    """Sends a service's messages over nameko RPC to its ``dispatch`` entrypoint (services/nameko_transport.py).
+    The per-message methods come from the service's ``MessageTable`` (``transport.client_class``); operations
+    the table marks in-process only (byte streams) are Unavailable here: presigned URLs carry the bytes."""
+
+    table: MessageTable
+
+    def __init__(self, amqp_uri: str, timeout: float = 30.0):
+        self._service = self.table.service
         self._config = {"AMQP_URI": amqp_uri}
         self._timeout = timeout
         self._local = threading.local()
+        for name in self.table.in_process_only:
+            setattr(self, name, self._in_process_only(name))
+
+    def _in_process_only(self, name: str):
+        def call(*_args, **_kwargs):
+            raise Unavailable(f"{self._service}.{name} exists only in-process; distributed mode presigns URLs")
+        return call
 
     def _proxy(self):
         proxy = getattr(self._local, "proxy", None)
@@ -57,39 +73,27 @@ class RpcClient:
             except Exception:  # noqa: BLE001
                 pass
 
-    def __getattr__(self, method: str):
-        if method.startswith("_"):
-            raise AttributeError(method)
-
-        def call(*args, **kwargs):
-            try:
-                return getattr(self._proxy(), method)(*args, **kwargs)
-            except RemoteError as exc:
-                if exc.exc_type not in ERROR_CLASSES:
-                    log.error("the %s service failed in %s: %s: %s", self._service, method, exc.exc_type,
-                              exc.value)
-                raise from_remote(exc.exc_type, exc.value) from None
-            except RpcTimeout:
-                self._reset()
-                raise Unavailable(f"the {self._service} service did not answer in time")
-            except BROKER_TROUBLE as exc:
-                self._reset()
-                raise Unavailable(f"the {self._service} service is unreachable: {exc.__class__.__name__}")
-        return call
+    def send(self, message: Message, *, actor: str | None = None, correlation_id: str | None = None):
+        payload = envelope(message, actor, correlation_id)
+        try:
+            return self._proxy().dispatch(payload)
+        except RemoteError as exc:
+            if exc.exc_type not in ERROR_CLASSES:
+                log.error("the %s service failed in %s: %s: %s", self._service, message.operation, exc.exc_type,
+                          exc.value)
+            raise from_remote(exc.exc_type, exc.value) from None
+        except RpcTimeout:
+            self._reset()
+            raise Unavailable(f"the {self._service} service did not answer in time")
+        except BROKER_TROUBLE as exc:
+            self._reset()
+            raise Unavailable(f"the {self._service} service is unreachable: {exc.__class__.__name__}")
 
 
-class RemoteStorage(RpcClient):
-    """Storage over RPC; the byte-moving calls are served by presigned URLs instead (no bytes over AMQP)."""
-
-    def put_staging(self, dist_id, stream, length):  # pragma: no cover - S3 always presigns
-        raise Unavailable("staging uploads go through a presigned URL in distributed mode")
-
-    def open_blob(self, key):  # pragma: no cover - S3 always presigns
-        raise Unavailable("blobs are served through presigned URLs in distributed mode")
+def rpc_client(table: MessageTable, amqp_uri: str, timeout: float = 30.0) -> RpcClient:
+    return client_class(table, RpcClient)(amqp_uri, timeout)
 
 
 def remote_clients(amqp_uri: str, timeout: float = 30.0):
-    return types.SimpleNamespace(auth=RpcClient("auth", amqp_uri, timeout),
-                                 registry=RpcClient("registry", amqp_uri, timeout),
-                                 storage=RemoteStorage("storage", amqp_uri, timeout),
-                                 indexer=RpcClient("indexer", amqp_uri, timeout))
+    return types.SimpleNamespace(**{t.service: rpc_client(t, amqp_uri, timeout)
+                                    for t in (auth.MESSAGES, registry.MESSAGES, storage.MESSAGES, indexer.MESSAGES)})

@@ -35,7 +35,7 @@ def _group(org, group):
 @access.act("api:read", owner="org")
 def list_groups(org):
     org = names.owner(org)
-    return jsonify(groups_as_seen(clients(), _reader(), org, clients().auth.list_groups(org, _actor())))
+    return jsonify(groups_as_seen(clients(), _reader(), org, clients().auth.list_groups(org, actor=_actor())))
 
 
 @bp.post("/api/group/<org>/<group>")
@@ -43,7 +43,7 @@ def list_groups(org):
 def create_group(org, group):
     org, group = _group(org, group)
     body = GroupBody().load(request.get_json(silent=True) or {})
-    clients().auth.create_group(org, group, body["perms"], _actor())
+    clients().auth.create_group(org, group, body["perms"], actor=_actor())
     return Response(status=204)
 
 
@@ -52,7 +52,7 @@ def create_group(org, group):
 def delete_group(org, group):
     """The organization's admins delete a group: its members lose what it granted at once."""
     org, group = _group(org, group)
-    clients().auth.delete_group(org, group, _actor())
+    clients().auth.delete_group(org, group, actor=_actor())
     return Response(status=204)
 
 
@@ -60,7 +60,7 @@ def delete_group(org, group):
 @access.act("api:read", owner="org")
 def get_group(org, group):
     org, group = _group(org, group)
-    (seen,) = groups_as_seen(clients(), _reader(), org, [clients().auth.get_group(org, group, _actor())])
+    (seen,) = groups_as_seen(clients(), _reader(), org, [clients().auth.get_group(org, group, actor=_actor())])
     return jsonify(seen)
 
 
@@ -68,14 +68,14 @@ def get_group(org, group):
 @access.act("api:read", owner="org")
 def group_members(org, group):
     org, group = _group(org, group)
-    return jsonify(clients().auth.group_members(org, group, _actor()))
+    return jsonify(clients().auth.group_members(org, group, actor=_actor()))
 
 
 @bp.get("/api/group/<org>/<group>/members/<login>")
 @access.act("api:read", owner="org")
 def is_member(org, group, login):
     org, group = _group(org, group)
-    clients().auth.get_group(org, group, _actor())
+    clients().auth.get_group(org, group, actor=_actor())
     if clients().auth.is_group_member(org, group, names.owner(login)):
         return Response(status=204)
     raise NotFound(f"{login} is not a member of {org}/{group}")
@@ -87,9 +87,9 @@ def change_member(org, group, login):
     org, group = _group(org, group)
     login = names.owner(login)
     if request.method == "PUT":
-        clients().auth.add_group_member(org, group, login, _actor())
+        clients().auth.add_group_member(org, group, login, actor=_actor())
     else:
-        clients().auth.remove_group_member(org, group, login, _actor())
+        clients().auth.remove_group_member(org, group, login, actor=_actor())
     return Response(status=204)
 
 
@@ -99,7 +99,7 @@ def group_packages(org, group):
     """``[{full_name, name, summary}]``: anaconda-client prints ``summary`` (a KeyError without it); summaries
     come from the registry, as the reader's package listing of the organization shows them."""
     org, group = _group(org, group)
-    listed = clients().auth.group_packages(org, group, _actor())
+    listed = clients().auth.group_packages(org, group, actor=_actor())
     whole, extra = private_packages(clients(), _reader(), org, "api:read")
     visible = clients().registry.list_packages(org, whole, viewer=_reader().login, extra_packages=extra)
     summaries = {p["name"]: p.get("summary") for p in visible}     # and only those: no private name leaks
@@ -117,9 +117,9 @@ def change_group_package(org, group, package):
     require_namespace(clients(), _reader(), org, "admin")
     if request.method == "PUT":
         clients().registry.get_package(org, package, True)  # NotFound for a package that does not exist
-        clients().auth.add_group_package(org, group, package, actor)
+        clients().auth.add_group_package(org, group, package, actor=actor)
     else:
-        clients().auth.remove_group_package(org, group, package, actor)
+        clients().auth.remove_group_package(org, group, package, actor=actor)
     return Response(status=204)
 
 

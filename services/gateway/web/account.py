@@ -65,6 +65,6 @@ def delete_group(owner, group):
     group = names.label(group).lower()
     if request.form.get("confirm", "").strip().lower() != group:
         raise BadRequest(f"type the group's name ({group}) to confirm its deletion")
-    clients().auth.delete_group(owner, group, me.login)
+    clients().auth.delete_group(owner, group, actor=me.login)
     flash(f"Group {owner}/{group} deleted; its members lost what it granted.")
     return redirect(url_for("web.members", owner=owner), code=303)

@@ -211,9 +211,9 @@ def members(owner):
     if me.anonymous:
         raise Unauthorized("sign in to see the members of an organization")
     groups = groups_as_seen(clients(), me, owner,        # Forbidden unless a member, like the API
-                            clients().auth.list_groups(owner, me.login))
+                            clients().auth.list_groups(owner, actor=me.login))
     for grp in groups:
-        grp["members"] = clients().auth.group_members(owner, grp["name"], me.login)
+        grp["members"] = clients().auth.group_members(owner, grp["name"], actor=me.login)
     # owners and group members, each with their role on the whole organization (None: package grants only)
     member_roles = [(m, clients().auth.access(m, owner)) for m in clients().auth.org_members(owner)]
     return render_template("members.html", owner=owner, account=account, role=role, groups=groups,

@@ -1,4 +1,5 @@
-"""nameko service ``indexer``: RPC queries, one durable queue for registry events, a publishing loop, and the
+"""nameko service ``indexer``: its queries (``services.kernel.messages.indexer``) through one RPC entrypoint
+(``services/nameko_transport.py``), one durable queue for registry events, a publishing loop, and the
 catch-up to the registry's log (at start and every ``WHARF_CATCH_UP_INTERVAL`` seconds)."""
 from __future__ import annotations
 
@@ -8,12 +9,15 @@ import time
 import eventlet
 import eventlet.event
 from nameko.extensions import DependencyProvider
-from nameko.rpc import RpcProxy, rpc
+from nameko.rpc import RpcProxy
 
 from services.kernel.adapters.amqp_publisher import AmqpEventPublisher
 from services.kernel.errors import BadRequest
+from services.kernel.messages.indexer import MESSAGES
+from services.kernel.messages.registry import ReadStream, StreamHeads
 from services.kernel.settings import Settings
 from services.nameko_telemetry import Telemetry
+from services.nameko_transport import MessageHandlers, MessageService, remote_call
 
 from ..bootstrap import bootstrap
 from .catch_up import catch_up_timer, timed
@@ -111,50 +115,27 @@ class IndexerFacade(DependencyProvider):
                 return
 
 
-class IndexerRpc:
+class IndexerRpc(MessageService):
     name = "indexer"
+    messages = MESSAGES
 
     indexer = IndexerFacade()
+    handlers = MessageHandlers("indexer")
     telemetry = Telemetry()     # metrics endpoint, RPC timings, correlation id per worker
     registry = RpcProxy("registry")
 
-    @rpc
-    def ping(self):
-        return "pong"      # `wharf health indexer` (probes)
-
-    @rpc
-    def get_index(self, owner, label, subdir, audience):
-        return self.indexer.get_index(owner, label, subdir, audience)
-
-    @rpc
-    def lookup_file(self, owner, label, subdir, filename, audience):
-        return self.indexer.lookup_file(owner, label, subdir, filename, audience)
-
-    @rpc
-    def list_subdirs(self, owner, label):
-        return self.indexer.list_subdirs(owner, label)
-
-    @rpc
-    def get_shard(self, owner, label, subdir, audience, sha256):
-        return self.indexer.get_shard(owner, label, subdir, audience, sha256)
-
-    @rpc
-    def get_pypi_page(self, owner, label, project, audience):
-        return self.indexer.get_pypi_page(owner, label, project, audience)
-
-    @rpc
-    def lookup_pypi_file(self, owner, label, filename, audience):
-        return self.indexer.lookup_pypi_file(owner, label, filename, audience)
+    def _registry(self, message):
+        return remote_call(self.registry, message)
 
     @catch_up_timer
     def catch_up(self):
-        heads, read_stream = timed(self.registry.stream_heads), timed(self.registry.read_stream)
+        heads, read_stream = timed(self._registry(StreamHeads)), timed(self._registry(ReadStream))
         return self.indexer.with_log_reader(read_stream).catch_up(heads())
 
     @registry_events
     def handle(self, payload):
         try:
-            self.indexer.with_log_reader(self.registry.read_stream).handle(payload)
+            self.indexer.with_log_reader(self._registry(ReadStream)).handle(payload)
         except BadRequest:     # a malformed event can never apply: acknowledge it instead of looping on it
             log.exception("dropping malformed registry event %r", payload)
         except Exception:

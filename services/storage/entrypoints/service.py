@@ -1,14 +1,16 @@
-"""nameko service ``storage``: each @rpc delegates to the StorageService facade, nothing else.
+"""nameko service ``storage``: every message of ``services.kernel.messages.storage`` through one RPC entrypoint
+(``services/nameko_transport.py``), handled by the ``StorageService`` facade.
 
 Bytes never travel over RPC: the gateway PUTs uploads to ``staging_url`` and redirects downloads to ``blob_url``.
 """
 from __future__ import annotations
 
 from nameko.extensions import DependencyProvider
-from nameko.rpc import rpc
 
+from services.kernel.messages.storage import MESSAGES
 from services.kernel.settings import Settings
 from services.nameko_telemetry import Telemetry
+from services.nameko_transport import MessageHandlers, MessageService
 
 from ..bootstrap import bootstrap
 
@@ -21,35 +23,9 @@ class Storage(DependencyProvider):
         return self.facade
 
 
-class StorageRpc:
+class StorageRpc(MessageService):
     name = "storage"
+    messages = MESSAGES
     storage = Storage()
+    handlers = MessageHandlers("storage")
     telemetry = Telemetry()     # metrics endpoint, RPC timings, correlation id per worker
-
-    @rpc
-    def upload_form(self, dist_id):
-        return self.storage.upload_form(dist_id)
-
-    @rpc
-    def check_upload(self, form):
-        return self.storage.check_upload(form)
-
-    @rpc
-    def staging_url(self, dist_id):
-        return self.storage.staging_url(dist_id)
-
-    @rpc
-    def finalize(self, dist_id, owner, package, version, basename, distribution_type, sha256=None):
-        return self.storage.finalize(dist_id, owner, package, version, basename, distribution_type, sha256)
-
-    @rpc
-    def drop_stage(self, dist_id):
-        return self.storage.drop_stage(dist_id)
-
-    @rpc
-    def blob_url(self, key, filename=None, internal=False, private=False):
-        return self.storage.blob_url(key, filename, internal, private)
-
-    @rpc
-    def ping(self):
-        return "pong"
