@@ -96,10 +96,11 @@ class Embedded:
         self.catch_up = _Worker("wharf-catch-up", self._catch_up, interval=settings.catch_up_interval,
                                 first=self._catch_up)
         # what the gateway calls: the same messages as over RPC, run in this process by each service's handlers
+        storage = local_client(storage_messages.MESSAGES, self.storage)
         self.clients = types.SimpleNamespace(
             auth=local_client(auth_messages.MESSAGES, self.auth),
-            registry=local_client(registry_messages.MESSAGES, self.registry),
-            storage=local_client(storage_messages.MESSAGES, self.storage),
+            registry=local_client(registry_messages.MESSAGES, self.registry, storage=storage),
+            storage=storage,
             indexer=local_client(indexer_messages.MESSAGES, self.indexer))
         self._subscribe()
         if start_threads:

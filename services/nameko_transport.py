@@ -10,12 +10,13 @@ Lives outside the service packages, like nameko_telemetry.py, because it is fram
 """
 from __future__ import annotations
 
+from nameko.exceptions import RemoteError
 from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
 
-from services.kernel.errors import WharfError
+from services.kernel.errors import ERROR_CLASSES, WharfError, from_remote
 from services.kernel.messages import Message, MessageTable
-from services.kernel.transport import Handlers, envelope
+from services.kernel.transport import Handlers, client_class, envelope
 
 
 class MessageHandlers(DependencyProvider):
@@ -29,23 +30,58 @@ class MessageHandlers(DependencyProvider):
 
     def start(self):
         provider = next(d for d in self.container.dependencies if d.attr_name == self.facade_attr)
-        self.handlers = Handlers(self.container.service_cls.messages, provider.get_dependency(None))
+        service_cls = self.container.service_cls
+        self.handlers = Handlers(service_cls.messages, provider.get_dependency(None),
+                                 collaborators=tuple(getattr(service_cls, "collaborators", {})))
 
     def get_dependency(self, worker_ctx):
         return self.handlers
 
 
 class MessageService:
-    """Base of the nameko service classes: ``dispatch`` (every message of ``messages``) and ``ping``."""
+    """Base of the nameko service classes: ``dispatch`` (every message of ``messages``) and ``ping``.
+    ``collaborators`` maps the name a handler takes another service's client by to (the attribute of this class's
+    ``RpcProxy`` of that service, that service's ``MessageTable``): each call gets a client speaking through the
+    worker's proxy."""
     messages: MessageTable
+    collaborators: dict = {}
 
     @rpc(expected_exceptions=(WharfError,))
     def dispatch(self, payload):
-        return self.handlers.handle(payload)
+        clients = {name: proxy_client(table, getattr(self, attr))
+                   for name, (attr, table) in self.collaborators.items()}
+        return self.handlers.handle(payload, clients)
 
     @rpc
     def ping(self):
         return "pong"     # `wharf health SERVICE` (probes)
+
+
+class _ProxySender:
+    """Sends messages through a nameko ``RpcProxy`` (or a standalone proxy's service attribute); domain errors
+    come back as the kernel's exceptions, rebuilt from the remote class name, as in the gateway's client."""
+
+    def __init__(self, proxy):
+        self._proxy = proxy
+
+    def send(self, message: Message, *, actor: str | None = None, correlation_id: str | None = None):
+        try:
+            return self._proxy.dispatch(envelope(message, actor, correlation_id))
+        except RemoteError as exc:
+            if exc.exc_type in ERROR_CLASSES:
+                raise from_remote(exc.exc_type, exc.value) from None
+            raise
+
+
+_PROXY_CLIENTS: dict[str, type] = {}
+
+
+def proxy_client(table: MessageTable, proxy):
+    """A client of ``table``'s service (one method per message) speaking through ``proxy``."""
+    cls = _PROXY_CLIENTS.get(table.service)
+    if cls is None:
+        cls = _PROXY_CLIENTS[table.service] = client_class(table, _ProxySender)
+    return cls(proxy)
 
 
 def remote_call(proxy, cls: type[Message]):

@@ -77,14 +77,18 @@ def embedded(tmp_path_factory):
 def test_every_message_has_a_handler_that_takes_exactly_its_fields(embedded):
     """Handlers() checks each message against the facade method it reaches: the check runs at every start of
     every service (nameko_transport.MessageHandlers) and of the embedded mode."""
-    for table, facade in ((auth.MESSAGES, embedded.auth), (registry.MESSAGES, embedded.registry),
-                          (storage.MESSAGES, embedded.storage), (indexer.MESSAGES, embedded.indexer)):
-        handlers = Handlers(table, facade)
+    for table, facade, collaborators in ((auth.MESSAGES, embedded.auth, ()),
+                                         (registry.MESSAGES, embedded.registry, ("storage",)),
+                                         (storage.MESSAGES, embedded.storage, ()),
+                                         (indexer.MESSAGES, embedded.indexer, ())):
+        handlers = Handlers(table, facade, collaborators=collaborators)
         for cls in table:
             params = inspect.signature(getattr(facade, cls.operation)).parameters
             fields = [f.name for f in dataclasses.fields(cls)]
-            assert [p for p in params if p not in ("actor", "correlation_id", "each_page")] == fields
+            assert [p for p in params if p not in ("actor", "correlation_id", "each_page", *collaborators)] == fields
         assert handlers.table is table
+    with pytest.raises(TypeError, match="commit_upload: the handler needs storage"):
+        Handlers(registry.MESSAGES, embedded.registry)      # a collaborator nobody would pass
 
 
 def test_a_handler_that_does_not_fit_its_message_stops_the_start():

@@ -64,3 +64,13 @@ class EventPublisher(Protocol):
     waits_for_consumers: bool
 
     def publish(self, events: list[Event]) -> None: ...
+
+
+class UploadStorage(Protocol):
+    """What the registry's ``commit_upload`` asks of storage: a client of the storage service's messages (over
+    RPC from the registry's nameko worker, in-process in embedded mode)."""
+
+    def finalize(self, dist_id: str, owner: str, package: str, version: str, basename: str,
+                 distribution_type: str, sha256: str | None = None) -> dict: ...
+
+    def drop_stage(self, dist_id: str) -> None: ...

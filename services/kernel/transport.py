@@ -48,27 +48,34 @@ class _Route:
     takes_actor: bool
     needs_actor: bool
     takes_correlation_id: bool
+    collaborators: tuple[str, ...]
 
 
 class Handlers:
     """The messages of ``table`` bound to their handlers: ``handlers[name]`` when given, else ``target``'s method
-    of the message's name. Raises TypeError at once when a handler is missing or does not fit its message."""
+    of the message's name. Raises TypeError at once when a handler is missing or does not fit its message.
 
-    def __init__(self, table: MessageTable, target: Any = None, handlers: dict[str, Callable] | None = None):
+    ``collaborators`` names the other services a handler may take as a parameter of that name (the registry's
+    ``commit_upload`` takes ``storage``): whoever runs the message passes a client of that service with it
+    (the nameko entrypoint one speaking through its worker's proxy, the embedded mode an in-process client)."""
+
+    def __init__(self, table: MessageTable, target: Any = None, handlers: dict[str, Callable] | None = None,
+                 collaborators: tuple[str, ...] = ()):
         self.table = table
         self.target = target
+        self.collaborators = tuple(collaborators)
         self._routes: dict[str, _Route] = {}
         handlers = handlers or {}
         for cls in table:
             fn = handlers.get(cls.operation) or getattr(target, cls.operation, None)
             if fn is None or not callable(fn):
                 raise TypeError(f"{table.service}: no handler for the message {cls.operation}")
-            self._routes[cls.operation] = _route(table.service, cls, fn)
+            self._routes[cls.operation] = _route(table.service, cls, fn, self.collaborators)
         for name in table.in_process_only:
             if not callable(getattr(target, name, None)):
                 raise TypeError(f"{table.service}: the in-process operation {name} is missing")
 
-    def handle(self, payload) -> Any:
+    def handle(self, payload, collaborators: dict | None = None) -> Any:
         """Run a wire envelope (from the broker): BadRequest if it is not one of this table's messages, well
         formed."""
         if not isinstance(payload, dict) or set(payload) - ENVELOPE_KEYS or "message" not in payload:
@@ -78,9 +85,10 @@ class Handlers:
         for what, value in (("actor", actor), ("correlation_id", cid)):
             if value is not None and (not isinstance(value, str) or len(value) > 256):
                 raise BadRequest(f"{cls.operation}: the envelope's {what} is not a string")
-        return self.run(cls.from_wire(payload.get("body", {})), actor, cid)
+        return self.run(cls.from_wire(payload.get("body", {})), actor, cid, collaborators)
 
-    def run(self, message: Message, actor: str | None = None, correlation_id: str | None = None) -> Any:
+    def run(self, message: Message, actor: str | None = None, correlation_id: str | None = None,
+            collaborators: dict | None = None) -> Any:
         route = self._routes.get(message.operation)
         if route is None or type(message) is not self.table.by_name[message.operation]:
             raise BadRequest(f"the {self.table.service} service has no operation {message.operation!r}")
@@ -91,26 +99,31 @@ class Handlers:
             raise BadRequest(f"{message.operation} needs an actor")
         if route.takes_correlation_id:
             kwargs["correlation_id"] = correlation_id if correlation_id is not None else context.current()
+        for name in route.collaborators:
+            if not collaborators or name not in collaborators:
+                raise TypeError(f"{message.operation} needs a {name} client, which its caller did not pass")
+            kwargs[name] = collaborators[name]
         if correlation_id is not None and correlation_id != context.current():
             with context.correlated(correlation_id):
                 return route.handler(**kwargs)
         return route.handler(**kwargs)
 
 
-def _route(service: str, cls: type[Message], fn: Callable) -> _Route:
+def _route(service: str, cls: type[Message], fn: Callable, collaborators: tuple[str, ...]) -> _Route:
     params = inspect.signature(fn).parameters
     fields = tuple(f.name for f in dataclasses.fields(cls))
     missing = [n for n in fields if n not in params]
     if missing:
         raise TypeError(f"{service}.{cls.operation}: the handler takes no {', '.join(missing)}")
     extra = [n for n, p in params.items()
-             if n not in fields and n not in _ENVELOPE_ARGS and p.default is inspect.Parameter.empty
+             if n not in fields and n not in _ENVELOPE_ARGS and n not in collaborators
+             and p.default is inspect.Parameter.empty
              and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
     if extra:
         raise TypeError(f"{service}.{cls.operation}: the handler needs {', '.join(extra)}, which the message lacks")
     actor = params.get("actor")
     return _Route(fn, fields, actor is not None, actor is not None and actor.default is inspect.Parameter.empty,
-                  "correlation_id" in params)
+                  "correlation_id" in params, tuple(n for n in collaborators if n in params))
 
 
 def _client_method(service: str, cls: type[Message]) -> Callable:
@@ -145,14 +158,18 @@ class LocalClient:
 
     table: MessageTable
 
-    def __init__(self, handlers: Handlers):
+    def __init__(self, handlers: Handlers, collaborators: dict | None = None):
         self._handlers = handlers
+        self._collaborators = dict(collaborators or {})
         for name in handlers.table.in_process_only:
             setattr(self, name, getattr(handlers.target, name))
 
     def send(self, message: Message, *, actor: str | None = None, correlation_id: str | None = None):
-        return self._handlers.run(message.checked(), actor, correlation_id)
+        return self._handlers.run(message.checked(), actor, correlation_id, self._collaborators)
 
 
-def local_client(table: MessageTable, target: Any) -> LocalClient:
-    return client_class(table, LocalClient)(Handlers(table, target))
+def local_client(table: MessageTable, target: Any, **collaborators) -> LocalClient:
+    """The in-process client of ``target``'s messages; ``collaborators``: the clients of other services its
+    handlers take (``storage=local_client(storage.MESSAGES, ...)``)."""
+    handlers = Handlers(table, target, collaborators=tuple(collaborators))
+    return client_class(table, LocalClient)(handlers, collaborators)

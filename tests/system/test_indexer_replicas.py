@@ -280,8 +280,10 @@ def _check(wharf, n, packages, dbs, tmp_path):
     assert total(after["registry"], "wharf_registry_events_recorded_total") - \
         total(before["registry"], "wharf_registry_events_recorded_total") == n_events
     assert total(after["registry"], "wharf_registry_events_relayed_total") >= n_events
-    assert total(after["registry"], "wharf_rpc_duration_seconds_count", service="registry", method="commit",
+    assert total(after["registry"], "wharf_rpc_duration_seconds_count", service="registry", method="commit_upload",
                  outcome="ok") == uploads
+    assert total(after["registry"], "wharf_upload_duration_seconds_count", outcome="ok") - \
+        total(before["registry"], "wharf_upload_duration_seconds_count", outcome="ok") == uploads
     assert total(after["auth"], "wharf_rpc_duration_seconds_count", service="auth") > \
         total(before["auth"], "wharf_rpc_duration_seconds_count", service="auth")
     gateway = scrape(metrics_url(wharf, "gateway"))   # both gunicorn workers, added up (served by the master)
@@ -289,7 +291,6 @@ def _check(wharf, n, packages, dbs, tmp_path):
     assert total(gateway, "wharf_http_request_duration_seconds_count", route=commit_route, method="POST",
                  status="200") - total(gateway_before, "wharf_http_request_duration_seconds_count",
                                        route=commit_route, method="POST", status="200") == uploads
-    assert total(gateway, "wharf_upload_duration_seconds_count", outcome="ok") == uploads
 
     # ---- one upload's correlation id, from the HTTP request through every event it caused
     assert request_id in recorded_ids

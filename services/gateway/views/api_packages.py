@@ -13,7 +13,6 @@ from .. import access
 from ..identity import current_reader, package_role, private_packages, require_namespace, require_package
 from ..schemas import (CommitBody, PackageBody, PackagePatchBody, ReleaseBody, ReleasePatchBody, StageBody,
                        TransferBody)
-from ..uploads import finalize_and_commit
 
 bp = Blueprint("api_packages", __name__)
 log = logging.getLogger("wharf.gateway")
@@ -193,8 +192,8 @@ def commit(owner, package, version, basename):
     owner, package, version, basename = _names(owner, package, version, basename)
     need(owner, package)
     dist_id = _body(CommitBody)["dist_id"]
-    f = finalize_and_commit(clients(), dist_id, owner, package, version, basename, _actor(),
-                            g.get("correlation_id"))
+    f = clients().registry.commit_upload(dist_id, owner, package, version, basename, actor=_actor(),
+                                         correlation_id=g.get("correlation_id"))
     base = current_app.config["WHARF_SETTINGS"].public_url
     f["url"] = f"{base}/api/package/{owner}/{package}"
     return jsonify(f)

@@ -24,7 +24,7 @@ from services.kernel.errors import BadRequest, Conflict, NotFound, PayloadTooLar
 
 from .. import access
 from ..identity import current_reader, namespace_role, require_package
-from ..uploads import finalize_and_commit, stage_bytes
+from ..uploads import stage_bytes
 from .api_packages import send_blob
 from .conda import _bytes, path_token
 
@@ -223,8 +223,8 @@ def legacy_upload(owner):
             dependencies=None, description=None, actor=reader.login)
         spool.seek(0)
         stage_bytes(clients(), staged["dist_id"], spool, size)
-    finalize_and_commit(clients(), staged["dist_id"], owner, package, version, filename, reader.login,
-                        g.get("correlation_id"))
+    clients().registry.commit_upload(staged["dist_id"], owner, package, version, filename, actor=reader.login,
+                                     correlation_id=g.get("correlation_id"))
     return Response("OK", status=200)
 
 

@@ -114,6 +114,17 @@ class Commit(Command):
 
 
 @message
+class CommitUpload(Command):
+    """Finalize the staged bytes in storage and commit the file, idempotent per ``dist_id`` (the handler takes a
+    storage client: ``Handlers(collaborators=("storage",))``)."""
+    dist_id: str
+    owner: str
+    package: str
+    version: str
+    basename: str
+
+
+@message
 class CommittedFile(Query):
     dist_id: str
 

@@ -13,8 +13,10 @@ import os
 import threading
 
 from nameko.extensions import DependencyProvider
+from nameko.rpc import RpcProxy
 
 from services.kernel.adapters.amqp_publisher import AmqpEventPublisher
+from services.kernel.messages import storage as storage_messages
 from services.kernel.messages.registry import MESSAGES
 from services.kernel.settings import Settings
 from services.nameko_telemetry import Telemetry
@@ -76,4 +78,6 @@ class RegistryRpc(MessageService):
     messages = MESSAGES
     registry = RegistryDependency()
     handlers = MessageHandlers("registry")
+    storage_rpc = RpcProxy("storage")       # commit_upload finalizes and drops the staged bytes through it
+    collaborators = {"storage": ("storage_rpc", storage_messages.MESSAGES)}
     telemetry = Telemetry()     # metrics endpoint, RPC timings, correlation id per worker

@@ -24,6 +24,7 @@ from .collection import CollectionMethods
 from .copying import CopyMethods
 from .labels import LabelMethods
 from .search import SearchMethods, grouped_by_package
+from .uploads import UploadMethods
 
 log = logging.getLogger("wharf.registry")
 MAX_ATTEMPTS = 20
@@ -44,9 +45,10 @@ def _visible(pkg: dict | None, owner: str, package: str, private_ok: bool) -> di
     return pkg
 
 
-class RegistryService(LabelMethods, CollaboratorMethods, CopyMethods, SearchMethods, CollectionMethods):
-    """The registry facade. Label, collaborator, copy/transfer, search and gc methods come from the mixins in
-    service_layer/ (labels.py, collaborators.py, copying.py, search.py, collection.py)."""
+class RegistryService(LabelMethods, CollaboratorMethods, CopyMethods, SearchMethods, CollectionMethods,
+                      UploadMethods):
+    """The registry facade. Label, collaborator, copy/transfer, search, gc and upload methods come from the mixins
+    in service_layer/ (labels.py, collaborators.py, copying.py, search.py, collection.py, uploads.py)."""
 
     def __init__(self, uow_factory: Callable, publisher: EventPublisher | None = None,
                  on_commit: Callable[[], None] | None = None, stage_ttl: float = 21600, max_staged: int = 20,
