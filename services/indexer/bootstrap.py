@@ -1,6 +1,7 @@
 """Wiring of the indexer: the only place its backends are chosen."""
 from __future__ import annotations
 
+from services.kernel.adapters.blob_store import make_blob_store
 from services.kernel.adapters.db import make_engine
 from services.kernel.ports import BlobStore, EventPublisher
 from services.kernel.settings import Settings
@@ -8,19 +9,6 @@ from services.kernel.settings import Settings
 from .adapters.uow import SqlUnitOfWork
 from .domain.ports import LogReader
 from .service_layer.service import CATCH_UP_LAG, IndexerService
-
-
-def make_blob_store(settings: Settings) -> BlobStore:
-    if settings.blob_backend == "s3":
-        from services.kernel.adapters.s3_blobs import S3BlobStore
-        store = S3BlobStore(settings.s3_endpoint, settings.s3_access_key, settings.s3_secret_key,
-                            settings.s3_bucket, secure=settings.s3_secure, region=settings.s3_region)
-        store.ensure_bucket()
-        return store
-    if settings.blob_backend == "local":
-        from services.kernel.adapters.local_blobs import LocalBlobStore
-        return LocalBlobStore(settings.blobs_dir)
-    raise ValueError(f"unknown blob backend {settings.blob_backend!r}")
 
 
 def bootstrap(settings: Settings, publisher: EventPublisher | None = None, log_reader: LogReader | None = None,
