@@ -64,3 +64,18 @@ class EventPublisher(Protocol):
     waits_for_consumers: bool
 
     def publish(self, events: list[Event]) -> None: ...
+
+
+class Clock(Protocol):
+    """Time as a service reads it (``services.kernel.clock``: ``SystemClock``, and ``FakeClock`` for tests).
+
+    - ``time`` is the wall clock in epoch seconds (event ages, lags, the time a shard was retired);
+    - ``monotonic`` never goes back (durations, deadlines);
+    - ``sleep`` waits ``seconds`` (a fake clock advances instead, so tests of ages and deadlines do not wait).
+    """
+
+    def time(self) -> float: ...
+
+    def monotonic(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
