@@ -315,9 +315,9 @@ def _gateway_address(settings) -> str:
 
 def _check_process(settings, service) -> str:
     if service == "gateway":
-        import requests
+        from services.gateway.adapters import http_probe
         url = f"http://{_gateway_address(settings)}/healthz"
-        requests.get(url, timeout=5).raise_for_status()
+        http_probe.check(url, timeout=5)
         return url
     from nameko.standalone.rpc import ClusterRpcProxy
     with ClusterRpcProxy({"AMQP_URI": settings.amqp_uri}, timeout=10) as rpc:
