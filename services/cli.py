@@ -33,13 +33,14 @@ def _settings(args, **overrides):
 def cmd_serve(args) -> int:
     from services.http_front import Front, Limits
 
-    public = os.environ.get("WHARF_PUBLIC_URL") or f"http://{args.host}:{args.port}"
-    settings = _settings(args, mode="embedded", public_url=public)
+    # --host/--port win over WHARF_HOST/WHARF_PORT; the public URL is where it listens unless WHARF_PUBLIC_URL
+    settings = _settings(args, mode="embedded", host=args.host, port=args.port)
+    host, port = settings.host, settings.port
     app = _LateApp()
     try:      # the port first: when it is taken, say so before spending seconds on databases
-        front = Front(app, Limits.from_settings(settings, threads=16), host=args.host, port=args.port)
+        front = Front(app, Limits.from_settings(settings, threads=16), host=host, port=port)
     except OSError as exc:
-        print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}. "
+        print(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}. "
               + ("Another program (another `wharf serve`?) is using that port: stop it, or choose another port "
                  "with `wharf serve --port PORT` (or `make serve PORT=PORT`)."
                  if exc.errno == errno.EADDRINUSE else ""), file=sys.stderr)
@@ -59,10 +60,9 @@ def cmd_serve(args) -> int:
             print(hint, flush=True)
         print(f"Wharf (embedded) serving on {settings.public_url}  data: {os.path.abspath(settings.data_dir)}",
               flush=True)
-        port = metrics.metrics_port(default=0)
-        if port:        # never on the public port: per-route counts tell about private activity
-            metrics_server = metrics.serve_in_thread("wharf", port)
-            print(f"  metrics: http://{metrics.metrics_addr()}:{port}/metrics", flush=True)
+        if settings.metrics_port:        # never on the public port: per-route counts tell about private activity
+            metrics_server = metrics.serve_in_thread("wharf", settings.metrics_port, settings.metrics_addr)
+            print(f"  metrics: http://{settings.metrics_addr}:{settings.metrics_port}/metrics", flush=True)
         print(f"  anaconda config --set url {settings.public_url}/api", flush=True)
         print(f"  conda channel: {settings.public_url}/conda/<owner>", flush=True)
         front.serve_forever()
@@ -158,8 +158,7 @@ def _supervise(cmd: list[str], name: str) -> int:
 
 
 def _run_gateway(settings) -> int:
-    workers = int(os.environ.get("WHARF_GATEWAY_WORKERS", "2"))
-    threads = int(os.environ.get("WHARF_GATEWAY_THREADS", "8"))
+    workers, threads = settings.gateway_workers, settings.gateway_threads
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # /metrics must add up every worker: prometheus-client's multiprocess mode (set before it is imported)
         import tempfile
@@ -170,16 +169,15 @@ def _run_gateway(settings) -> int:
     from services.kernel import metrics
     from services.kernel.logs import dict_config
 
-    port = metrics.metrics_port()
-    if port:
+    if settings.metrics_port:
         # in the master, on its own port (never the public one: per-route counts tell about private activity);
         # it adds up every worker's metrics (multiprocess mode). Taken before gunicorn starts: a port in use is
         # a configuration error, reported like the nameko services' (exit 78)
-        metrics.serve_in_thread("gateway", port)
+        metrics.serve_in_thread("gateway", settings.metrics_port, settings.metrics_addr)
 
     class GatewayApp(BaseApplication):
         def load_config(self):
-            self.cfg.set("bind", os.environ.get("WHARF_GATEWAY_BIND", "0.0.0.0:8080"))
+            self.cfg.set("bind", settings.gateway_bind)
             self.cfg.set("workers", workers)
             # each worker serves with waitress (services/http_front.py): requests are read without a thread, so
             # idle and slow clients cannot take the threads from the others (gthread gave each a thread)
@@ -192,7 +190,7 @@ def _run_gateway(settings) -> int:
             # redacted) replaces gunicorn's, which would log request lines with tokens in them
             self.cfg.set("accesslog", None)
             # gunicorn's own lines through Wharf's handler (its format, and the redaction of tokens)
-            cfg = dict_config("gateway")
+            cfg = dict_config("gateway", settings.log_level, settings.log_format)
             cfg.setdefault("loggers", {}).update({name: {"level": "INFO", "handlers": [], "propagate": True}
                                                   for name in ("gunicorn.error", "gunicorn.access")})
             self.cfg.set("logconfig_dict", cfg)
@@ -311,18 +309,15 @@ def _check_s3(settings, _service) -> str:
 def _gateway_address(settings) -> str:
     """host:port the gateway listens on: `wharf run gateway`'s WHARF_GATEWAY_BIND, or in embedded mode the
     WHARF_HOST and WHARF_PORT that `wharf serve` reads."""
-    if settings.mode == "distributed":
-        bind = os.environ.get("WHARF_GATEWAY_BIND", "0.0.0.0:8080")
-    else:
-        bind = f'{os.environ.get("WHARF_HOST", "127.0.0.1")}:{os.environ.get("WHARF_PORT", "8080")}'
+    bind = settings.gateway_bind if settings.mode == "distributed" else f"{settings.host}:{settings.port}"
     return bind.replace("0.0.0.0", "127.0.0.1")
 
 
 def _check_process(settings, service) -> str:
     if service == "gateway":
-        import requests
+        from services.gateway.adapters import http_probe
         url = f"http://{_gateway_address(settings)}/healthz"
-        requests.get(url, timeout=5).raise_for_status()
+        http_probe.check(url, timeout=5)
         return url
     from nameko.standalone.rpc import ClusterRpcProxy
     with ClusterRpcProxy({"AMQP_URI": settings.amqp_uri}, timeout=10) as rpc:
@@ -420,15 +415,21 @@ def cmd_migrate(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     from services.kernel.logs import configure
+    from services.kernel.settings import ConfigurationError
+    from services.nameko_main import CONFIG_ERROR
     argv_ = sys.argv[1:] if argv is None else argv
     service = argv_[1] if len(argv_) > 1 and argv_[0] == "run" else \
         "embedded" if argv_[:1] == ["serve"] else "wharf"
-    configure(service)     # WHARF_LOG_FORMAT=json: one JSON object per line
+    try:
+        configure(service)     # WHARF_LOG_FORMAT=json: one JSON object per line
+    except ConfigurationError as exc:      # WHARF_LOG_FORMAT / WHARF_LOG_LEVEL
+        print(f"error: {exc}", file=sys.stderr)
+        return CONFIG_ERROR
     p = argparse.ArgumentParser(prog="wharf", description="Wharf package hosting")
     sub = p.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("serve", help="run everything in one process (embedded mode)")
-    s.add_argument("--host", default=os.environ.get("WHARF_HOST", "127.0.0.1"))
-    s.add_argument("--port", type=int, default=int(os.environ.get("WHARF_PORT", "8080")))
+    s.add_argument("--host", default=None, help="address to listen on (default: WHARF_HOST, else 127.0.0.1)")
+    s.add_argument("--port", type=int, default=None, help="port to listen on (default: WHARF_PORT, else 8080)")
     s.add_argument("--data", default=None, help="data directory (default: WHARF_DATA_DIR, else "
                                                   "$XDG_DATA_HOME/wharf or ~/.local/share/wharf)")
     s.set_defaults(fn=cmd_serve)
@@ -487,8 +488,6 @@ def main(argv: list[str] | None = None) -> int:
     m.set_defaults(fn=cmd_migrate)
     args = p.parse_args(argv)
     from services.kernel.errors import WharfError
-    from services.kernel.settings import ConfigurationError
-    from services.nameko_main import CONFIG_ERROR
     try:
         return args.fn(args)
     except WharfError as exc:

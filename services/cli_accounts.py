@@ -35,10 +35,10 @@ class NoServerData(WharfError):
 def require_server_data(args) -> None:
     """An administration command must find the server's data, never start a new data directory: checked before
     the settings are made (in embedded mode they create the data directory and its secret key)."""
-    from services.kernel.settings import default_data_dir
-    if os.environ.get("WHARF_AUTH_DB_URL") or os.environ.get("WHARF_MODE", "embedded") != "embedded":
+    from services.kernel.settings import server_data_dir
+    data_dir = server_data_dir(getattr(args, "data", None))
+    if data_dir is None:      # the auth database is elsewhere (WHARF_AUTH_DB_URL, distributed mode)
         return
-    data_dir = getattr(args, "data", None) or os.environ.get("WHARF_DATA_DIR") or default_data_dir()
     if (Path(data_dir) / "auth.db").exists():
         return
     where = os.path.abspath(data_dir)

@@ -15,6 +15,7 @@ import types
 
 from services.auth.bootstrap import bootstrap as auth_bootstrap
 from services.indexer.bootstrap import bootstrap as indexer_bootstrap
+from services.kernel.adapters.blob_store import make_blob_store
 from services.kernel.bus import InMemoryBus
 from services.kernel.errors import BadRequest
 from services.kernel.events import Event
@@ -85,12 +86,13 @@ class Embedded:
         # behind the registry events the indexer is applying
         self.buses = {source: InMemoryBus(name=f"wharf-bus-{source}") for source in EXCHANGES}
         self.bus = self.buses["registry"]
-        self.storage = storage_bootstrap(settings)
+        blobs = make_blob_store(settings)     # one store for storage and the indexer
+        self.storage = storage_bootstrap(settings, blobs=blobs)
         self.auth = auth_bootstrap(settings)
         self.relay = _Worker("wharf-relay", lambda: self.registry.relay_pending() > 0, interval=1.0)
         self.registry = registry_bootstrap(settings, publisher=self.buses["registry"], on_commit=self.relay.wake)
         self.indexer = indexer_bootstrap(settings, publisher=self.buses["indexer"],
-                                         log_reader=self.registry.read_stream)
+                                         log_reader=self.registry.read_stream, blobs=blobs)
         self.publisher = _Worker("wharf-index-publisher", lambda: bool(self.indexer.publish_pending()),
                                  interval=2.0, debounce=0.02, first=self.indexer.warm)
         self.catch_up = _Worker("wharf-catch-up", self._catch_up, interval=settings.catch_up_interval,

@@ -24,6 +24,7 @@ import time
 from datetime import datetime
 
 from services.indexer.bootstrap import bootstrap as indexer_bootstrap
+from services.kernel.adapters.blob_store import make_blob_store
 from services.kernel.blob_gc import last_used
 from services.kernel.settings import Settings
 from services.registry.bootstrap import bootstrap as registry_bootstrap
@@ -164,9 +165,10 @@ def collect(registry, indexer, storage, policy: Policy, dry_run: bool = False, o
 
 
 def gc(settings: Settings, grace: float | None = None, dry_run: bool = False, orphans: bool = False) -> dict:
+    blobs = make_blob_store(settings)        # one store (one S3 connection pool) for both facades
     registry = registry_bootstrap(settings, publisher=None)
-    indexer = indexer_bootstrap(settings, publisher=None)
-    storage = storage_bootstrap(settings)
+    indexer = indexer_bootstrap(settings, publisher=None, blobs=blobs)
+    storage = storage_bootstrap(settings, blobs=blobs)
     return collect(registry, indexer, storage, Policy.of(settings, grace), dry_run=dry_run, orphans=orphans)
 
 

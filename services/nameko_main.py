@@ -54,7 +54,7 @@ def _preflight(service: str, settings) -> None:
         except ArgumentError as exc:
             raise ConfigurationError(f"WHARF_{service.upper()}_DB_URL: {exc}") from None
     from services.nameko_telemetry import bind_metrics_port
-    bind_metrics_port()
+    bind_metrics_port(settings)
 
 
 def _run(service_class, config) -> None:
@@ -100,16 +100,19 @@ def serve(service: str) -> int:
     import os
 
     from services.kernel.logs import dict_config
-    from services.kernel.settings import Settings
-    logging.config.dictConfig(dict_config(service))
+    from services.kernel.settings import ConfigurationError, Settings
+    try:
+        logging.config.dictConfig(dict_config(service))
+    except ConfigurationError as exc:       # WHARF_LOG_*: no log format to say it in but plain text
+        print(f"{service} cannot start: {exc}", file=sys.stderr, flush=True)
+        os._exit(CONFIG_ERROR)
     log = logging.getLogger("wharf.run")
     try:
         settings = Settings.from_env(mode="distributed")
         _preflight(service, settings)
         module, cls = NAMEKO_CLASSES[service].split(":")
         service_class = getattr(importlib.import_module(module), cls)
-        config = {"AMQP_URI": settings.amqp_uri, "max_workers": int(os.environ.get("WHARF_MAX_WORKERS", "10")),
-                  "serializer": "json"}
+        config = {"AMQP_URI": settings.amqp_uri, "max_workers": settings.max_workers, "serializer": "json"}
         _run(service_class, config)
     except Exception as exc:  # noqa: BLE001 - only configuration errors are told apart here
         if not is_configuration_error(exc):

@@ -37,7 +37,7 @@ from nameko.rpc import Rpc
 
 from services.kernel import context, metrics
 from services.kernel.errors import WharfError
-from services.kernel.settings import ConfigurationError
+from services.kernel.settings import ConfigurationError, Settings
 from services.kernel.transport import operation_name
 
 
@@ -64,12 +64,11 @@ def listen_for_metrics(addr: str, port: int):
             f"WHARF_METRICS_PORT, or 0 to turn its metrics endpoint off") from None
 
 
-def bind_metrics_port() -> None:
+def bind_metrics_port(settings: Settings) -> None:
     """Take ``WHARF_METRICS_PORT`` before the service starts (services/nameko_main.py), so a port in use stops
     it before it touches its database or the broker; ``Telemetry.start`` then serves on this socket."""
-    port = metrics.metrics_port()
-    if port:
-        addr = metrics.metrics_addr()
+    if settings.metrics_port:
+        addr, port = settings.metrics_addr, settings.metrics_port
         _PREBOUND[(addr, port)] = listen_for_metrics(addr, port)
 
 
@@ -101,12 +100,12 @@ class Telemetry(DependencyProvider):
         DomainErrorFilter.install()
 
     def start(self):
-        port = metrics.metrics_port()
+        settings = Settings.from_env(mode="distributed")     # what the service's own dependency reads
+        addr, port = settings.metrics_addr, settings.metrics_port
         if not port:
             return
-        addr = metrics.metrics_addr()
         self._sock = _PREBOUND.pop((addr, port), None) or listen_for_metrics(addr, port)
-        log.info("metrics on http://%s:%d/metrics", metrics.metrics_addr(), port)
+        log.info("metrics on http://%s:%d/metrics", addr, port)
         app = metrics.wsgi_app(self.container.service_name)
         self._server = self.container.spawn_managed_thread(
             lambda: eventlet.wsgi.server(self._sock, app, log=_Quiet(), log_output=False),

@@ -27,6 +27,7 @@ import time
 from services.gc import (LEFTOVER_DUE, LEFTOVER_WAITING, ORPHAN, RECENT, RELEASED_DUE, RELEASED_WAITING,
                          SUPERSEDED_DUE, SUPERSEDED_WAITING, Policy, survey)
 from services.indexer.bootstrap import bootstrap as indexer_bootstrap
+from services.kernel.adapters.blob_store import make_blob_store
 from services.kernel.adapters.local_blobs import LocalBlobStore
 from services.kernel.settings import Settings
 from services.kernel.signing import blob_key_for
@@ -147,9 +148,10 @@ def replay_pointers(log_reader) -> list[dict]:
 
 def verify(settings: Settings, hash_bytes: bool = True, wait: float = 30.0, grace: float | None = None) -> dict:
     """``grace``: the grace period garbage and orphans are told apart by (default ``WHARF_GC_GRACE``)."""
+    blobs = make_blob_store(settings)        # one store (one S3 connection pool) for both facades
     registry = registry_bootstrap(settings, publisher=None)
-    indexer = indexer_bootstrap(settings, publisher=None, log_reader=registry.read_stream)
-    storage = storage_bootstrap(settings)
+    indexer = indexer_bootstrap(settings, publisher=None, log_reader=registry.read_stream, blobs=blobs)
+    storage = storage_bootstrap(settings, blobs=blobs)
     return run(registry, indexer, storage, hash_bytes=hash_bytes, wait=wait, policy=Policy.of(settings, grace))
 
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import logging
 import logging.config
-import os
 import re
 from datetime import datetime, timezone
 
 from . import context
+from .settings import LogSettings
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s"
 
@@ -92,13 +92,12 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(doc, ensure_ascii=False, default=str)
 
 
-def log_format() -> str:
-    return "json" if os.environ.get("WHARF_LOG_FORMAT", "text").strip().lower() == "json" else "text"
-
-
 def dict_config(service: str, level: str | None = None, fmt: str | None = None) -> dict:
-    level = level or os.environ.get("WHARF_LOG_LEVEL", "INFO")
-    fmt = fmt or log_format()
+    """``level`` and ``fmt`` default to ``LogSettings.from_env()`` (``WHARF_LOG_LEVEL``, ``WHARF_LOG_FORMAT``;
+    an unusable value is a ``ConfigurationError``)."""
+    if level is None or fmt is None:
+        from_env = LogSettings.from_env()
+        level, fmt = level or from_env.level, fmt or from_env.format
     formatter = {"()": f"{__name__}.JsonFormatter"} if fmt == "json" else {"format": TEXT_FORMAT}
     return {
         "version": 1,
@@ -119,11 +118,12 @@ def dict_config(service: str, level: str | None = None, fmt: str | None = None) 
 def last_resort_handler(service: str = "wharf") -> logging.Handler:
     """What ``logging.lastResort`` becomes (services/__init__.py): records logged before a process configured
     logging (a library's warning at import time) are written in the process's format, at WARNING and above."""
+    settings = LogSettings.from_env(strict=False)      # importing `services` never fails on a setting
     handler = logging.StreamHandler()
     handler.setLevel(logging.WARNING)
-    handler.addFilter(CorrelationFilter(os.environ.get("WHARF_SERVICE") or service))
+    handler.addFilter(CorrelationFilter(settings.service or service))
     handler.addFilter(RedactingFilter())
-    handler.setFormatter(JsonFormatter() if log_format() == "json" else logging.Formatter(TEXT_FORMAT))
+    handler.setFormatter(JsonFormatter() if settings.format == "json" else logging.Formatter(TEXT_FORMAT))
     return handler
 
 

@@ -2,7 +2,7 @@
 
 The gateway serves them on ``/metrics`` (under gunicorn with several workers, through prometheus-client's
 multiprocess mode: ``PROMETHEUS_MULTIPROC_DIR``, set by ``wharf run gateway``); every nameko service serves
-them on ``WHARF_METRICS_PORT`` (``wsgi_app``, served by services/nameko_telemetry.py). The embedded mode has
+them on ``WHARF_METRICS_PORT`` (``Settings.metrics_port``; ``wsgi_app``, served by services/nameko_telemetry.py). The embedded mode has
 every service in one process, so its ``/metrics`` holds them all. Only this module imports prometheus_client.
 """
 from __future__ import annotations
@@ -67,13 +67,13 @@ PUBLISH_SKIPPED = Counter("wharf_indexer_publishes_skipped",
                           "Dirty indexes this replica left alone: 'busy' (another replica holds the index's lock), "
                           "'stale' (a newer generation was flipped meanwhile)", ("kind", "reason"))
 
-PARTITIONS = max(1, int(os.environ.get("WHARF_INDEXER_PARTITIONS", "16") or 16))
+PARTITIONS = 16      # default of WHARF_INDEXER_PARTITIONS (Settings.indexer_partitions)
 
 
-def partition_of(stream_id: str, partitions: int | None = None) -> int:
-    """Stable partition of an owner stream (crc32 modulo ``WHARF_INDEXER_PARTITIONS``): the label of the
-    per-partition metrics and of the publication log."""
-    return zlib.crc32(stream_id.encode("utf-8")) % (partitions or PARTITIONS)
+def partition_of(stream_id: str, partitions: int = PARTITIONS) -> int:
+    """Stable partition of an owner stream (crc32 modulo ``partitions``, ``Settings.indexer_partitions``): the
+    label of the per-partition metrics and of the publication log."""
+    return zlib.crc32(stream_id.encode("utf-8")) % partitions
 
 
 def render() -> tuple[bytes, str]:
@@ -86,12 +86,7 @@ def render() -> tuple[bytes, str]:
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
 
 
-def metrics_port(default: int = 9100) -> int:
-    """``WHARF_METRICS_PORT`` (default 9100, ``wharf serve`` 0; 0 or empty turns the endpoint off)."""
-    return int(os.environ.get("WHARF_METRICS_PORT", str(default)) or 0)
-
-
-def serve_in_thread(service: str, port: int, addr: str | None = None):
+def serve_in_thread(service: str, port: int, addr: str):
     """Serve ``wsgi_app(service)`` on ``addr:port`` from a daemon thread (the gateway, which runs no eventlet:
     ``wharf serve`` and the gunicorn master of ``wharf run gateway``). Never on the public port: the counts of
     requests per route and status tell about private activity. A port in use is a ``ConfigurationError``."""
@@ -107,7 +102,6 @@ def serve_in_thread(service: str, port: int, addr: str | None = None):
     class _Server(WSGIServer):
         allow_reuse_address = False           # a second process on the port must fail, not share or steal it
 
-    addr = addr or metrics_addr()
     try:
         server = make_server(addr, port, wsgi_app(service), server_class=_Server, handler_class=_Quiet)
     except OSError as exc:
@@ -117,10 +111,6 @@ def serve_in_thread(service: str, port: int, addr: str | None = None):
             f"endpoint off") from None
     threading.Thread(target=server.serve_forever, name="wharf-metrics", daemon=True).start()
     return server
-
-
-def metrics_addr() -> str:
-    return os.environ.get("WHARF_METRICS_ADDR", "0.0.0.0")
 
 
 def wsgi_app(service: str = "wharf"):

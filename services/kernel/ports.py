@@ -74,3 +74,18 @@ class UploadStorage(Protocol):
                  distribution_type: str, sha256: str | None = None) -> dict: ...
 
     def drop_stage(self, dist_id: str) -> None: ...
+
+
+class Clock(Protocol):
+    """Time as a service reads it (``services.kernel.clock``: ``SystemClock``, and ``FakeClock`` for tests).
+
+    - ``time`` is the wall clock in epoch seconds (event ages, lags, the time a shard was retired);
+    - ``monotonic`` never goes back (durations, deadlines);
+    - ``sleep`` waits ``seconds`` (a fake clock advances instead, so tests of ages and deadlines do not wait).
+    """
+
+    def time(self) -> float: ...
+
+    def monotonic(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...

@@ -1,7 +1,13 @@
-"""Configuration from environment variables. Every variable is documented in README.md ("Configuration").
+"""Configuration from environment variables: the only module that reads a ``WHARF_*`` variable (a test scans the
+sources). Every variable is documented in README.md ("Configuration").
 
 Embedded mode derives everything from ``data_dir``; distributed mode reads database URLs, the AMQP URI and the
-S3 endpoint from the environment.
+S3 endpoint from the environment. Every value is checked when it is read: an unusable one is a
+``ConfigurationError`` naming the variable, which `wharf` prints in one line and exits 78 with.
+
+``LogSettings`` is the part a process needs before anything else (logging is configured first, so that even a
+bad setting is reported in the process's log format); ``server_data_dir`` is where the administration commands
+look for the server's data without creating it.
 """
 from __future__ import annotations
 
@@ -43,6 +49,77 @@ def _seconds(env, name: str, default: float) -> float:
     if not value > 0 or value == float("inf"):
         raise ConfigurationError(f"{name}={raw!r}: a positive number of seconds")
     return value
+
+
+def _port(env, name: str, default: int, empty: int | None = None) -> int:
+    """A TCP port (0-65535); ``empty``: the value of a variable set to the empty string (default: ``default``)."""
+    raw = env.get(name)
+    if raw is None:
+        return default
+    if str(raw).strip() == "":
+        return default if empty is None else empty
+    value = _int(env, name, default)
+    if value > 65535:
+        raise ConfigurationError(f"{name}={raw!r}: a port number, 0 to 65535")
+    return value
+
+
+def _address(env, name: str, default: str) -> str:
+    """``host:port`` (gunicorn's bind address)."""
+    raw = (env.get(name) or "").strip() or default
+    host, sep, port = raw.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise ConfigurationError(f"{name}={raw!r}: an address as host:port, e.g. {default}")
+    return raw
+
+
+def _choice(env, name: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = env.get(name) or ""
+    value = raw.strip().lower() or default
+    if value not in choices:
+        raise ConfigurationError(f"{name}={raw!r}: one of {', '.join(choices)}")
+    return value
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+@dataclasses.dataclass(frozen=True)
+class LogSettings:
+    """How a process logs: ``WHARF_LOG_FORMAT`` (text | json), ``WHARF_LOG_LEVEL`` and ``WHARF_SERVICE`` (the
+    service name of records written before the process configured logging; default: the process's own)."""
+    format: str = "text"
+    level: str = "INFO"
+    service: str = ""
+
+    @classmethod
+    def from_env(cls, env: dict | None = None, strict: bool = True) -> "LogSettings":
+        """``strict=False``: an unusable value falls back to its default instead of raising (for the handler
+        ``import services`` installs, which must not fail; the process's own configuration reports it)."""
+        env = os.environ if env is None else env
+        try:
+            fmt = _choice(env, "WHARF_LOG_FORMAT", "text", ("text", "json"))
+        except ConfigurationError:
+            if strict:
+                raise
+            fmt = "text"
+        raw_level = env.get("WHARF_LOG_LEVEL") or ""
+        level = raw_level.strip().upper() or "INFO"
+        if level not in LOG_LEVELS:
+            if strict:
+                raise ConfigurationError(f"WHARF_LOG_LEVEL={raw_level!r}: one of {', '.join(LOG_LEVELS)}")
+            level = "INFO"
+        return cls(format=fmt, level=level, service=(env.get("WHARF_SERVICE") or "").strip())
+
+
+def server_data_dir(data: str | None = None, env: dict | None = None) -> str | None:
+    """The embedded data directory the administration commands must find (``--data``, ``WHARF_DATA_DIR``, else
+    the default), read without creating anything; None when the server's auth database is elsewhere
+    (``WHARF_AUTH_DB_URL``, or a mode other than embedded)."""
+    env = os.environ if env is None else env
+    if env.get("WHARF_AUTH_DB_URL") or env.get("WHARF_MODE", "embedded") != "embedded":
+        return None
+    return data or env.get("WHARF_DATA_DIR") or default_data_dir(env)
 
 
 def _bool(v: str | None, default: bool = False) -> bool:
@@ -108,6 +185,21 @@ class Settings:
     gateway_header_timeout: int = 30             # seconds from a request's first byte to the end of its headers
     gateway_body_timeout: int = 60               # seconds without a byte of a body, or of a response being read
     gateway_keepalive: int = 75                  # seconds an idle keep-alive connection stays open
+    # processes: `wharf serve` listens on host:port; `wharf run gateway` on gateway_bind with gunicorn workers
+    host: str = "127.0.0.1"                      # `wharf serve` (--host wins)
+    port: int = 8080                             # `wharf serve` (--port wins)
+    gateway_bind: str = "0.0.0.0:8080"           # `wharf run gateway`: host:port
+    gateway_workers: int = 2                     # `wharf run gateway`: gunicorn worker processes
+    gateway_threads: int = 8                     # `wharf run gateway`: application threads per worker
+    max_workers: int = 10                        # nameko workers per service process
+    relay_poll: float = 0.2                      # seconds between the registry relay's rounds when not woken
+    # observability
+    metrics_port: int = 0                        # /metrics and /healthz of the process; 0: off (distributed: 9100)
+    metrics_addr: str = "0.0.0.0"
+    indexer_partitions: int = 16                 # owner partitions of the indexer's queue-lag gauge
+    log_format: str = "text"                     # text | json
+    log_level: str = "INFO"
+    log_service: str = ""                        # WHARF_SERVICE: service name of records before logging is set up
 
     def __post_init__(self):
         data = Path(self.data_dir)
@@ -122,6 +214,12 @@ class Settings:
         self.public_url = self.public_url.rstrip("/")
         if not self.catch_up_interval > 0:
             raise ConfigurationError("WHARF_CATCH_UP_INTERVAL must be a positive number of seconds")
+        if not self.relay_poll > 0:
+            raise ConfigurationError("WHARF_RELAY_POLL must be a positive number of seconds")
+
+    @property
+    def logging(self) -> LogSettings:
+        return LogSettings(format=self.log_format, level=self.log_level, service=self.log_service)
 
     @property
     def blobs_dir(self) -> str:
@@ -132,10 +230,16 @@ class Settings:
         env = os.environ if env is None else env
         g = lambda k, d="": env.get(k, d)  # noqa: E731
         mode = overrides.pop("mode", None) or g("WHARF_MODE", "embedded")
+        host = overrides.pop("host", None) or g("WHARF_HOST").strip() or "127.0.0.1"
+        port = overrides.pop("port", None)
+        port = _port(env, "WHARF_PORT", 8080) if port is None else port
+        log = LogSettings.from_env(env)
         kw = dict(
             mode=mode,
             data_dir=g("WHARF_DATA_DIR") or default_data_dir(env),
-            public_url=g("WHARF_PUBLIC_URL", "http://127.0.0.1:8080"),
+            # `wharf serve` is reached where it listens unless told otherwise
+            public_url=g("WHARF_PUBLIC_URL") or (f"http://{host}:{port}" if mode == "embedded"
+                                                 else "http://127.0.0.1:8080"),
             secret_key=g("WHARF_SECRET_KEY"),
             auth_db_url=g("WHARF_AUTH_DB_URL"),
             registry_db_url=g("WHARF_REGISTRY_DB_URL"),
@@ -172,6 +276,20 @@ class Settings:
             gateway_header_timeout=_int(env, "WHARF_GATEWAY_HEADER_TIMEOUT", 30, minimum=1),
             gateway_body_timeout=_int(env, "WHARF_GATEWAY_BODY_TIMEOUT", 60, minimum=1),
             gateway_keepalive=_int(env, "WHARF_GATEWAY_KEEPALIVE", 75, minimum=1),
+            host=host,
+            port=port,
+            gateway_bind=_address(env, "WHARF_GATEWAY_BIND", "0.0.0.0:8080"),
+            gateway_workers=_int(env, "WHARF_GATEWAY_WORKERS", 2, minimum=1),
+            gateway_threads=_int(env, "WHARF_GATEWAY_THREADS", 8, minimum=1),
+            max_workers=_int(env, "WHARF_MAX_WORKERS", 10, minimum=1),
+            relay_poll=_seconds(env, "WHARF_RELAY_POLL", 0.2),
+            # a set but empty WHARF_METRICS_PORT turns the endpoint off, as 0 does
+            metrics_port=_port(env, "WHARF_METRICS_PORT", 9100 if mode == "distributed" else 0, empty=0),
+            metrics_addr=g("WHARF_METRICS_ADDR").strip() or "0.0.0.0",
+            indexer_partitions=_int(env, "WHARF_INDEXER_PARTITIONS", 16, minimum=1),
+            log_format=log.format,
+            log_level=log.level,
+            log_service=log.service,
         )
         kw.update(overrides)
         s = cls(**kw)

@@ -24,27 +24,30 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.parametrize("busy_rounds, sleeps", [(0, 1), (3, 4), (1000, 8)])
 def test_after_a_publish_the_loop_waits_while_events_keep_being_applied(monkeypatch, busy_rounds, sleeps):
     """``_settle``: PUBLISH_INTERVAL at a time while the handlers applied an event during the last one (here
-    ``busy_rounds`` of them), never longer than COALESCE_MAX in all (a clock advanced by each sleep)."""
+    ``busy_rounds`` of them), never longer than COALESCE_MAX in all (the indexer's fake clock, advanced by each
+    sleep)."""
+    import types
+
     import eventlet.event
 
     from services.indexer.entrypoints import service as entry
+    from services.kernel.clock import FakeClock
 
     facade = entry.IndexerFacade()
     facade._running, facade._wake = True, eventlet.event.Event()
-    clock, calls = [0.0], []
 
-    def sleep(seconds):
-        calls.append(seconds)
-        clock[0] += seconds
-        if len(calls) <= busy_rounds:
-            facade._poke()          # what worker_result does when a handler has applied an event
+    class Busy(FakeClock):
+        def sleep(self, seconds):
+            super().sleep(seconds)
+            if len(self.slept) <= busy_rounds:
+                facade._poke()          # what worker_result does when a handler has applied an event
 
-    monkeypatch.setattr(entry.eventlet, "sleep", sleep)
-    monkeypatch.setattr(entry.time, "monotonic", lambda: clock[0])
+    clock = Busy()
+    facade.facade = types.SimpleNamespace(clock=clock)       # the IndexerService's clock port
     monkeypatch.setattr(entry, "PUBLISH_INTERVAL", 0.125)        # binary fractions: the clock adds up exactly
     monkeypatch.setattr(entry, "COALESCE_MAX", 1.0)
     facade._settle()
-    assert calls == [0.125] * sleeps
+    assert clock.slept == [0.125] * sleeps
 
 
 def test_handler_bindings_equal_the_subscription_table():

@@ -3,7 +3,6 @@ run_exports when known), only touched shards are rewritten, replays give the sam
 appear in (or are readable through) the public index. SQLite and PostgreSQL."""
 import hashlib
 import json
-import time
 
 import msgpack
 import pytest
@@ -155,7 +154,7 @@ def test_many_new_shards_are_packed_and_read_back_by_range(indexer, log, blobs, 
 
 
 @pytest.mark.parametrize("whole", [False, True])
-def test_replaced_shards_stay_readable_for_the_grace_period_only(indexer, log, blobs, monkeypatch, whole):
+def test_replaced_shards_stay_readable_for_the_grace_period_only(indexer, log, blobs, monkeypatch, whole, clock):
     """A client that fetched the shard index just before a publish asks for the shard it names: it gets it for
     ``shard_grace`` seconds (not a 404 that fails its solve); after that, or with no grace, it is gone. (Both
     ways of finding the replaced shards: by name, and by reading the channel's shards whole.)"""
@@ -178,7 +177,9 @@ def test_replaced_shards_stay_readable_for_the_grace_period_only(indexer, log, b
     indexer.shard_grace_ms = 0         # no grace: only what the current index lists
     assert indexer.get_shard("alice", "main", "linux-64", "public", first) is None
     indexer.shard_grace_ms = 50
-    time.sleep(0.1)                    # retired more than 50 ms ago: expired
+    clock.advance(0.045)               # retired 45 ms ago: still in the grace period
+    assert indexer.get_shard("alice", "main", "linux-64", "public", first) is not None
+    clock.advance(0.010)               # retired 55 ms ago: expired (the indexer's clock, no sleep)
     assert indexer.get_shard("alice", "main", "linux-64", "public", first) is None
     assert indexer.get_shard("alice", "main", "linux-64", "public", second) is not None
 

@@ -41,3 +41,19 @@ def test_unknown_backend_and_missing_endpoint(tmp_path):
 def test_explicit_store_wins(tmp_path):
     store = LocalBlobStore(str(tmp_path / "elsewhere"))
     assert bootstrap(Settings(data_dir=str(tmp_path), secret_key="k"), blobs=store).blobs is store
+
+
+def test_one_blob_store_factory_for_storage_and_indexer(tmp_path, monkeypatch):
+    """Issue 16: storage and the indexer build their blob store with the kernel's one factory (they had two
+    copies that drifted: the indexer's ignored WHARF_S3_PUBLIC_ENDPOINT and a missing endpoint)."""
+    from services.indexer import bootstrap as indexer_bootstrap
+    from services.kernel.adapters import blob_store
+    from services.kernel.settings import ConfigurationError
+    from services.storage import bootstrap as storage_bootstrap
+    assert storage_bootstrap.make_blob_store is blob_store.make_blob_store
+    assert indexer_bootstrap.make_blob_store is blob_store.make_blob_store
+    settings = Settings(data_dir=str(tmp_path), secret_key="k", blob_backend="s3")
+    with pytest.raises(ConfigurationError, match="WHARF_S3_ENDPOINT"):
+        indexer_bootstrap.bootstrap(settings)
+    with pytest.raises(ConfigurationError, match="WHARF_BLOB_BACKEND='ftp'"):
+        blob_store.make_blob_store(Settings(data_dir=str(tmp_path), secret_key="k", blob_backend="ftp"))

@@ -12,7 +12,7 @@ from services.kernel.settings import Settings
 from services.kernel.signing import staging_key_for
 from services.registry.bootstrap import bootstrap as registry_bootstrap
 from services.storage.bootstrap import bootstrap as storage_bootstrap
-from services.storage.bootstrap import make_blob_store
+from services.kernel.adapters.blob_store import make_blob_store
 from tests.helpers.packages import make_conda_package
 
 from .api_upload import Uploader, login

@@ -16,7 +16,7 @@ from sqlalchemy import text
 from services.kernel.adapters.db import make_engine
 from services.kernel.settings import Settings
 from services.kernel.signing import blob_key_for, staging_key_for
-from services.storage.bootstrap import make_blob_store
+from services.kernel.adapters.blob_store import make_blob_store
 from tests.helpers.packages import make_conda_package
 
 from .api_upload import Uploader, login

@@ -23,7 +23,7 @@ import zstandard
 from services.kernel import signing
 from services.kernel.settings import Settings
 from services.registry.bootstrap import bootstrap as registry_bootstrap
-from services.storage.bootstrap import make_blob_store
+from services.kernel.adapters.blob_store import make_blob_store
 from tests.helpers import hostile_archives as ha
 from tests.helpers.packages import make_conda_package, make_sdist, make_wheel
 

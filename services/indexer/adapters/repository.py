@@ -147,7 +147,7 @@ class SqlIndexRepository(ShardMixin, PypiIndexMixin):
 
     def flip(self, key: ChannelKey, generation: int, pointers: dict[str, dict[str, dict]],
              shards: dict[str, dict[str, dict | None]] | None = None, replica: str = "-",
-             changed_at: int = 0, shard_grace_ms: int = 0) -> bool:
+             changed_at: int = 0, shard_grace_ms: int = 0, now_ms: int | None = None) -> bool:
         """Point the channel at new index files (and, when given, record its new shards: {audience: {name:
         pointer or None when the name is gone}}), unless this generation or a newer one is published already.
         Logs the publication (``replica``; ``changed_at``: epoch ms of the newest change included, 0 unknown).
@@ -166,7 +166,7 @@ class SqlIndexRepository(ShardMixin, PypiIndexMixin):
                     index_elements=["owner", "label", "subdir", "audience", "filename"],
                     set_={"key": p["key"], "sha256": p["sha256"], "size": p["size"],
                           "encoding": p.get("encoding")}))
-        now_ms = int(time.time() * 1000)
+        now_ms = int(time.time() * 1000) if now_ms is None else now_ms     # the caller's clock, epoch ms
         self.write_shards(key, shards or {}, now_ms, shard_grace_ms)
         self.clear_dirty_names(key, generation)
         self.conn.execute(update(dirty).where(where).values(published_generation=generation))

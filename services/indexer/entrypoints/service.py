@@ -4,7 +4,6 @@ catch-up to the registry's log (at start and every ``WHARF_CATCH_UP_INTERVAL`` s
 from __future__ import annotations
 
 import logging
-import time
 
 import eventlet
 import eventlet.event
@@ -107,11 +106,12 @@ class IndexerFacade(DependencyProvider):
         this process is one eventlet hub: with a fixed tenth of a second the loop published back to back during
         a burst, each publish covering few events (1,000 uploads by 8 clients: 118 publishes of the 100,000-record
         subdir; 86 with this)."""
-        deadline = time.monotonic() + COALESCE_MAX
+        clock = self.facade.clock      # the indexer's Clock port (green sleep under nameko's monkey patching)
+        deadline = clock.monotonic() + COALESCE_MAX
         while self._running:
             self._wake = eventlet.event.Event()
-            eventlet.sleep(PUBLISH_INTERVAL)
-            if not self._wake.ready() or time.monotonic() >= deadline:
+            clock.sleep(PUBLISH_INTERVAL)
+            if not self._wake.ready() or clock.monotonic() >= deadline:
                 return
 
 

@@ -12,7 +12,6 @@ import logging
 import os
 import re
 import socket
-import time
 
 from marshmallow import ValidationError
 from packaging.utils import canonicalize_name
@@ -20,7 +19,8 @@ from packaging.utils import canonicalize_name
 from services.kernel import context, metrics
 from services.kernel.errors import BadRequest, Unavailable
 from services.kernel.events import DATA_SCHEMAS, EnvelopeSchema, Event
-from services.kernel.ports import EventPublisher
+from services.kernel.clock import SYSTEM_CLOCK
+from services.kernel.ports import Clock, EventPublisher
 
 from ..domain.keys import AUDIENCES, REPODATA, ROOT, ChannelKey, ProjectKey, ShardChange, event_file_name
 from ..domain.ports import LogReader, UnitOfWork
@@ -41,12 +41,13 @@ _ENVELOPE = EnvelopeSchema()
 class _Stages:
     """Durations of the stages of one publish: observed in ``PUBLISH_STAGE`` and shown in the publish log line."""
 
-    def __init__(self):
-        self.t = time.monotonic()
+    def __init__(self, clock: Clock):
+        self.clock = clock
+        self.t = clock.monotonic()
         self.took: dict[str, float] = {}
 
     def done(self, stage: str) -> None:
-        now = time.monotonic()
+        now = self.clock.monotonic()
         self.took[stage] = now - self.t
         self.t = now
         metrics.PUBLISH_STAGE.labels(stage).observe(self.took[stage])
@@ -109,10 +110,11 @@ def _mark_dirty(repo, touched: set, stamps: dict) -> None:
     repo.mark_projects_dirty(k for k in touched if isinstance(k, ProjectKey))
 
 
-def _report_applied(applied: list[Event], how) -> float:
+def _report_applied(applied: list[Event], how, now: float) -> float:
     """Count and log events once their transaction committed (once, however often a delivery is retried);
-    ``how(event)`` says how each came (" (gap filled)", ...). Returns the apply lag of the last one."""
-    now, lag = time.time(), 0.0
+    ``how(event)`` says how each came (" (gap filled)", ...); ``now``: epoch seconds. Returns the apply lag of
+    the last one."""
+    lag = 0.0
     for ev in applied:
         lag = max(0.0, now - epoch_millis(ev.occurred_at) / 1000.0)
         metrics.EVENTS_APPLIED.labels(ev.type).inc()
@@ -135,10 +137,15 @@ def _audience(audience: str) -> str:
 class IndexerService:
     def __init__(self, uow: UnitOfWork, blobs, publisher: EventPublisher | None = None,
                  log_reader: LogReader | None = None, replica: str | None = None, shard_grace: float = 600,
-                 cache_rows: int = MAX_CACHED_ROWS, catch_up_lag: float | None = None):
+                 cache_rows: int = MAX_CACHED_ROWS, catch_up_lag: float | None = None,
+                 partitions: int = metrics.PARTITIONS, clock: Clock = SYSTEM_CLOCK):
         """``catch_up_lag``: an event delivered at least this many seconds after its commit makes ``handle``
-        read its stream ahead from the log and apply what follows too (``_ahead``); None: never."""
+        read its stream ahead from the log and apply what follows too (``_ahead``); None: never.
+        ``partitions``: of the queue-lag gauge (``WHARF_INDEXER_PARTITIONS``). ``clock``: every time the indexer
+        reads (lags, shard retirement and grace, publish stage durations)."""
         self.uow = uow
+        self.clock = clock
+        self.partitions = partitions
         self.catch_up_lag = catch_up_lag
         self.shard_grace_ms = max(0, int(shard_grace * 1000))   # how long a replaced shard stays readable
         self.blobs = blobs
@@ -146,6 +153,9 @@ class IndexerService:
         self.log_reader = log_reader or _no_log
         self.replica = replica or f"{socket.gethostname()}:{os.getpid()}"   # names this replica's publications
         self._rows = RowsCache(cache_rows)    # the rows (and repodata) of recently published channels
+
+    def _now_ms(self) -> int:
+        return int(self.clock.time() * 1000)
 
     def with_log_reader(self, log_reader: LogReader) -> "IndexerService":
         """The same service reading missing events through another port (nameko binds its RPC proxy per worker)."""
@@ -163,13 +173,13 @@ class IndexerService:
                 log.debug("skipped duplicate %s %s#%d", event.type, event.stream_id, event.sequence)
                 return
             lag = _report_applied(applied, lambda ev: "" if ev is event else " (gap filled)"
-                                  if ev.sequence < event.sequence else " (read ahead)")
+                                  if ev.sequence < event.sequence else " (read ahead)", self.clock.time())
             before = sum(1 for ev in applied if ev.sequence < event.sequence)
             if before:
                 metrics.EVENTS_GAP_FILLED.inc(before)
             if len(applied) - 1 - before:
                 metrics.EVENTS_READ_AHEAD.inc(len(applied) - 1 - before)
-            metrics.QUEUE_LAG.labels(str(metrics.partition_of(event.stream_id))).set(lag)
+            metrics.QUEUE_LAG.labels(str(metrics.partition_of(event.stream_id, self.partitions))).set(lag)
 
     def _apply(self, event: Event) -> list[Event]:
         """Apply ``event`` (after the missing ones before it and, when behind, the ones after it: ``_ahead``)
@@ -189,7 +199,7 @@ class IndexerService:
 
     def _behind(self, event: Event) -> bool:
         return self.catch_up_lag is not None and \
-            time.time() - epoch_millis(event.occurred_at) / 1000.0 >= self.catch_up_lag
+            self.clock.time() - epoch_millis(event.occurred_at) / 1000.0 >= self.catch_up_lag
 
     def _ahead(self, event: Event) -> list[Event]:
         """The events that follow ``event`` in its stream, read from the registry's log (at most CATCH_UP_MAX,
@@ -310,7 +320,7 @@ class IndexerService:
                 touched, stamps = _apply_in_order(repo, todo)
                 repo.set_stream(stream_id, todo[-1].sequence)
                 _mark_dirty(repo, touched, stamps)
-            _report_applied(todo, lambda ev: " (caught up)")
+            _report_applied(todo, lambda ev: " (caught up)", self.clock.time())
             metrics.EVENTS_CAUGHT_UP.inc(len(todo))
             done += len(todo)
 
@@ -342,7 +352,7 @@ class IndexerService:
         return self._exclusively("conda", key, lambda: self._publish_locked(key, generation))
 
     def _publish_locked(self, key: ChannelKey, generation: int) -> list[dict]:
-        stages = _Stages()
+        stages = _Stages(self.clock)
         with self.uow.begin() as repo:
             # read again under the lock (before the files it covers): another replica may have published the
             # listed generation meanwhile; then only a newer one is worth building
@@ -373,7 +383,8 @@ class IndexerService:
         stages.done("store")
         with self.uow.begin() as repo:
             if not repo.flip(key, generation, pointers, updates, replica=self.replica,
-                             changed_at=changed_at["private"], shard_grace_ms=self.shard_grace_ms):
+                             changed_at=changed_at["private"], shard_grace_ms=self.shard_grace_ms,
+                             now_ms=self._now_ms()):
                 metrics.PUBLISH_SKIPPED.labels("conda", "stale").inc()
                 self._rows.drop(key)
                 return []    # reset meanwhile, or another replica published this state or a newer one
@@ -383,7 +394,7 @@ class IndexerService:
                              pointers["public"][REPODATA]["sha256"]), by_name)
         metrics.PUBLISHES.labels("conda").inc()
         if changed_at["private"]:
-            metrics.PUBLISH_LATENCY.labels("conda").observe(max(0.0, time.time() - changed_at["private"] / 1000))
+            metrics.PUBLISH_LATENCY.labels("conda").observe(max(0.0, self.clock.time() - changed_at["private"] / 1000))
         data = [{"owner": key.owner, "label": key.label, "subdir": key.subdir,
                  "files": {event_file_name(aud, fn): p for fn, p in sorted(pointers[aud].items())}}
                 for aud in AUDIENCES]
@@ -468,7 +479,7 @@ class IndexerService:
         _audience(audience)
         if not isinstance(sha256, str) or not _SHA256.match(sha256):
             return None
-        since = int(time.time() * 1000) - self.shard_grace_ms if self.shard_grace_ms else None
+        since = self._now_ms() - self.shard_grace_ms if self.shard_grace_ms else None
         with self.uow.begin() as repo:
             return repo.get_shard(ChannelKey(owner.lower(), label, subdir), audience, sha256, since)
 
@@ -509,7 +520,7 @@ class IndexerService:
         """The blob keys the indexer still needs (``wharf gc``; with ``keys``, those of them): package blobs of the
         files its indexes list (they stay downloadable through channels until it applies a removal), index
         blobs its current pointers and shards name, and shards replaced less than the shard grace ago."""
-        since = int(time.time() * 1000) - self.shard_grace_ms
+        since = self._now_ms() - self.shard_grace_ms
         with self.uow.begin() as repo:
             return sorted(repo.blob_references(keys, since))
 

@@ -9,7 +9,6 @@ the pika publisher with confirms.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 
 from nameko.extensions import DependencyProvider
@@ -25,7 +24,6 @@ from services.nameko_transport import MessageHandlers, MessageService
 from ..bootstrap import bootstrap
 
 log = logging.getLogger("wharf.registry.relay")
-RELAY_INTERVAL = float(os.environ.get("WHARF_RELAY_POLL", "0.2"))   # seconds between rounds when not woken
 STOP_WAIT = 30.0    # longest a stop waits for the relay's round in progress
 
 
@@ -33,6 +31,7 @@ class RegistryDependency(DependencyProvider):
     def setup(self):
         settings = Settings.from_env(mode="distributed")
         self.publisher = AmqpEventPublisher(settings.amqp_uri)
+        self.relay_interval = settings.relay_poll      # seconds between rounds when not woken (WHARF_RELAY_POLL)
         self._wake = threading.Event()      # green under `nameko run` (eventlet-patched)
         self.service = bootstrap(settings, publisher=self.publisher, on_commit=self._wake.set)
         self._running = False
@@ -63,7 +62,7 @@ class RegistryDependency(DependencyProvider):
                 except Exception:  # noqa: BLE001 - the relay must outlive database or broker hiccups
                     log.exception("outbox relay failed; retrying")
                 if not published and self._running:
-                    self._wake.wait(RELAY_INTERVAL)
+                    self._wake.wait(self.relay_interval)
                     self._wake.clear()
             self.publisher.close()
         finally:
