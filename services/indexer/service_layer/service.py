@@ -303,7 +303,10 @@ class IndexerService:
                 if event.sequence <= last[sid]:
                     continue
                 if event.sequence > last[sid] + 1:
-                    todo.extend(self._missing(event, last[sid]))
+                    missing, poison = cut(self._missing(event, last[sid]))
+                    if poison is not None:
+                        raise poison      # replay stops at an event it cannot apply, as before
+                    todo.extend(missing)
                 todo.append(event)
                 last[sid] = event.sequence
             touched, stamps = _apply_in_order(repo, todo)
