@@ -11,7 +11,7 @@
     wharf migrate [all|auth|registry|indexer] [--check]  upgrade databases to the newest schema revision
     wharf verify [--json] [--quick] [--wait S] [--grace S]  check records, blobs and indexes; exit 1 on a problem
     wharf gc [--dry-run] [--json] [--grace S] [--orphans]   reclaim unreferenced blobs and expired staged uploads
-    wharf events list-stuck [--json] | retry [STREAM]       streams the indexer stopped at a parked event (cli_events.py)
+    wharf events list-stuck [--json] | retry [STREAM]       streams stopped at a parked event (cli_events.py)
 """
 from __future__ import annotations
 

@@ -165,5 +165,5 @@ dead_letters = Table(
 )
 
 # children first
-CONDA_TABLES = (file_labels, published, shards, retired_shards, dirty_names, dirty, stream_positions, files, publications,
-                dead_letters)
+CONDA_TABLES = (file_labels, published, shards, retired_shards, dirty_names, dirty, stream_positions, files,
+                publications, dead_letters)
