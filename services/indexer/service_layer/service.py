@@ -420,7 +420,7 @@ class IndexerService:
             applied, error = 0, None
             if head < seq:
                 with self.uow.begin() as repo:
-                    if repo.parked_at(sid) == seq and repo.lock_stream(sid) < seq:
+                    if repo.lock_stream(sid) < seq and repo.parked_at(sid) == seq:
                         repo.unpark(sid)
                 log.warning("discarded the dead letter of %s#%d: the registry's log ends at #%d", sid, seq, head)
             else:
