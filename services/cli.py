@@ -11,6 +11,7 @@
     wharf migrate [all|auth|registry|indexer] [--check]  upgrade databases to the newest schema revision
     wharf verify [--json] [--quick] [--wait S] [--grace S]  check records, blobs and indexes; exit 1 on a problem
     wharf gc [--dry-run] [--json] [--grace S] [--orphans]   reclaim unreferenced blobs and expired staged uploads
+    wharf events list-stuck [--json] | retry [STREAM]       streams stopped at a parked event (cli_events.py)
 """
 from __future__ import annotations
 
@@ -474,6 +475,8 @@ def main(argv: list[str] | None = None) -> int:
                      help="also delete orphans (blobs nothing references or explains; see wharf verify)")
     gcp.add_argument("--data")
     gcp.set_defaults(fn=cmd_gc)
+    from services.cli_events import add_event_commands
+    add_event_commands(sub)
     h = sub.add_parser("health", help="exit 0 when a service and its dependencies answer (probes)")
     h.add_argument("service", choices=SERVICES)
     h.add_argument("--live", action="store_true",

@@ -120,8 +120,8 @@ class Embedded:
         def to_indexer(ev: Event):
             try:
                 self.indexer.handle(ev.to_wire())
-            except BadRequest:     # can never apply: dropped, as the nameko handler acknowledges it
-                log.exception("dropping malformed registry event %s %s#%s", ev.type, ev.stream_id, ev.sequence)
+            except BadRequest as exc:  # parked (dead letters) or no valid envelope: handled, as nameko acknowledges it
+                log.warning("registry event not applied: %s", exc)
                 return
             self.publisher.wake()
 

@@ -69,3 +69,15 @@ def test_an_event_holds_only_what_json_can_represent(value):
         Event.new("file_uploaded", "alice", dict(data, record={"size_hint": value}))
     with pytest.raises(BadRequest, match="invalid package_created event"):
         Event.new("package_created", "bob", dict(STORED[2].data, public_attrs={"x": [value]}))
+
+
+@pytest.mark.parametrize("stored", STORED, ids=lambda e: e.type)
+def test_an_event_of_a_newer_version_is_refused_not_loaded_with_the_old_schema(stored):
+    """Newer code wrote it: whatever its data, loading it with this code's (older) schema could misread it."""
+    from services.kernel.events import CURRENT_VERSION, NewerVersion
+    newer = dataclasses.replace(stored, version=CURRENT_VERSION[stored.type] + 1)
+    with pytest.raises(NewerVersion, match=f"{stored.type} event of version {newer.version}"):
+        Event.from_wire(newer.to_wire())
+    with pytest.raises(NewerVersion):
+        newer.from_log()
+    assert Event.from_wire(dataclasses.replace(stored, version=CURRENT_VERSION[stored.type]).to_wire())

@@ -6,14 +6,16 @@ public, package name, run_exports, the canonical JSON of its repodata record) an
 hashes, requires_python, core metadata, upload time), the labels of each file, the last applied sequence of
 every registry stream, the dirty channels / package names / PyPI projects, the current shard of every
 (owner, label, subdir, audience, name), the published pointers (content-addressed blob key, sha256, size) and
-the publication log (which replica published which generation of a channel, when).
+the publication log (which replica published which generation of a channel, when), and the dead letters (per
+stream, the event it is stopped at because this code cannot apply it: service_layer/dead_letters.py).
 
 RPC methods (``IndexerService`` in service_layer/service.py, nameko service ``indexer``):
 ``get_index(owner, label, subdir, audience)``, ``get_shard(owner, label, subdir, audience, sha256)``,
 ``lookup_file(owner, label, subdir, filename, audience)`` (the gateway's package downloads),
 ``list_subdirs(owner, label)``, ``get_pypi_page(owner, label, project_or_None, audience)``,
 ``lookup_pypi_file(owner, label, filename, audience)``; in-process only: ``handle``, ``publish_pending``,
-``publish_all``, ``publication_log``, ``reset``, ``verify_inventory``, ``blob_references`` (``wharf gc``).
+``publish_all``, ``publication_log``, ``reset``, ``verify_inventory``, ``blob_references`` (``wharf gc``),
+``dead_letters``, ``retry_parked`` (``wharf events list-stuck|retry``).
 
 Replicas: any number of processes share the queue (competing consumers); the stream row lock keeps each
 stream in order, a PostgreSQL advisory lock per index (``UnitOfWork.exclusive``) lets one replica at a time

@@ -4,7 +4,8 @@ Every event is an ``Event`` envelope: ``type`` (past tense), ``version`` (of the
 (uuid4 hex), ``stream_id`` (the owner namespace the event belongs to), ``sequence`` (1, 2, 3... per stream,
 assigned by the registry's log), ``occurred_at`` (ISO 8601 UTC), ``actor`` (login or ``system``),
 ``correlation_id`` (the HTTP request that caused it) and ``data``, validated by the schema registered for
-(type, version). Old versions are upcast on load so consumers only ever see the newest shape.
+(type, version). Old versions are upcast on load so consumers only ever see the newest shape; a version newer
+than this code knows (written by newer code) is refused (``NewerVersion``), never loaded with an older schema.
 
 On the wire an event is the JSON object produced by ``Event.to_wire()``; ``Event.from_wire()`` validates it.
 """
@@ -20,6 +21,13 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, missing, valid
 
 from . import context, strict_json
 from .errors import BadRequest
+
+
+class NewerVersion(BadRequest):
+    """An event of a version newer than this code's schema of its type: newer code wrote it, and loading it with
+    the older schema would drop or misread what changed. Consumers must leave it unapplied (the indexer parks it
+    and stops its stream there) until code that knows the version runs."""
+    code = "NewerEventVersion"
 
 
 def utcnow_iso() -> str:
@@ -95,7 +103,9 @@ class Event:
 
 
 def _load_data(etype: str, version: int, data: dict) -> tuple[dict, int]:
-    """Upcast ``data`` of ``etype`` from ``version`` to the current one and validate it."""
+    """Upcast ``data`` of ``etype`` from ``version`` to the current one and validate it (``NewerVersion`` for a
+    version after the current one)."""
+    check_version(etype, version)
     while (etype, version) in UPCASTERS:
         data = UPCASTERS[(etype, version)](data)
         version += 1
@@ -106,6 +116,13 @@ def _load_data(etype: str, version: int, data: dict) -> tuple[dict, int]:
         return _schema(schema).load(data), version
     except ValidationError as exc:
         raise BadRequest(f"invalid {etype} event: {exc.messages}")
+
+
+def check_version(etype: str, version: int) -> None:
+    """``NewerVersion`` when ``version`` of ``etype`` (a known type) is newer than this code's."""
+    current = CURRENT_VERSION.get(etype)
+    if current is not None and version > current:
+        raise NewerVersion(f"{etype} event of version {version}: this code knows up to version {current}")
 
 
 @functools.lru_cache(maxsize=None)

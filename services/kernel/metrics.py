@@ -52,6 +52,10 @@ EVENTS_CAUGHT_UP = Counter("wharf_indexer_events_caught_up",
 QUEUE_LAG = Gauge("wharf_indexer_queue_lag_seconds",
                   "Per stream partition: seconds from the registry commit (occurred_at) of the last applied event "
                   "to its application", ("partition",), multiprocess_mode="max")
+STREAMS_STUCK = Gauge("wharf_stream_stuck",
+                      "Registry streams the indexer is stopped at a parked event (dead letter: malformed, or of a "
+                      "newer version than its code knows); `wharf events list-stuck` names them",
+                      multiprocess_mode="max")
 APPLY_LAG = Histogram("wharf_indexer_apply_lag_seconds",
                       "Seconds from an event's registry commit (occurred_at) to its application",
                       buckets=PUBLISH_BUCKETS)

@@ -226,3 +226,54 @@ def test_nameko_indexer_over_rabbitmq(indexer_process, amqp_vhost_uri, tmp_path)
     assert any(s["data"]["files"].get("private/repodata.json", {}).get("sha256") ==
                index["files"]["repodata.json"]["sha256"] for s in seen)
     conn.close()
+
+
+def test_nameko_indexer_parks_what_it_cannot_apply_and_keeps_consuming(indexer_process, amqp_vhost_uri, pg_url,
+                                                                         tmp_path):
+    """Over RabbitMQ and PostgreSQL: an event of a newer version and a malformed one are acknowledged (no requeue
+    loop), not applied, and parked in the indexer's dead letters; the events of other streams are applied."""
+    import dataclasses
+
+    import pika
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    from services.indexer.adapters.uow import SqlUnitOfWork
+    from services.kernel.adapters.amqp_publisher import AmqpEventPublisher
+    from services.kernel.adapters.db import make_engine
+    from services.kernel.events import CURRENT_VERSION
+
+    proc, _data_dir = indexer_process
+    log = RegistryLog()
+    newer = Event(**dict(log.upload("alice", "a", "1.0", "noarch", "0"),
+                         version=CURRENT_VERSION["file_uploaded"] + 1))
+    poison = dataclasses.replace(Event.from_wire(log.append("file_removed", "carol", {
+        "owner": "carol", "package": "x", "version": "1", "basename": "noarch/x-1-0.conda"})),
+        data={"owner": "carol"})
+    fine = Event.from_wire(log.upload("bob", "tool", "1.0", "noarch", "0"))
+    with ClusterRpcProxy({"AMQP_URI": amqp_vhost_uri}, timeout=10) as rpc:
+        _wait_rpc(rpc, proc, tmp_path / "indexer.log")
+        publisher = AmqpEventPublisher(amqp_vhost_uri)
+        publisher.publish([newer, poison, fine])
+        publisher.close()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and rpc.indexer.get_index("bob", "main", "noarch", "private") is None:
+            time.sleep(0.2)
+        assert rpc.indexer.get_index("bob", "main", "noarch", "private") is not None, \
+            (tmp_path / "indexer.log").read_text(errors="replace")
+        assert rpc.indexer.get_index("alice", "main", "noarch", "private") is None
+    uow = SqlUnitOfWork(make_engine(pg_url))
+    deadline = time.monotonic() + 30
+    while True:
+        with uow.begin() as repo:
+            letters = {(d["stream_id"], d["sequence"], d["reason"]) for d in repo.dead_letters()}
+            positions = repo.stream_positions()
+        if len(letters) == 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert letters == {("alice", 1, "newer_version"), ("carol", 1, "malformed")}
+    assert positions == {"alice": 0, "bob": 1, "carol": 0}
+    conn = pika.BlockingConnection(pika.URLParameters(amqp_vhost_uri))
+    queue = conn.channel().queue_declare("evt-registry--indexer.handle", passive=True)
+    conn.close()
+    assert queue.method.message_count == 0          # acknowledged, not requeued over and over
+    assert proc.poll() is None

@@ -16,6 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from ..domain.keys import NOARCH, ChannelKey, ProjectKey, ShardChange
+from .dead_letter_repository import DeadLetterMixin
 from .file_table import SqlFileTable
 from .pypi_repository import PypiIndexMixin
 from .pypi_tables import PYPI_TABLES, pypi_file_labels, pypi_files
@@ -33,7 +34,7 @@ def index_pointer(key: str, sha256: str, size, encoding: str | None) -> dict:
     return out
 
 
-class SqlIndexRepository(ShardMixin, PypiIndexMixin):
+class SqlIndexRepository(ShardMixin, PypiIndexMixin, DeadLetterMixin):
     def __init__(self, conn: Connection):
         self.conn = conn
         self._dialect = postgresql if conn.dialect.name == "postgresql" else sqlite

@@ -24,6 +24,11 @@
 - ``retired_shards``: shards a flip replaced, with when (epoch ms). They stay readable for the shard grace
   period, because a client (or the gateway's cache) may hold the previous shard index a little longer and must
   not get a 404 for a shard it names; a name that leaves an audience's view takes its retired shards with it.
+- ``dead_letters``: per stream, the event it is stopped at (parked): one the indexer cannot apply, malformed
+  (``reason`` "malformed") or of a version newer than its code knows ("newer_version"), with the error, the
+  payload as received and how often it was tried. The stream's position stays before it, so nothing after it
+  is applied (those events wait in the registry's log); every catch-up round and ``wharf events retry`` read
+  the stream again from the log, and the row goes once the event applies (dead_letters.py).
 
 PyPI tables are in pypi_tables.py (same ``metadata``).
 """
@@ -144,5 +149,21 @@ publications = Table(
 )
 PUBLICATIONS_KEPT = 100
 
+dead_letters = Table(
+    "indexer_dead_letters", metadata,
+    Column("stream_id", String(200), primary_key=True),
+    Column("sequence", Integer, nullable=False),
+    Column("event_type", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("event_id", String(64), nullable=False),
+    Column("reason", String(32), nullable=False),       # "malformed" | "newer_version"
+    Column("error", Text, nullable=False),
+    Column("payload", Text, nullable=False),            # the event as received (JSON)
+    Column("parked_at", BigInteger, nullable=False),    # epoch ms
+    Column("tried_at", BigInteger, nullable=False),     # epoch ms of the last attempt
+    Column("attempts", Integer, nullable=False),
+)
+
 # children first
-CONDA_TABLES = (file_labels, published, shards, retired_shards, dirty_names, dirty, stream_positions, files, publications)
+CONDA_TABLES = (file_labels, published, shards, retired_shards, dirty_names, dirty, stream_positions, files,
+                publications, dead_letters)

@@ -136,8 +136,8 @@ class IndexerRpc(MessageService):
     def handle(self, payload):
         try:
             self.indexer.with_log_reader(self._registry(ReadStream)).handle(payload)
-        except BadRequest:     # a malformed event can never apply: acknowledge it instead of looping on it
-            log.exception("dropping malformed registry event %r", payload)
+        except BadRequest as exc:  # parked (dead letters) or without a valid envelope: acknowledged, never looped on
+            log.warning("registry event not applied: %s", exc)
         except Exception:
             eventlet.sleep(0.5)   # back off before the message is requeued
             raise

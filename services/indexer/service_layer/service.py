@@ -18,13 +18,14 @@ from packaging.utils import canonicalize_name
 
 from services.kernel import context, metrics
 from services.kernel.errors import BadRequest, Unavailable
-from services.kernel.events import DATA_SCHEMAS, EnvelopeSchema, Event
 from services.kernel.clock import SYSTEM_CLOCK
+from services.kernel.events import DATA_SCHEMAS, EnvelopeSchema, Event, NewerVersion, check_version
 from services.kernel.ports import Clock, EventPublisher
 
 from ..domain.keys import AUDIENCES, REPODATA, ROOT, ChannelKey, ProjectKey, ShardChange, event_file_name
 from ..domain.ports import LogReader, UnitOfWork
 from ..domain.records import epoch_millis
+from .dead_letters import Unreadable, cut
 from .handlers import HANDLERS, apply, fresh_uploads
 from .channel_rows import MAX_CACHED_ROWS, ChannelRows, RowsCache
 from .publishing import build_index_files, store_index_files
@@ -58,23 +59,29 @@ class _Stages:
 
 def parse_event(wire: dict) -> Event:
     """``Event.from_wire``; an event of a type this kernel does not know (a newer registry) is returned with its
-    raw data so its sequence can still be consumed. Invalid data of a known type is a ``BadRequest``. The data
-    of a type no indexer handler reads (package and release creation, ...) is not validated: only its stream
-    and sequence matter here."""
+    raw data so its sequence can still be consumed. Invalid data of a known type, or a version of a known type
+    newer than this code's, is ``Unreadable`` (its stream is stopped there: dead_letters.py); an invalid
+    envelope is a ``BadRequest``. The data of a type no indexer handler reads (package and release creation,
+    ...) is not validated: only its stream and sequence matter here (its version still must be known)."""
     if isinstance(wire, dict) and wire.get("type") not in HANDLERS:
         try:
-            return Event(**_ENVELOPE.load(wire))
+            env = _ENVELOPE.load(wire)
         except ValidationError as exc:
             raise BadRequest(f"invalid event envelope: {exc.messages}")
+        try:
+            check_version(env["type"], env["version"])
+        except NewerVersion as exc:
+            raise Unreadable(env, wire, exc) from None
+        return Event(**env)
     try:
         return Event.from_wire(wire)
-    except BadRequest:
+    except BadRequest as exc:
         try:
             env = EnvelopeSchema().load(wire)
-        except ValidationError as exc:
-            raise BadRequest(f"invalid event envelope: {exc.messages}")
+        except ValidationError as bad:
+            raise BadRequest(f"invalid event envelope: {bad.messages}")
         if env["type"] in DATA_SCHEMAS:
-            raise
+            raise Unreadable(env, wire, exc) from None
         return Event(**env)
 
 
@@ -153,6 +160,7 @@ class IndexerService:
         self.log_reader = log_reader or _no_log
         self.replica = replica or f"{socket.gethostname()}:{os.getpid()}"   # names this replica's publications
         self._rows = RowsCache(cache_rows)    # the rows (and repodata) of recently published channels
+        self._stuck_changed = False           # a stream resumed: wharf_stream_stuck is to be counted again
 
     def _now_ms(self) -> int:
         return int(self.clock.time() * 1000)
@@ -165,37 +173,97 @@ class IndexerService:
 
     # ------------------------------------------------------------------------------------------------ events
     def handle(self, event_wire: dict) -> None:
-        event = parse_event(event_wire)
+        """Apply one delivered event (see ``_apply``). An event this code cannot apply (``Unreadable``) is parked
+        (its stream stops there: dead_letters.py) and raised again once parked; a delivery of a stream stopped
+        at an earlier event is not applied (it waits in the registry's log)."""
+        try:
+            event = parse_event(event_wire)
+        except Unreadable as bad:
+            event = bad
         with context.correlated(event.correlation_id or context.current()):
-            applied = self._apply(event)
-            if not applied:
+            applied, poison = self._apply(event)
+            try:
+                self._report_delivery(event, applied, poison)
+            finally:
+                if poison is not None:
+                    self._parked(poison)
+                if self._stuck_changed:
+                    self.count_stuck()
+            if poison is event:
+                raise event
+
+    def _report_delivery(self, event, applied: list[Event] | None, poison: Unreadable | None) -> None:
+        if applied is None:     # held behind its stream's parked event
+            return
+        if not applied:
+            if poison is None:
                 metrics.EVENTS_DUPLICATE.inc()
                 log.debug("skipped duplicate %s %s#%d", event.type, event.stream_id, event.sequence)
-                return
-            lag = _report_applied(applied, lambda ev: "" if ev is event else " (gap filled)"
-                                  if ev.sequence < event.sequence else " (read ahead)", self.clock.time())
-            before = sum(1 for ev in applied if ev.sequence < event.sequence)
-            if before:
-                metrics.EVENTS_GAP_FILLED.inc(before)
-            if len(applied) - 1 - before:
-                metrics.EVENTS_READ_AHEAD.inc(len(applied) - 1 - before)
-            metrics.QUEUE_LAG.labels(str(metrics.partition_of(event.stream_id, self.partitions))).set(lag)
+            return
+        lag = _report_applied(applied, lambda ev: "" if ev is event else " (gap filled)"
+                              if ev.sequence < event.sequence else " (read ahead)", self.clock.time())
+        before = sum(1 for ev in applied if ev.sequence < event.sequence)
+        if before:
+            metrics.EVENTS_GAP_FILLED.inc(before)
+        ahead = sum(1 for ev in applied if ev.sequence > event.sequence)
+        if ahead:
+            metrics.EVENTS_READ_AHEAD.inc(ahead)
+        metrics.QUEUE_LAG.labels(str(metrics.partition_of(event.stream_id, self.partitions))).set(lag)
 
-    def _apply(self, event: Event) -> list[Event]:
+    def _apply(self, event: Event | Unreadable) -> tuple[list[Event] | None, Unreadable | None]:
         """Apply ``event`` (after the missing ones before it and, when behind, the ones after it: ``_ahead``)
-        in one transaction; the events applied."""
+        in one transaction; the events applied, and the one the stream stopped at if one could not be (parked
+        in the same transaction; the events after it are not applied). A stream stopped at an event before
+        this one applies nothing (None, None): the event waits in the registry's log."""
         with self.uow.begin() as repo:
             last = repo.lock_stream(event.stream_id)
             if event.sequence <= last:
-                return []   # duplicate delivery (at-least-once), already applied
+                return [], None   # duplicate delivery (at-least-once), already applied
+            stopped = repo.parked_at(event.stream_id)
+            if stopped is not None and event.sequence > stopped:
+                log.info("held %s %s#%d: its stream is stopped at #%d (wharf events list-stuck)", event.type,
+                         event.stream_id, event.sequence, stopped)
+                return None, None
             todo = self._missing(event, last) if event.sequence > last + 1 else []
             todo.append(event)
-            if self._behind(event):
+            if isinstance(event, Event) and self._behind(event):
                 todo.extend(self._ahead(event))
+            todo, poison = cut(todo)
+            self._progress(repo, event.stream_id, todo, poison, stopped)
+        return todo, poison
+
+    def _progress(self, repo, stream_id: str, todo: list[Event], poison: Unreadable | None,
+                  stopped: int | None) -> None:
+        """Apply ``todo`` (events of one stream, in order, after its position), advance the position, mark what
+        changed; park ``poison`` (the event after them, which cannot be applied), or drop the stream's dead
+        letter once the events applied passed it."""
+        if todo:
             touched, stamps = _apply_in_order(repo, todo)
-            repo.set_stream(event.stream_id, todo[-1].sequence)
+            repo.set_stream(stream_id, todo[-1].sequence)
             _mark_dirty(repo, touched, stamps)
-        return todo
+        if poison is not None:
+            poison.new = poison.park(repo)
+        elif stopped is not None and todo and todo[-1].sequence >= stopped:
+            repo.unpark(stream_id)
+            log.warning("stream %s resumed: #%d applied", stream_id, stopped)
+            self._stuck_changed = True
+
+    def _parked(self, poison: Unreadable) -> None:
+        """Report a parked event (a warning the first time, then at debug level) and count stuck streams."""
+        if getattr(poison, "new", False):
+            log.warning("parked %s; stream %s stops there until it applies (wharf events list-stuck, retry)",
+                        poison, poison.stream_id)
+            self.count_stuck()
+        else:
+            log.debug("still parked: %s", poison)
+
+    def count_stuck(self) -> int:
+        """Set ``wharf_stream_stuck`` from the dead-letter table (shared by every replica)."""
+        with self.uow.begin() as repo:
+            stuck = repo.stuck_streams()
+        metrics.STREAMS_STUCK.set(stuck)
+        self._stuck_changed = False
+        return stuck
 
     def _behind(self, event: Event) -> bool:
         return self.catch_up_lag is not None and \
@@ -245,7 +313,10 @@ class IndexerService:
                 if event.sequence <= last[sid]:
                     continue
                 if event.sequence > last[sid] + 1:
-                    todo.extend(self._missing(event, last[sid]))
+                    missing, poison = cut(self._missing(event, last[sid]))
+                    if poison is not None:
+                        raise poison      # replay stops at an event it cannot apply, as before
+                    todo.extend(missing)
                 todo.append(event)
                 last[sid] = event.sequence
             touched, stamps = _apply_in_order(repo, todo)
@@ -253,9 +324,10 @@ class IndexerService:
                 repo.set_stream(sid, last[sid])
             _mark_dirty(repo, touched, stamps)
 
-    def _missing(self, event: Event, last: int) -> list[Event]:
-        """Events last+1 .. event.sequence-1 of the stream, read from the registry's log."""
-        out: list[Event] = []
+    def _missing(self, event: Event | Unreadable, last: int) -> list:
+        """Events last+1 .. event.sequence-1 of the stream, read from the registry's log (ending with an
+        ``Unreadable`` one if one is: see ``_page``)."""
+        out: list = []
         after = last
         while after < event.sequence - 1:
             page = self._page(event.stream_id, after, before=event.sequence)
@@ -263,16 +335,22 @@ class IndexerService:
                 raise Unavailable(f"events {after + 1}..{event.sequence - 1} of {event.stream_id} "
                                   "are not readable from the registry yet")
             out.extend(page)
+            if isinstance(page[-1], Unreadable):
+                break
             after = page[-1].sequence
         return out
 
-    def _page(self, stream_id: str, after: int, before: int | None = None) -> list[Event]:
+    def _page(self, stream_id: str, after: int, before: int | None = None) -> list:
         """The events after ``after`` of one read of the stream from the registry's log (``log_reader``: up to
         a page), in sequence order and without a hole, stopping before ``before``. A log that skips a sequence
-        is ``Unavailable``; an event that cannot be parsed is ``BadRequest``."""
-        out: list[Event] = []
+        is ``Unavailable``; an event whose envelope cannot be parsed is ``BadRequest``; an event this code cannot
+        apply (``Unreadable``) ends the page (it is its last item)."""
+        out: list = []
         for wire in self.log_reader(stream_id, after):
-            ev = parse_event(wire)
+            try:
+                ev = parse_event(wire)
+            except Unreadable as bad:
+                ev = bad
             if ev.stream_id != stream_id or ev.sequence <= after:
                 continue
             if before is not None and ev.sequence >= before:
@@ -280,6 +358,8 @@ class IndexerService:
             if ev.sequence != after + 1:
                 raise Unavailable(f"log of {stream_id} skips from {after} to {ev.sequence}")
             out.append(ev)
+            if isinstance(ev, Unreadable):
+                break
             after = ev.sequence
         return out
 
@@ -292,7 +372,9 @@ class IndexerService:
         when none is, nothing else is read. Each stream behind is read from its position a page at a time and
         applied like a delivery (``_apply_in_order`` in one transaction per page, with its position locked, so
         concurrent deliveries and replicas skip what it applied as duplicates). A stream that cannot be read
-        or applied is logged and left to the next round; the others go on. Returns the events applied."""
+        or applied is logged and left to the next round; the others go on. A stream stopped at a parked event
+        (dead_letters.py) is behind too, so every round tries that event again from the log: once it applies,
+        the stream resumes. Returns the events applied."""
         with self.uow.begin() as repo:
             positions = repo.stream_positions()
         behind = sorted(sid for sid, head in log_heads.items() if positions.get(sid, 0) < int(head))
@@ -304,6 +386,7 @@ class IndexerService:
                 log.warning("could not catch up %s: %s: %s", sid, exc.__class__.__name__, exc)
         if behind:
             log.info("caught up %d events of %d streams behind the registry's log", applied, len(behind))
+        self.count_stuck()
         return applied
 
     def _catch_up_stream(self, stream_id: str, head: int) -> int:
@@ -313,16 +396,55 @@ class IndexerService:
                 last = repo.lock_stream(stream_id)
                 if last >= head:
                     return done
+                stopped = repo.parked_at(stream_id)
                 todo = self._page(stream_id, last)
                 if not todo:
                     raise Unavailable(f"events {last + 1}..{head} of {stream_id} are not readable from the "
                                       "registry")
-                touched, stamps = _apply_in_order(repo, todo)
-                repo.set_stream(stream_id, todo[-1].sequence)
-                _mark_dirty(repo, touched, stamps)
+                todo, poison = cut(todo)
+                self._progress(repo, stream_id, todo, poison, stopped)
             _report_applied(todo, lambda ev: " (caught up)", self.clock.time())
             metrics.EVENTS_CAUGHT_UP.inc(len(todo))
             done += len(todo)
+            if poison is not None:
+                self._parked(poison)
+                return done
+
+    def dead_letters(self, stream_id: str | None = None) -> list[dict]:
+        """The parked events (``wharf events list-stuck``): per stopped stream ``{stream_id, sequence,
+        event_type, version, event_id, reason ("malformed" | "newer_version"), error, parked_at, tried_at (epoch
+        ms), attempts, payload}``, oldest first."""
+        with self.uow.begin() as repo:
+            return repo.dead_letters(stream_id)
+
+    def retry_parked(self, log_heads: dict[str, int], stream_id: str | None = None) -> list[dict]:
+        """Try the parked event of every stopped stream (or of ``stream_id``) again now, reading the stream from
+        the registry's log as a catch-up round does (``wharf events retry``), after a code fix or a new
+        upcaster. ``log_heads``: the registry's ``stream_heads()``. A dead letter of an event the registry's log
+        does not hold (a message the registry never wrote) is discarded. Returns per stream ``{stream_id,
+        sequence, applied, stuck, error}``: ``stuck`` with the (new) error if it still cannot be applied."""
+        out = []
+        for letter in self.dead_letters(stream_id):
+            sid, seq = letter["stream_id"], letter["sequence"]
+            head = int(log_heads.get(sid, 0))
+            applied, error = 0, None
+            if head < seq:
+                with self.uow.begin() as repo:
+                    if repo.lock_stream(sid) < seq and repo.parked_at(sid) == seq:
+                        repo.unpark(sid)
+                log.warning("discarded the dead letter of %s#%d: the registry's log ends at #%d", sid, seq, head)
+            else:
+                try:
+                    applied = self._catch_up_stream(sid, head)
+                except Exception as exc:  # noqa: BLE001 - reported; the stream stays stopped
+                    error = f"{exc.__class__.__name__}: {exc}"
+            now = self.dead_letters(sid)
+            if now and error is None:
+                error = now[0]["error"]
+            out.append({"stream_id": sid, "sequence": seq, "applied": applied, "stuck": bool(now),
+                        "error": error if now or error else None})
+        self.count_stuck()
+        return out
 
     # ---------------------------------------------------------------------------------------------- publishing
     def publish_pending(self) -> list[dict]:

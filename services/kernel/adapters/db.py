@@ -8,7 +8,7 @@ import os
 import orjson
 from sqlalchemy import Float, Numeric, create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.pool import NullPool
 
 from services.kernel.private_files import private_dir, private_sqlite
@@ -45,6 +45,28 @@ def database_unavailable(exc: BaseException) -> bool:
         return True
     code = sqlstate(exc.orig)
     return bool(code) and (code.startswith("08") or code in _UNAVAILABLE_STATES)
+
+
+def unique_violation(exc: BaseException, table: str, columns: tuple[str, ...], constraint: str) -> bool:
+    """Whether ``exc`` is a violation of the unique key ``constraint`` (``columns`` of ``table``), and not of
+    any other constraint. PostgreSQL: SQLSTATE 23505 and the constraint's name (pg8000: field ``n`` of the
+    server's error; psycopg: ``diag.constraint_name``). SQLite names no constraint, only its columns:
+    "UNIQUE constraint failed: <table>.<col>, ..." (extended code SQLITE_CONSTRAINT_UNIQUE)."""
+    if not isinstance(exc, IntegrityError):
+        return False
+    orig = exc.orig
+    code = sqlstate(orig)
+    if code is not None:
+        if code != "23505":
+            return False
+        args = getattr(orig, "args", ())
+        name = args[0].get("n") if args and isinstance(args[0], dict) else None
+        diag = getattr(orig, "diag", None)
+        name = name or getattr(diag, "constraint_name", None)
+        return name == constraint
+    message = str(orig)
+    return message.startswith("UNIQUE constraint failed: ") and \
+        message[len("UNIQUE constraint failed: "):] == ", ".join(f"{table}.{c}" for c in columns)
 
 
 def normalise_url(url: str) -> str:

@@ -3,7 +3,8 @@
 Sequences: every command first locks its stream's row in ``streams`` (``SELECT ... FOR UPDATE``; on SQLite the
 ``BEGIN IMMEDIATE`` transaction already excludes other writers), so appends to one stream are serialised and
 ``sequence = last + 1`` never collides. The unique (stream_id, sequence) constraint is the safety net: a
-collision raises IntegrityError, which the unit of work turns into ``StaleStream`` and the facade retries.
+collision raises IntegrityError on ``uq_events_stream_sequence``, which the unit of work (and only for that
+constraint) turns into ``StaleStream`` and the facade retries.
 """
 from __future__ import annotations
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from . import released
@@ -155,11 +156,14 @@ class ReadRepository:
             select(downloads).where(downloads.c.file_id.in_(list(file_ids))))}
 
     def count_download(self, file_id: str) -> None:
-        """+1 (an UPDATE, or the first INSERT; a concurrent first INSERT surfaces as IntegrityError)."""
+        """+1 (an UPDATE, or the first INSERT; two first INSERTs at once: the second one adds to the first's row,
+        ``ON CONFLICT DO UPDATE``, since a unique violation would not be retried: only the log's races are)."""
         done = self.conn.execute(update(downloads).where(downloads.c.file_id == file_id)
                                  .values(count=downloads.c.count + 1))
         if not done.rowcount:
-            self.conn.execute(insert(downloads).values(file_id=file_id, count=1))
+            ins = (postgresql if self.conn.dialect.name == "postgresql" else sqlite).insert(downloads)
+            self.conn.execute(ins.values(file_id=file_id, count=1).on_conflict_do_update(
+                index_elements=["file_id"], set_={"count": downloads.c.count + 1}))
 
     # -------------------------------------------------------------------------------------------- labels
     def locked_labels(self, owner: str) -> set[str]:

@@ -2,16 +2,18 @@
 
 ``with uow_factory() as uow:`` opens the transaction; ``uow.repo`` reads the read tables, ``uow.append(events)``
 writes events to the log AND applies them through the projector, ``uow.commit()`` commits; leaving the block
-without commit rolls everything back. Vendor errors are translated on the way out: IntegrityError (someone
-else won a race) -> ``StaleStream``, lost or refused connections -> ``Unavailable``.
+without commit rolls everything back. Vendor errors are translated on the way out: a unique violation of
+(stream_id, sequence) in the log (someone else appended to the stream first: a lost race) -> ``StaleStream``,
+which the facade retries; lost or refused connections -> ``Unavailable``. Any other integrity error (another
+unique key, a foreign key, NOT NULL...) is a bug or corrupt data, not a race: it propagates as it is, at once.
 """
 from __future__ import annotations
 
 from sqlalchemy import delete, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError
 
-from services.kernel.adapters.db import database_unavailable
+from services.kernel.adapters.db import database_unavailable, unique_violation
 from services.kernel.errors import Unavailable
 from services.kernel.events import Event
 
@@ -23,7 +25,7 @@ from .tables import READ_TABLES, metadata
 
 
 def _translate(exc: BaseException) -> BaseException | None:
-    if isinstance(exc, IntegrityError):
+    if unique_violation(exc, "events", ("stream_id", "sequence"), "uq_events_stream_sequence"):
         return StaleStream("a concurrent change to the same namespace won; try again")
     # InterfaceError: the driver could not reach the server at all (pg8000: "Can't create a connection");
     # a server starting up or shutting down answers SQLSTATE 57P0x, which pg8000 raises as ProgrammingError
