@@ -15,6 +15,7 @@ from services.indexer.entrypoints.registry_events import RegistryEventsHandler
 from services.indexer.entrypoints.service import IndexerRpc
 from services.kernel.events import Event
 from services.kernel.subscriptions import SUBSCRIPTIONS
+from tests.helpers.rpc import MessageProxy
 
 from .support import RegistryLog, read_pointer, shard_index
 
@@ -143,7 +144,6 @@ def _wait_rpc(rpc, proc, log_path, timeout=60):
 
 def test_nameko_indexer_over_rabbitmq(indexer_process, amqp_vhost_uri, tmp_path):
     import pika
-    from tests.helpers.rpc import MessageProxy
 
     from services.kernel.adapters.amqp_publisher import AmqpEventPublisher
     from services.kernel.adapters.local_blobs import LocalBlobStore
@@ -235,7 +235,6 @@ def test_nameko_indexer_parks_what_it_cannot_apply_and_keeps_consuming(indexer_p
     import dataclasses
 
     import pika
-    from nameko.standalone.rpc import ClusterRpcProxy
 
     from services.indexer.adapters.uow import SqlUnitOfWork
     from services.kernel.adapters.amqp_publisher import AmqpEventPublisher
@@ -250,7 +249,7 @@ def test_nameko_indexer_parks_what_it_cannot_apply_and_keeps_consuming(indexer_p
         "owner": "carol", "package": "x", "version": "1", "basename": "noarch/x-1-0.conda"})),
         data={"owner": "carol"})
     fine = Event.from_wire(log.upload("bob", "tool", "1.0", "noarch", "0"))
-    with ClusterRpcProxy({"AMQP_URI": amqp_vhost_uri}, timeout=10) as rpc:
+    with MessageProxy({"AMQP_URI": amqp_vhost_uri}, timeout=10) as rpc:
         _wait_rpc(rpc, proc, tmp_path / "indexer.log")
         publisher = AmqpEventPublisher(amqp_vhost_uri)
         publisher.publish([newer, poison, fine])
