@@ -52,3 +52,16 @@ def test_benchmark_prints_every_figure(pg_admin, amqp_vhosts, tmp_path):
         assert "nan" not in line and "NOT" not in line and "NO " not in line + " ", line
     assert any("byte-identical" in ln and ln.rstrip().endswith("yes") for ln in table.splitlines()), table
     assert _bench_databases() <= before, "the benchmark left its databases behind"
+
+
+def test_upload_rpc_count_prints_each_service(pg_admin, amqp_vhosts):
+    """benchmarks/upload_rpcs.py keeps working: one `anaconda upload` through a distributed Wharf, counted."""
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "upload_rpcs.py"), "--uploads", "1"],
+                       capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:]
+    lines = {ln.split(":")[0].strip(): ln for ln in r.stdout.splitlines() if ":" in ln}
+    for svc in ("auth", "registry", "storage"):
+        assert "RPCs" in lines[svc], r.stdout
+    assert "commit_upload 1" in lines["registry"] and "finalize 1" in lines["storage"], r.stdout
+    total = float(lines["synchronous RPCs in total"].split(":")[1])
+    assert total > 0, r.stdout
