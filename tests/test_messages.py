@@ -137,6 +137,7 @@ def test_envelopes_and_bodies_of_the_wrong_shape_are_bad_requests_never_crashes(
         {"message": "greet", "body": {"login": 5}}, {"message": "greet", "body": {"login": "a", "times": "2"}},
         {"message": "greet", "body": {"login": "a", "times": True}},
         {"message": "greet", "body": {"login": "a", "loud": "yes"}},
+        {"message": "greet", "body": {"login": "a", "loud": 1}}, {"message": "greet", "body": {"login": "a", "loud": 0.0}},
         {"message": "greet", "body": {"login": "a", "extra": 1}}, {"message": "greet", "body": []},
         {"message": "greet", "body": {}}, {"message": "greet", "body": {"login": "a"}, "actor": 5},
         {"message": "greet", "body": {"login": "a"}, "surprise": 1}, {"message": ["greet"], "body": {}},
@@ -189,3 +190,14 @@ def test_each_nameko_service_has_one_rpc_entrypoint_for_its_messages_and_no_pass
                       if any(isinstance(e, Rpc) for e in getattr(fn, "nameko_entrypoints", ())))
         assert rpcs == ["dispatch", "ping"], cls
         assert cls.messages is table
+
+
+def test_the_gateways_booleans_are_json_booleans_only():
+    """The API's bodies (gateway/schemas.py) take true/false only: ``1 in {True}`` let 1, 0 and 1.0 through."""
+    from marshmallow import ValidationError
+
+    from services.gateway.schemas import PackagePatchBody
+    assert PackagePatchBody().load({"public": False})["public"] is False
+    for value in (1, 0, 1.0, "true", "yes", None):
+        with pytest.raises(ValidationError):
+            PackagePatchBody().load({"public": value})

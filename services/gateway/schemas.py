@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, INCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
+from services.kernel.messages import StrictBoolean      # JSON true/false only
+
 TEXT_MAX = 64 * 1024             # a description, a README: bytes of text kept per attribute
 EXTRA_DEPTH = 4                  # nesting of the free-form attributes anaconda-client's inspectors send
 EXTRA_ITEMS = 1000               # values in one free-form attribute (a list of files, of requirements...)
@@ -13,12 +15,6 @@ EXTRA_ITEMS = 1000               # values in one free-form attribute (a list of 
 class _Body(Schema):
     class Meta:
         unknown = EXCLUDE
-
-
-class StrictBoolean(fields.Boolean):
-    """JSON ``true``/``false`` only (marshmallow's Boolean also takes "yes", "on", 1...)."""
-    truthy = {True}
-    falsy = {False}
 
 
 def check_json_value(value, what: str, depth: int = EXTRA_DEPTH) -> None:

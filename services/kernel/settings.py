@@ -214,6 +214,8 @@ class Settings:
         self.public_url = self.public_url.rstrip("/")
         if not self.catch_up_interval > 0:
             raise ConfigurationError("WHARF_CATCH_UP_INTERVAL must be a positive number of seconds")
+        if not self.rpc_timeout > 0:
+            raise ConfigurationError("WHARF_RPC_TIMEOUT must be a positive number of seconds")
         if not self.relay_poll > 0:
             raise ConfigurationError("WHARF_RELAY_POLL must be a positive number of seconds")
 
@@ -257,6 +259,7 @@ class Settings:
             shard_grace=_int(env, "WHARF_SHARD_GRACE", 600),
             index_cache_rows=_int(env, "WHARF_INDEX_CACHE_ROWS", 300_000),
             catch_up_interval=_seconds(env, "WHARF_CATCH_UP_INTERVAL", 30.0),
+            rpc_timeout=_seconds(env, "WHARF_RPC_TIMEOUT", 300.0),
             max_upload_size=_int(env, "WHARF_MAX_UPLOAD_SIZE", 2 * 1024 ** 3, minimum=1),
             auto_migrate=_bool(g("WHARF_AUTO_MIGRATE"), True),
             max_json_size=_int(env, "WHARF_MAX_JSON_SIZE", 1024 ** 2, minimum=1),

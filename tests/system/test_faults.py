@@ -194,6 +194,45 @@ def test_s3_unreachable_gives_503_then_retry_works(dist, s3_proxy, tmp_path):
     assert not leaked, f"the token is written in the logs of {leaked}"
 
 
+def test_a_storage_that_does_not_answer_is_a_503_at_commit_then_the_retry_commits(dist, tmp_path):
+    """The registry's commit_upload calls storage over RPC (finalize, drop_stage): bounded by WHARF_RPC_TIMEOUT.
+    A storage process that does not answer (SIGSTOP) makes the commit a 503 within the timeout, the registry
+    keeps answering meanwhile, and the same commit goes through once storage answers again (nameko's RpcProxy
+    alone would have held the registry's worker for ever)."""
+    import os
+    import signal
+
+    from .faults import _wait_health_named
+    dist.stop("registry")
+    dist.spawn("registry", ["run", "registry"], env={"WHARF_INSTANCE_ID": "registry", "WHARF_RPC_TIMEOUT": "3"})
+    _wait_health_named(dist, "registry", "registry")
+    up = Uploader(dist.base_url, dist.token, timeout=60)
+    pkg = make_conda_package(tmp_path, "stalled", "1.0", subdir="noarch", fmt=".conda")
+    data, basename = pkg.read_bytes(), f"noarch/{pkg.name}"
+    up.ensure_package(OWNER, "stalled")
+    up.ensure_release(OWNER, "stalled", "1.0")
+    staged = up.stage(OWNER, "stalled", "1.0", basename, data).json()
+    assert up.post_form(staged, data).status_code == 201
+    storage = dist.procs["storage"]
+    os.killpg(storage.pid, signal.SIGSTOP)
+    try:
+        t0 = time.monotonic()
+        r = up.commit(OWNER, "stalled", "1.0", basename, staged["dist_id"])
+        assert r.status_code == 503 and r.headers.get("Retry-After"), (r.status_code, r.text[:300])
+        assert time.monotonic() - t0 < 30
+        dist.cli("health", "registry")      # its workers are not held by the stalled calls
+    finally:
+        os.killpg(storage.pid, signal.SIGCONT)
+    r = up.commit(OWNER, "stalled", "1.0", basename, staged["dist_id"])
+    assert r.status_code == 200, r.text
+    assert r.json()["basename"] == basename
+    dist.stop("registry")                   # the module's other tests get the default timeout again
+    dist.spawn("registry", ["run", "registry"], env={"WHARF_INSTANCE_ID": "registry"})
+    _wait_health_named(dist, "registry", "registry")
+    report = verify(dist)
+    assert report["ok"], report["problems"]
+
+
 def _indexer_pointers(dist):
     from services.indexer.bootstrap import bootstrap
     from services.kernel.settings import Settings

@@ -34,9 +34,13 @@ JSON = typing.NewType("JSON", object)   # any JSON value (the receiving handler 
 
 
 class StrictBoolean(fields.Boolean):
-    """``true``/``false`` only (marshmallow's Boolean also takes "yes", "on", 1...)."""
-    truthy = {True}
-    falsy = {False}
+    """``true``/``false`` only (marshmallow's Boolean also takes "yes", "on", 1...; and ``1 in {True}``, so a
+    truthy set alone lets 1, 0 and 1.0 through)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
 
 
 class StrictString(fields.String):

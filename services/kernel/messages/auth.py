@@ -192,7 +192,7 @@ class CreateToken(Command):
 
 
 @message
-class AuthenticatePassword(Query):
+class AuthenticatePassword(Command):     # counts failures (rate limits)
     login: str
     password: str
     remote_addr: str | None = None

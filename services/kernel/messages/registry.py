@@ -250,9 +250,9 @@ class IsCollaborator(Query):
 
 
 @message
-class CollaboratorPackages(Command):
+class CollaboratorPackages(Query):
     owner: str
-    login: str
+    login: str | None
 
 
 @message
