@@ -179,6 +179,24 @@ def blob_store(request, tmp_path):
     return request.getfixturevalue("s3_store")
 
 
+def _add_tier_markers(item) -> None:
+    """The markers `make test-fast` deselects, added where a test's place or fixtures say so, so that a new test
+    lands in the right tier by default: everything under tests/system and tests/benchmarks is ``system``; a test
+    that uses PostgreSQL (``pg_admin``, ``pg_url``, or the "postgres" side of a parametrized fixture such as
+    ``db_url``) is ``postgres``; one
+    that uses RabbitMQ (``amqp_vhosts``) is ``rabbitmq``. (``processes`` is set by the modules themselves.)"""
+    path = str(item.path).replace("\\", "/")
+    if "/tests/system/" in path or "/tests/benchmarks/" in path:
+        item.add_marker(pytest.mark.system)
+    names = set(getattr(item, "fixturenames", ()))
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    if "pg_admin" in names or "pg_url" in names or any(isinstance(v, str) and v == "postgres"
+                                                       for v in params.values()):
+        item.add_marker(pytest.mark.postgres)
+    if "amqp_vhosts" in names or "amqp_vhost_uri" in names:
+        item.add_marker(pytest.mark.rabbitmq)
+
+
 def pytest_collection_modifyitems(session, config, items):
     """The in-process gateway tests (tests/gateway: Flask test client over embedded facades) run first, and the
     tests that drive nameko's standalone RPC proxy in this process (tests/*/test_entrypoint.py) run last, so the
@@ -192,3 +210,5 @@ def pytest_collection_modifyitems(session, config, items):
             return 2
         return 1
     items.sort(key=where)   # stable: order within each group is kept
+    for item in items:
+        _add_tier_markers(item)

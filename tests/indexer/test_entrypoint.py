@@ -18,6 +18,8 @@ from services.kernel.subscriptions import SUBSCRIPTIONS
 
 from .support import RegistryLog, read_pointer, shard_index
 
+pytestmark = pytest.mark.processes   # starts processes (see pyproject.toml's markers)
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
