@@ -28,6 +28,24 @@ NAMEKO_CLASSES = {
 }
 
 
+CONSUMER_POLL = 0.2   # seconds a service's queue consumer waits for the broker before it looks whether to stop
+
+
+def prompt_consumer_stop() -> None:
+    """nameko's ``QueueConsumer`` (every RPC, event and reply-queue consumer of a service) waits for broker frames
+    in rounds of kombu's default ``safety_interval``, 1 s, and cancels a consumer or notices that it should stop
+    only between rounds: a container's stop waited out two or three of them (2-3 s per SIGTERM, measured with
+    nameko's debug log). Rounds of ``CONSUMER_POLL`` keep the stop just as graceful (consumers cancelled, the
+    messages of running workers acknowledged or requeued, the connection closed) and make it prompt; an idle
+    round costs a heartbeat check, which sends a heartbeat only when one is due. Called after eventlet's
+    monkey-patching (it imports kombu)."""
+    from functools import partialmethod
+
+    from kombu.mixins import ConsumerMixin
+    from nameko.messaging import QueueConsumer
+    QueueConsumer.run = partialmethod(ConsumerMixin.run, safety_interval=CONSUMER_POLL)
+
+
 def is_configuration_error(exc: BaseException) -> bool:
     from services.kernel.settings import ConfigurationError
     if isinstance(exc, ConfigurationError):
@@ -68,6 +86,7 @@ def _run(service_class, config) -> None:
     import eventlet
     from nameko.runners import ServiceRunner
 
+    prompt_consumer_stop()
     runner = ServiceRunner(config)
     runner.add_service(service_class)
     stopping: list = []

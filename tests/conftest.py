@@ -75,32 +75,104 @@ def free_port() -> int:
 
 
 # ------------------------------------------------------------------------------------------------ PostgreSQL
-@pytest.fixture(scope="session")
-def pg_admin():
-    require_service("PostgreSQL", PG_HOST, PG_PORT)
-    import pg8000.native
-    conn = pg8000.native.Connection(PG_USER, host=PG_HOST, port=PG_PORT, database="postgres")
-    created: list[str] = []
+class PgDatabases:
+    """Empty PostgreSQL databases for the tests: ``create(prefix)`` gives the URL of one. A database handed back
+    with ``release(url)`` (pg_url does at the end of its test) is emptied and given to a later ``create`` (renamed
+    to its prefix) instead of a new one: every DROP DATABASE forces a checkpoint of the whole server, and dropping
+    the session's ~500 databases at its end took 2-3 minutes. Emptied means as a new database from template1 is:
+    every schema but the system ones dropped, ``public`` created again as template1 has it (owner, privileges,
+    comment), no other connection to it; a database that cannot be emptied so is dropped at the end instead.
+    The tests and services create nothing outside their schemas (no roles, settings or extensions)."""
 
-    def create(prefix: str = "wharf_test") -> str:
-        name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-        conn.run(f'CREATE DATABASE "{name}"')
-        created.append(name)
+    PUBLIC = ("CREATE SCHEMA public AUTHORIZATION pg_database_owner",
+              "GRANT USAGE ON SCHEMA public TO PUBLIC",
+              "COMMENT ON SCHEMA public IS 'standard public schema'")
+
+    def __init__(self):
+        import pg8000.native
+        self._connect = lambda database: pg8000.native.Connection(PG_USER, host=PG_HOST, port=PG_PORT,
+                                                                  database=database)
+        self.conn = self._connect("postgres")
+        self.created: list[str] = []      # dropped at the end of the session
+        self.free: list[str] = []         # emptied, ready for the next create()
+
+    @staticmethod
+    def url(name: str) -> str:
         return f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
 
-    yield create
-    for name in created:
+    def __call__(self, prefix: str = "wharf_test") -> str:
+        name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+        while self.free:
+            old = self.free.pop()
+            try:
+                self.conn.run(f'ALTER DATABASE "{old}" RENAME TO "{name}"')
+            except Exception:  # noqa: BLE001 - e.g. still in use: left to the drop at the end
+                continue
+            self.created[self.created.index(old)] = name
+            return self.url(name)
+        self.conn.run(f'CREATE DATABASE "{name}"')
+        self.created.append(name)
+        return self.url(name)
+
+    def release(self, url: str) -> None:
+        name = url.rsplit("/", 1)[1]
+        if name in self.created and name not in self.free and self._empty(name):
+            self.free.append(name)
+
+    def _others(self, name: str) -> int:
+        return self.conn.run("SELECT count(*) FROM pg_stat_activity WHERE datname = :n AND pid <> pg_backend_pid()",
+                             n=name)[0][0]
+
+    def _empty(self, name: str) -> bool:
+        import time
         try:
-            conn.run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        except Exception:  # noqa: BLE001
-            pass
-    conn.close()
+            self.conn.run("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n "
+                          "AND pid <> pg_backend_pid()", n=name)
+            deadline = time.monotonic() + 5
+            while self._others(name) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if self._others(name):
+                return False
+            db = self._connect(name)
+            try:
+                for (schema,) in db.run("SELECT nspname FROM pg_namespace WHERE nspname <> 'information_schema' "
+                                        "AND nspname NOT LIKE 'pg\\_%'"):
+                    db.run(f'DROP SCHEMA "{schema}" CASCADE')
+                for statement in self.PUBLIC:
+                    db.run(statement)
+                left = db.run("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                              "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')")[0][0]
+            finally:
+                db.close()
+            return left == 0 and not self._others(name)
+        except Exception:  # noqa: BLE001 - dropped at the end of the session instead
+            return False
+
+    def drop_all(self) -> None:
+        for name in self.created:
+            try:
+                self.conn.run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            except Exception:  # noqa: BLE001
+                pass
+        self.conn.close()
+
+
+@pytest.fixture(scope="session")
+def pg_admin():
+    """Factory of empty PostgreSQL databases (``pg_admin(prefix)`` -> URL), all dropped at the end of the
+    session; ``pg_admin.release(url)`` hands one back for reuse once nothing uses it any more."""
+    require_service("PostgreSQL", PG_HOST, PG_PORT)
+    databases = PgDatabases()
+    yield databases
+    databases.drop_all()
 
 
 @pytest.fixture
 def pg_url(pg_admin):
     """A fresh, empty PostgreSQL database URL for one test."""
-    return pg_admin()
+    url = pg_admin()
+    yield url
+    pg_admin.release(url)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -179,6 +251,24 @@ def blob_store(request, tmp_path):
     return request.getfixturevalue("s3_store")
 
 
+def _add_tier_markers(item) -> None:
+    """The markers `make test-fast` deselects, added where a test's place or fixtures say so, so that a new test
+    lands in the right tier by default: everything under tests/system and tests/benchmarks is ``system``; a test
+    that uses PostgreSQL (``pg_admin``, ``pg_url``, or the "postgres" side of a parametrized fixture such as
+    ``db_url``) is ``postgres``; one
+    that uses RabbitMQ (``amqp_vhosts``) is ``rabbitmq``. (``processes`` is set by the modules themselves.)"""
+    path = str(item.path).replace("\\", "/")
+    if "/tests/system/" in path or "/tests/benchmarks/" in path:
+        item.add_marker(pytest.mark.system)
+    names = set(getattr(item, "fixturenames", ()))
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    if "pg_admin" in names or "pg_url" in names or any(isinstance(v, str) and v == "postgres"
+                                                       for v in params.values()):
+        item.add_marker(pytest.mark.postgres)
+    if "amqp_vhosts" in names or "amqp_vhost_uri" in names:
+        item.add_marker(pytest.mark.rabbitmq)
+
+
 def pytest_collection_modifyitems(session, config, items):
     """The in-process gateway tests (tests/gateway: Flask test client over embedded facades) run first, and the
     tests that drive nameko's standalone RPC proxy in this process (tests/*/test_entrypoint.py) run last, so the
@@ -192,3 +282,5 @@ def pytest_collection_modifyitems(session, config, items):
             return 2
         return 1
     items.sort(key=where)   # stable: order within each group is kept
+    for item in items:
+        _add_tier_markers(item)

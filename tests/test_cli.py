@@ -15,6 +15,8 @@ import requests
 
 from tests.conftest import free_port
 
+pytestmark = pytest.mark.processes   # starts processes (see pyproject.toml's markers)
+
 WHARF = str(Path(sys.executable).with_name("wharf"))
 
 

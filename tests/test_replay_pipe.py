@@ -7,6 +7,8 @@ import pytest
 from services.kernel.settings import Settings
 from services.replay import ReplayFailed, _Pipe, _ProcessPipe
 
+pytestmark = pytest.mark.processes   # starts processes (see pyproject.toml's markers)
+
 
 def test_items_are_applied_in_order_and_close_waits_for_the_last():
     seen = []

@@ -15,6 +15,8 @@ from services.kernel import signing
 from services.kernel.adapters.db import make_engine
 from services.kernel.errors import Unauthorized, from_remote
 
+pytestmark = pytest.mark.processes   # starts processes (see pyproject.toml's markers)
+
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "entrypoint-test-secret"
 

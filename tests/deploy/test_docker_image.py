@@ -11,6 +11,8 @@ import pytest
 
 from . import docker_check as dc
 
+pytestmark = pytest.mark.processes   # starts processes (see pyproject.toml's markers)
+
 ROOT = dc.ROOT
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
 DOCKERIGNORE = (ROOT / ".dockerignore").read_text()

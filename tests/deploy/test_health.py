@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.processes   # starts processes (see pyproject.toml's markers)
+
 WHARF = str(Path(sys.executable).with_name("wharf"))
 
 

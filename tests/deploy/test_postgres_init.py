@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.processes]
 
 SQL = Path(__file__).resolve().parents[2] / "deploy/postgres-init/01-wharf-databases.sql"
 DATABASES = {"wharf_auth", "wharf_registry", "wharf_indexer"}

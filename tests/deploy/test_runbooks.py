@@ -35,6 +35,8 @@ from tests.system.harness import VENV_BIN, WHARF, Wharf, base_env, wait_http
 
 from . import k8s_check as k
 
+pytestmark = pytest.mark.processes   # starts processes (see pyproject.toml's markers)
+
 ROOT = Path(__file__).resolve().parents[2]
 RUNBOOKS = ROOT / "deploy" / "runbooks"
 

@@ -19,6 +19,8 @@ from tests.helpers.rpc import MessageProxy
 
 from .support import RegistryLog, read_pointer, shard_index
 
+pytestmark = pytest.mark.processes   # starts processes (see pyproject.toml's markers)
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -12,6 +12,8 @@ import pytest
 
 from .support import read_pointer, shard_index
 
+pytestmark = pytest.mark.processes   # starts processes (see pyproject.toml's markers)
+
 rattler = pytest.importorskip("rattler")
 
 

@@ -19,6 +19,8 @@ from services.kernel.errors import BadRequest, Conflict, NotFound, from_remote
 
 from .conftest import blob_meta
 
+pytestmark = pytest.mark.processes   # starts processes (see pyproject.toml's markers)
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -17,7 +17,7 @@ from services.kernel import errors, signing
 from tests.helpers.packages import make_conda_package, make_wheel
 
 ROOT = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.rabbitmq
+pytestmark = [pytest.mark.rabbitmq, pytest.mark.processes]
 
 
 @pytest.fixture

@@ -30,3 +30,6 @@ def wharf(request, tmp_path_factory, wharf_extra_env):
     if request.node.session.testsfailed:
         print(w.dump_logs())
     w.stop()
+    if request.param == "distributed":
+        for url in dbs.values():     # emptied for a later test instead of dropped (tests/conftest.py)
+            pg.release(url)

@@ -71,16 +71,21 @@ class Wharf:
             raise AssertionError(f"wharf {' '.join(args)} failed: {r.stdout}\n{r.stderr}")
         return r
 
-    def stop(self, name: str | None = None) -> None:
-        for n in ([name] if name else list(self.procs)):
-            p = self.procs.pop(n, None)
-            if p and p.poll() is None:
-                os.killpg(p.pid, signal.SIGTERM)
-                try:
-                    p.wait(15)
-                except subprocess.TimeoutExpired:
-                    os.killpg(p.pid, signal.SIGKILL)
-                    p.wait(5)
+    def stop(self, name: str | None = None, timeout: float = 15.0) -> None:
+        """SIGTERM to every process (or only ``name``) at once, then wait for all of them; whatever still runs
+        ``timeout`` seconds after the signal gets SIGKILL. Each process group is signalled (a `wharf run` and its
+        nameko child)."""
+        procs = [p for p in (self.procs.pop(n, None) for n in ([name] if name else list(self.procs)))
+                 if p is not None and p.poll() is None]
+        for p in procs:
+            _signal_group(p, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for p in procs:
+            try:
+                p.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _signal_group(p, signal.SIGKILL)
+                p.wait(5)
 
     def dump_logs(self) -> str:
         out = []
@@ -88,6 +93,13 @@ class Wharf:
             if path.exists():
                 out.append(f"----- {n} -----\n" + path.read_text(errors="replace")[-6000:])
         return "\n".join(out)
+
+
+def _signal_group(p: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(p.pid, sig)
+    except ProcessLookupError:    # it ended (and was reaped) meanwhile
+        pass
 
 
 def base_env(workdir: Path) -> dict:
@@ -140,9 +152,12 @@ def start_distributed(workdir: Path, port: int, amqp_uri: str, db_urls: dict, s3
     names = ["storage", "auth", "registry"] + ["indexer" if i == 1 else f"indexer-{i}" for i in range(1, indexers + 1)]
     for name in names:
         w.spawn(name, ["run", name.split("-")[0]], env={"WHARF_INSTANCE_ID": name})
-    for svc in ("storage", "auth", "registry", "indexer"):
-        _wait_health(w, svc)
-    for name in names[4:]:       # further replicas: up once their metrics endpoint answers
+    # ready: each service consumes its RPC queue (what `wharf health SERVICE` finally pings), further replicas
+    # once their metrics endpoint answers. One `wharf health` run per service and start took about 1 s of CPU
+    # each, mostly imports (several seconds of a start on a busy machine); test_foundation.py runs `wharf
+    # health` against every service of a running distributed Wharf, and tests/deploy/test_health.py each check.
+    _wait_consuming(w, ["storage", "auth", "registry", "indexer"])
+    for name in names[4:]:
         _wait_metrics(w, name)
     gw = w.spawn("gateway", ["run", "gateway"])
     wait_http(w.api, procs=[gw])
@@ -170,8 +185,43 @@ def _wait_metrics(w: Wharf, name: str, timeout: float = 90.0) -> None:
                 return
         except requests.RequestException:
             pass
-        time.sleep(0.3)
+        time.sleep(0.1)
     raise TimeoutError(f"{name} never served its metrics:\n{w.dump_logs()}")
+
+
+def _wait_consuming(w: Wharf, services: list[str], timeout: float = 90.0) -> None:
+    """Until every service's nameko RPC queue ``rpc-<service>`` has a consumer on the Wharf's broker: nameko
+    consumes all queues of a service (RPC, events, replies) at once, after its dependencies started (database
+    migrated, blob store reached). Polled with a passive queue declaration (pika, no eventlet in this process)."""
+    import pika
+    deadline = time.monotonic() + timeout
+    waiting = list(services)
+    conn = None
+    try:
+        while waiting:
+            for svc in waiting:
+                if w.procs[svc].poll() is not None:
+                    raise RuntimeError(f"{svc} exited: {w.dump_logs()}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{', '.join(waiting)} never consumed RPCs:\n{w.dump_logs()}")
+            try:
+                if conn is None or not conn.is_open:
+                    conn = pika.BlockingConnection(pika.URLParameters(w.env["WHARF_AMQP_URI"]))
+                for svc in list(waiting):
+                    channel = conn.channel()
+                    try:
+                        if channel.queue_declare(f"rpc-{svc}", passive=True).method.consumer_count:
+                            waiting.remove(svc)
+                        channel.close()
+                    except pika.exceptions.ChannelClosedByBroker:    # 404: the service did not declare it yet
+                        pass
+            except pika.exceptions.AMQPConnectionError:
+                conn = None
+            if waiting:
+                time.sleep(0.1)
+    finally:
+        if conn is not None and conn.is_open:
+            conn.close()
 
 
 def _wait_health(w: Wharf, svc: str, timeout: float = 90.0) -> None:

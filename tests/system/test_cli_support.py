@@ -4,8 +4,7 @@ test_private_leaks.py). It holds no tests; the name only keeps it inside the pat
 - ``CLI``: ``clients.AnacondaCLI`` that writes the config file itself (what ``anaconda config --set url`` and
   ``--set ssl_verify False`` write) instead of spending two CLI runs on it, and disables the CLI's telemetry
   (``OTEL_SDK_DISABLED``: otherwise every run waits on https://public.telemetry.anaconda.com).
-- ``fast_stop``: a module fixture that stops a Wharf's processes in parallel (the harness stops them one by one,
-  about 3 s each for the nameko services).
+- ``fast_stop``: a module fixture that stops the module's Wharf at its teardown.
 - raw API helpers for setup and for exact status codes: ``token``, ``auth``, ``raw_upload``, ``repodata``.
 """
 from __future__ import annotations
@@ -13,7 +12,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-import signal
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -93,20 +91,10 @@ class CLI(AnacondaCLI):
 
 @pytest.fixture(scope="module")
 def fast_stop(wharf):
-    """Stop every process of the module's Wharf at once at teardown (before conftest's sequential stop)."""
+    """Stop the module's Wharf at teardown, as soon as the module's last test ran (``Wharf.stop`` signals every
+    process at once)."""
     yield wharf
-    procs = [p for p in wharf.procs.values() if p.poll() is None]
-    for p in procs:
-        try:
-            os.killpg(p.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-    for p in procs:
-        try:
-            p.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(p.pid, signal.SIGKILL)
-            p.wait(5)
+    wharf.stop()
 
 
 def create_accounts(wharf, users: dict[str, str], orgs: dict[str, str] | None = None) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import subprocess
 
 import pytest
 import requests
@@ -12,6 +13,8 @@ import requests
 from tests.helpers.packages import make_conda_package
 
 from .clients import AnacondaCLI, conda_meta, rattler_solve_install, wait_for_repodata
+from .harness import WHARF
+from .test_cli_support import concurrently
 
 pytestmark = pytest.mark.system
 
@@ -43,6 +46,21 @@ def test_whoami_and_head(wharf, alice):
     assert requests.head(wharf.api, timeout=5).status_code == 200
     out = alice.org("whoami")
     assert "alice" in out.stdout + out.stderr
+
+
+def test_wharf_health_passes_for_every_service(wharf):
+    """`wharf health` (the readiness probe of k8s/ and compose) passes against each process of a running Wharf:
+    in distributed mode every service's database, broker, S3 and RPC ping; in embedded mode the gateway. (The
+    harness waits for a distributed Wharf without it.)"""
+    services = ["storage", "auth", "registry", "indexer", "gateway"] if wharf.mode == "distributed" else ["gateway"]
+    # embedded: `wharf health gateway` looks on WHARF_HOST/WHARF_PORT (the harness passes --host/--port instead)
+    env = dict(wharf.env, WHARF_HOST="127.0.0.1", WHARF_PORT=wharf.base_url.rsplit(":", 1)[1])
+
+    def health(svc):
+        return subprocess.run([WHARF, "health", svc], env=env, capture_output=True, text=True, timeout=120)
+    for svc, r in zip(services, concurrently(*[lambda svc=svc: health(svc) for svc in services])):
+        assert r.returncode == 0, (svc, r.stdout, r.stderr)
+        assert f"{svc} process: ok" in r.stdout, (svc, r.stdout)
 
 
 def test_an_idle_keep_alive_connection_stays_open(wharf):
@@ -274,8 +292,9 @@ def test_replay_gives_identical_indexes(wharf, alice, tmp_path):
     out = wharf.cli("replay")
     assert "replayed" in out.stdout
     wharf.restart()
-    import time
-    time.sleep(6)  # let gateway caches expire (their TTL) in case a notice was missed
+    if wharf.mode == "distributed":    # embedded: `wharf serve` started again, with empty caches
+        import time
+        time.sleep(6)  # let the gateway's caches expire (their TTL, 5 s) in case a notice was missed
     after = {u: requests.get(u, timeout=10).content for u in before}
     assert after == before
     for name in names:
