@@ -266,6 +266,14 @@ class Infra:
     env: dict
     cleanups: list
 
+    def close(self) -> None:
+        """Undo the set-up, last first, as far as it goes (a failed step is reported, the others still run)."""
+        for cleanup in reversed(self.cleanups):
+            try:
+                cleanup()
+            except Exception as exc:  # noqa: BLE001 - clean up as much as possible
+                print(f"cleanup: {exc}", file=sys.stderr)
+
 
 def distributed_infra(workdir: Path, port: int) -> Infra:
     import pg8000.native
@@ -728,11 +736,7 @@ def main(argv=None) -> int:
     finally:
         if w is not None:
             w.stop()
-        for c in reversed(infra.cleanups):
-            try:
-                c()
-            except Exception:  # noqa: BLE001
-                pass
+        infra.close()
 
     if not args.no_rattler:
         print("[9] rattler-index (py-rattler index_fs) on the same packages", flush=True)

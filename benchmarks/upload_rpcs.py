@@ -20,9 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
-import requests  # noqa: E402
-
 from channel_bench import distributed_infra, free_port, start_wharf  # noqa: E402
+from tests.system.test_indexer_replicas import metrics_url, scrape, total  # noqa: E402
 
 NOT_RPC = {"handle", "catch_up"}
 SERVICES = ("auth", "registry", "storage", "indexer")
@@ -31,20 +30,15 @@ SERVICES = ("auth", "registry", "storage", "indexer")
 def rpc_counts(wharf) -> collections.Counter:
     out = collections.Counter()
     for svc in SERVICES:
-        text = requests.get(f"http://127.0.0.1:{wharf.metrics_ports[svc]}/metrics", timeout=10).text
-        for line in text.splitlines():
-            if line.startswith("wharf_rpc_duration_seconds_count{"):
-                labels = dict(part.split("=", 1) for part in line[line.index("{") + 1:line.index("}")].split(","))
-                method = labels["method"].strip('"')
-                if method not in NOT_RPC:
-                    out[(svc, method)] += float(line.rsplit(" ", 1)[1])
+        for (name, labels), value in scrape(metrics_url(wharf, svc)).items():
+            method = dict(labels).get("method")
+            if name == "wharf_rpc_duration_seconds_count" and method not in NOT_RPC:
+                out[(svc, method)] += value
     return out
 
 
 def http_counts(wharf) -> float:
-    text = requests.get(f"http://127.0.0.1:{wharf.metrics_ports['gateway']}/metrics", timeout=10).text
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith("wharf_http_request_duration_seconds_count{"))
+    return total(scrape(metrics_url(wharf, "gateway")), "wharf_http_request_duration_seconds_count")
 
 
 def main(argv=None) -> int:
@@ -74,11 +68,7 @@ def main(argv=None) -> int:
     finally:
         if wharf is not None:
             wharf.stop()
-        for fn in reversed(infra.cleanups):
-            try:
-                fn()
-            except Exception:  # noqa: BLE001
-                pass
+        infra.close()
     n = args.uploads
     diff = {k: (after[k] - before.get(k, 0)) / n for k in after if after[k] - before.get(k, 0)}
     print(f"per `anaconda upload` of a new package ({n} uploads, distributed mode):")

@@ -107,11 +107,7 @@ def run_distributed(args) -> None:
     finally:
         if w is not None:
             w.stop()
-        for fn in reversed(infra.cleanups):
-            try:
-                fn()
-            except Exception as exc:  # noqa: BLE001 - clean up as much as possible
-                print(f"cleanup: {exc}", file=sys.stderr)
+        infra.close()
 
 
 class HttpClient:

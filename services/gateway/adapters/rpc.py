@@ -9,24 +9,23 @@ import logging
 import threading
 import types
 
-from amqp.exceptions import AMQPError
-from kombu.exceptions import KombuError
-from nameko.exceptions import RemoteError, ReplyQueueExpiredWithPendingReplies, RpcTimeout, UnknownService
+from nameko.exceptions import RemoteError, ReplyQueueExpiredWithPendingReplies, RpcTimeout
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from services.kernel import context
 from services.kernel.errors import ERROR_CLASSES, Unavailable, from_remote
 from services.kernel.messages import Message, MessageTable, auth, indexer, registry, storage
 from services.kernel.transport import client_class, envelope
+from services.nameko_transport import BROKER_TROUBLE as ANY_PROXY_TROUBLE
 
 log = logging.getLogger("wharf.gateway")
 
 
 # What the proxy raises while the broker restarts or a service's queue is not (yet) declared again: the call
-# did not get an answer, and a retry may well work, so the client gets a 503 and this thread a new proxy.
+# did not get an answer, and a retry may well work, so the client gets a 503 and this thread a new proxy. Beyond
+# what any RPC proxy raises then (nameko_transport.BROKER_TROUBLE), the gateway's standalone proxy has its own:
 # RuntimeError is nameko's "This consumer has been disconnected, and can no longer be used".
-BROKER_TROUBLE = (OSError, ConnectionError, AMQPError, KombuError, UnknownService,
-                  ReplyQueueExpiredWithPendingReplies, RuntimeError)
+BROKER_TROUBLE = ANY_PROXY_TROUBLE + (ReplyQueueExpiredWithPendingReplies, RuntimeError)
 
 
 class RpcClient:
